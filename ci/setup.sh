@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Shared set-up for ci/run-suite.sh and ci/test.sh: the Debian packages the build and the tests
+# need (installed only when root and missing), and a check that Rust is new enough.
+set -euo pipefail
+
+need_pkgs=()
+# libc.a for the static agent, a C toolchain for linking.
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need_pkgs+=(libc6-dev)
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+# setpriv (tests run the CLI as an unprivileged user), unshare, mount.
+command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
+command -v pgrep >/dev/null 2>&1 || need_pkgs+=(procps)
+
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "isoprobe set-up: installing ${need_pkgs[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    echo "isoprobe set-up: missing ${need_pkgs[*]} (run as root to install them)" >&2
+  fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  for p in "$HOME/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
+    [ -x "$p/cargo" ] && export PATH="$p:$PATH" && break
+  done
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "isoprobe set-up: cargo not found. isoprobe needs Rust 1.85 or newer (Debian 12's rustc" >&2
+  echo "is too old): install it with rustup, then run this again." >&2
+  exit 2
+fi

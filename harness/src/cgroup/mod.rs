@@ -1,0 +1,50 @@
+//! cgroups as isoprobe uses them: find the cpu controller, make a cgroup of our own under the
+//! caller's, and always remove it.
+//!
+//! Only cgroups isoprobe creates are ever written to. The caller's own cgroup (on this project's
+//! machines, one owned by the machine's management) is read, never written.
+
+mod cpu;
+
+pub use cpu::CpuCgroup;
+pub use isoprobe_probes::parse::{CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation};
+
+use std::fs;
+
+/// The cgroup layout of the host, from `/proc/self/mountinfo`.
+pub fn detect_layout() -> Result<CgroupLayout, String> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    isoprobe_probes::parse::parse_layout(&mountinfo)
+        .map_err(|e| format!("cannot tell the cgroup layout from /proc/self/mountinfo: {e}"))
+}
+
+/// Where a child cgroup of the caller's can use `controller`, or why it cannot.
+pub fn locate(controller: &str) -> Result<ControllerLocation, String> {
+    let layout = detect_layout()?;
+    let own = fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    // On v2 a child may use a controller only if the caller's cgroup enables it for its
+    // children; isoprobe never writes the caller's subtree_control itself.
+    let subtree = layout.v2_mount.as_ref().and_then(|m| {
+        let caller = isoprobe_probes::parse::cgroup_path(&own, None)?;
+        fs::read_to_string(
+            m.join(caller.trim_start_matches('/'))
+                .join("cgroup.subtree_control"),
+        )
+        .ok()
+    });
+    layout.locate(controller, &own, subtree.as_deref())
+}
+
+/// A name no other run on this machine uses at the same time.
+pub fn unique_name(purpose: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "isoprobe-{}-{}-{}",
+        purpose,
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -1,0 +1,86 @@
+//! `root.chroot-escape-blocked`: root inside the container tries the classic chroot escape
+//! (and a plain open) to reach a canary file the harness put outside the rootfs.
+
+use super::{Check, Ctx, Requirement, Verdict};
+use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::spawner::RootMode;
+use isoprobe_probes::{AgentArgs, NsType, Probe};
+use serde_json::json;
+use std::fs;
+
+pub struct ChrootEscapeBlocked;
+
+/// A token nobody could guess or find by accident elsewhere on the disk.
+fn token() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = fs::File::open("/dev/urandom").and_then(|mut f| {
+        use std::io::Read;
+        f.read_exact(&mut bytes)
+    });
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("isoprobe-canary-{}-{hex}", std::process::id())
+}
+
+impl Check for ChrootEscapeBlocked {
+    fn id(&self) -> String {
+        "root.chroot-escape-blocked".into()
+    }
+    fn description(&self) -> String {
+        "root inside cannot reach a host file outside the rootfs: not by path, not by the \
+         classic chroot escape (chroot into a subdirectory, walk `..`, chroot again)"
+            .into()
+    }
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::Root, Requirement::Namespace(NsType::Mnt)]
+    }
+    fn isolation(&self) -> Isolation {
+        Isolation::base()
+    }
+    fn sabotage(&self) -> Sabotage {
+        Sabotage::RootMode(RootMode::Chroot)
+    }
+    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let dir = tempfile::Builder::new()
+            .prefix("isoprobe-canary-")
+            .tempdir_in(ctx.scratch)
+            .map_err(|e| crate::spawner::SpawnError::parent("create the canary dir", ctx.scratch, e))?;
+        let canary = dir.path().join("canary");
+        let secret = token();
+        fs::write(&canary, &secret)
+            .map_err(|e| crate::spawner::SpawnError::parent("write the canary", &canary, e))?;
+        let out = ctx.run(
+            iso,
+            AgentArgs {
+                escape_canary: Some(canary.display().to_string()),
+                ..AgentArgs::default()
+            },
+        )?;
+        let attempts = out
+            .observation
+            .escape
+            .map(|e| e.attempts)
+            .unwrap_or_default();
+        let mut failures = Vec::new();
+        if attempts.is_empty() {
+            failures.push("the agent made no escape attempt".to_string());
+        }
+        let mut observed = serde_json::Map::new();
+        for a in &attempts {
+            let outcome = match &a.read {
+                Probe::Ok(text) if text.trim() == secret => {
+                    failures.push(format!("`{}` reached the host canary", a.method));
+                    "reached the canary".to_string()
+                }
+                Probe::Ok(_) => "read a file, not the canary".to_string(),
+                Probe::Err(e) => format!("blocked: {e}"),
+            };
+            observed.insert(a.method.clone(), json!(outcome));
+        }
+        Ok(Verdict::from_failures(
+            failures,
+            "no escape attempt reached the host canary",
+            json!({"direct-open": "blocked", "chroot-dotdot": "blocked", "chroot-fchdir": "blocked"}),
+            serde_json::Value::Object(observed),
+        ))
+    }
+}

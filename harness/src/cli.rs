@@ -1,0 +1,198 @@
+//! The `isoprobe` command line.
+
+use crate::checks::{self, Check};
+use crate::engine::{self, RunOptions};
+use crate::error::{exit, HarnessError};
+use crate::report::{self, ControlStatus, Format, Report};
+use crate::rootfs::{read_agent, PreparedRootfs};
+use crate::runtime;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "isoprobe",
+    version,
+    about = "Does this container actually isolate, on this kernel, with this runtime?",
+    after_help = "Exit codes: 0 all passed; 1 a check failed or a negative control was missed \
+                  (or anything skipped, with --require-all); 2 bad usage or setup error; \
+                  130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the checks: id, what they assert, what they need, how their control sabotages.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Run the checks (and with --negative-controls, each check's control).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The runtime that starts the containers.
+    #[arg(long, default_value = "native")]
+    pub runtime: String,
+    /// Run only this check (repeatable); default: all.
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+    /// Run in this rootfs (an unpacked distro image, say) with the agent copied in; default: a
+    /// fresh minimal rootfs holding only the agent.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Use this agent binary instead of the one built into isoprobe.
+    #[arg(long, value_name = "PATH")]
+    pub agent: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write the report (in --format) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Count every skip as a failure.
+    #[arg(long, env = "ISOPROBE_REQUIRE_ALL")]
+    pub require_all: bool,
+    /// Also run each check's negative control: the sabotaged setup that must make it fail.
+    #[arg(long)]
+    pub negative_controls: bool,
+    /// Kill a container that runs longer than this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Parses `args`, runs, prints, and returns the exit code. Never panics on bad input.
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::PASS };
+        }
+    };
+    match cli.command {
+        Command::List { format } => {
+            print!("{}", render_list(&checks::all(), format));
+            exit::PASS
+        }
+        Command::Run(args) => match run(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("isoprobe: {e}");
+                e.exit_code()
+            }
+        },
+    }
+}
+
+fn run(args: &RunArgs) -> Result<i32, HarnessError> {
+    let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::Usage)?;
+    let checks = checks::select(&args.checks).map_err(HarnessError::Usage)?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(HarnessError::Usage(
+            "isoprobe run needs root: it creates namespaces, mounts and cgroups. Run it as \
+             root (sudo isoprobe run ...), or in a privileged container"
+                .into(),
+        ));
+    }
+    let agent = match &args.agent {
+        Some(p) => read_agent(p)?,
+        None => crate::agent_binary::AGENT.to_vec(),
+    };
+    crate::cancel::install_handlers()
+        .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
+    let rootfs = match &args.rootfs {
+        Some(dir) => PreparedRootfs::user(dir, &agent)?,
+        None => PreparedRootfs::fresh(&agent)?,
+    };
+    let opts = RunOptions {
+        negative_controls: args.negative_controls,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let report = engine::run_checks(runtime.as_ref(), &checks, &rootfs, &opts)?;
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let text = report::render(&report, args.format, color);
+    if let Some(path) = &args.output {
+        let plain = report::render(&report, args.format, false);
+        std::fs::write(path, plain).map_err(|e| {
+            HarnessError::Setup(format!("cannot write the report to `{}`: {e}", path.display()))
+        })?;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    Ok(exit_code(&report, args.require_all))
+}
+
+/// 1 when anything failed or a control was missed, or (require_all) anything was skipped.
+pub fn exit_code(report: &Report, require_all: bool) -> i32 {
+    let s = &report.summary;
+    let skipped_controls = report
+        .checks
+        .iter()
+        .filter_map(|c| c.negative_control.as_ref())
+        .any(|n| n.status == ControlStatus::Skip);
+    if s.fail > 0 || report.missed_controls() > 0 || (require_all && (s.skip > 0 || skipped_controls)) {
+        exit::FAIL
+    } else {
+        exit::PASS
+    }
+}
+
+fn render_list(checks: &[Box<dyn Check>], format: ListFormat) -> String {
+    match format {
+        ListFormat::Json => {
+            let v: Vec<serde_json::Value> = checks
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id(),
+                        "description": c.description(),
+                        "requirements": c.requirements().iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+                        "negative_control": c.sabotage().describe(),
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+        ListFormat::Text => {
+            let mut s = String::new();
+            for c in checks {
+                let reqs: Vec<String> = c.requirements().iter().map(|r| r.to_string()).collect();
+                s.push_str(&format!(
+                    "{}\n    {}\n    needs: {}\n    control: {}\n",
+                    c.id(),
+                    c.description(),
+                    reqs.join(", "),
+                    c.sabotage().describe()
+                ));
+            }
+            s
+        }
+    }
+}

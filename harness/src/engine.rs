@@ -1,0 +1,182 @@
+//! Runs checks (and their negative controls) under a runtime and assembles the report.
+
+use crate::checks::{Check, Ctx, Verdict};
+use crate::error::HarnessError;
+use crate::report::{CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary};
+use crate::rootfs::PreparedRootfs;
+use crate::runtime::{RunError, Runtime};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+pub struct RunOptions {
+    pub negative_controls: bool,
+    pub timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            negative_controls: false,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+pub fn run_checks(
+    runtime: &dyn Runtime,
+    checks: &[Box<dyn Check>],
+    rootfs: &PreparedRootfs,
+    opts: &RunOptions,
+) -> Result<Report, HarnessError> {
+    let scratch = tempfile::Builder::new()
+        .prefix("isoprobe-scratch-")
+        .tempdir()
+        .map_err(|e| HarnessError::Setup(format!("cannot create a scratch directory: {e}")))?;
+    let ctx = Ctx {
+        runtime,
+        rootfs: rootfs.path(),
+        agent: rootfs.agent(),
+        scratch: scratch.path(),
+        timeout: opts.timeout,
+    };
+    let mut results = Vec::new();
+    for check in checks {
+        if crate::cancel::requested() {
+            return Err(HarnessError::Interrupted);
+        }
+        results.push(run_one(&ctx, check.as_ref(), opts.negative_controls)?);
+    }
+    Ok(Report {
+        isoprobe_version: env!("CARGO_PKG_VERSION").into(),
+        kernel: kernel(),
+        cgroup_mode: cgroup_mode(),
+        runtime: RuntimeInfo {
+            name: runtime.name(),
+            version: runtime.version(),
+        },
+        summary: Summary::of(&results),
+        checks: results,
+    })
+}
+
+fn skipped(check: &dyn Check, reason: String, started: Instant) -> CheckResult {
+    CheckResult {
+        id: check.id(),
+        status: Status::Skip,
+        reason,
+        expected: Value::Null,
+        observed: Value::Null,
+        duration_ms: started.elapsed().as_millis() as u64,
+        negative_control: None,
+    }
+}
+
+/// Why the check cannot run here, if it cannot.
+fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
+    let reasons: Vec<String> = check
+        .requirements()
+        .iter()
+        .filter_map(|r| r.check().err())
+        .collect();
+    if !reasons.is_empty() {
+        return Some(reasons.join("; "));
+    }
+    ctx.runtime.unsupported(&check.isolation())
+}
+
+fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResult, HarnessError> {
+    let started = Instant::now();
+    if let Some(reason) = unmet(ctx, check) {
+        let mut r = skipped(check, reason.clone(), started);
+        if with_control {
+            r.negative_control = Some(ControlResult {
+                sabotage: check.sabotage().describe(),
+                status: ControlStatus::Skip,
+                reason: format!("check skipped: {reason}"),
+                observed: Value::Null,
+            });
+        }
+        return Ok(r);
+    }
+    let iso = check.isolation();
+    let verdict = interruptible(check.probe(ctx, &iso))?;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let negative_control = if with_control {
+        Some(run_control(ctx, check)?)
+    } else {
+        None
+    };
+    Ok(CheckResult {
+        id: check.id(),
+        status: if verdict.pass { Status::Pass } else { Status::Fail },
+        reason: verdict.reason,
+        expected: verdict.expected,
+        observed: verdict.observed,
+        duration_ms,
+        negative_control,
+    })
+}
+
+fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessError> {
+    let sabotage = check.sabotage();
+    let iso = sabotage.apply(&check.isolation());
+    let base = ControlResult {
+        sabotage: sabotage.describe(),
+        status: ControlStatus::Skip,
+        reason: String::new(),
+        observed: Value::Null,
+    };
+    if let Some(why) = ctx.runtime.unsupported(&iso) {
+        return Ok(ControlResult {
+            reason: format!("the runtime cannot run the sabotaged setup: {why}"),
+            ..base
+        });
+    }
+    let v = interruptible(check.probe(ctx, &iso))?;
+    Ok(ControlResult {
+        // A control proves the check can fail only when its judge says fail; a control that
+        // could not even run proves nothing, so it counts as missed.
+        status: if v.pass {
+            ControlStatus::Missed
+        } else {
+            ControlStatus::Detected
+        },
+        reason: v.reason,
+        observed: v.observed,
+        ..base
+    })
+}
+
+/// A run error becomes a failed verdict (the setup did not work, so the property is not
+/// shown), except an interrupt, which ends the whole run.
+fn interruptible(r: Result<Verdict, RunError>) -> Result<Verdict, HarnessError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_interrupt() => Err(HarnessError::Interrupted),
+        Err(e) => Ok(Verdict {
+            pass: false,
+            reason: format!("the container could not be run: {e}"),
+            expected: Value::Null,
+            observed: Value::Null,
+        }),
+    }
+}
+
+pub fn kernel() -> Kernel {
+    match nix::sys::utsname::uname() {
+        Ok(u) => Kernel {
+            release: u.release().to_string_lossy().into_owned(),
+            version: u.version().to_string_lossy().into_owned(),
+        },
+        Err(_) => Kernel {
+            release: "unknown".into(),
+            version: "unknown".into(),
+        },
+    }
+}
+
+pub fn cgroup_mode() -> String {
+    crate::cgroup::detect_layout()
+        .map(|l| l.mode.to_string())
+        .unwrap_or_else(|_| "none".into())
+}

@@ -1,0 +1,19 @@
+//! isoprobe: does this container actually isolate, on this kernel, with this runtime?
+//!
+//! The data flow: a [`checks::Check`] asks for an [`runtime::Isolation`]; a
+//! [`runtime::Runtime`] (the [`spawner`] for `native`) builds it and runs the agent; the
+//! agent's [`isoprobe_probes::Observation`] comes back with what the host measured; the check's
+//! judge turns it into a verdict; the [`engine`] gathers verdicts into a [`report::Report`].
+//! See ARCHITECTURE.md.
+
+pub mod agent_binary;
+pub mod cancel;
+pub mod cgroup;
+pub mod checks;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod report;
+pub mod rootfs;
+pub mod runtime;
+pub mod spawner;

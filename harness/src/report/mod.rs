@@ -1,0 +1,191 @@
+//! The report and its renderings. The JSON rendering is the stable interface (its shape is
+//! `harness/schema/report.schema.json`); text, TAP and JUnit are views of the same data for people
+//! and CI systems.
+
+pub mod junit;
+pub mod model;
+pub mod tap;
+pub mod text;
+
+#[cfg(test)]
+pub(crate) mod sample;
+
+pub use model::*;
+
+use std::borrow::Cow;
+
+/// How `isoprobe` writes its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per check, for a person at a terminal.
+    Text,
+    /// The full report, as documented by `schema/report.schema.json`.
+    Json,
+    /// TAP version 13, one test point per check and per negative control.
+    Tap,
+    /// JUnit XML, for CI systems that show test results.
+    Junit,
+}
+
+/// Renders `report` in `format`; `color` only affects `Format::Text`. The result ends with a
+/// newline.
+pub fn render(report: &Report, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text::render_text(report, color),
+        Format::Json => {
+            // Every map key in the model is a string, so serialization has no way to fail.
+            let mut out = serde_json::to_string_pretty(report).expect("a Report always serializes");
+            out.push('\n');
+            out
+        }
+        Format::Tap => tap::render_tap(report),
+        Format::Junit => junit::render_junit(report),
+    }
+}
+
+/// Reasons and sabotage descriptions come partly from what a probe saw inside the container, so
+/// they may hold newlines or terminal escapes. Line-oriented formats must not let those break a
+/// line or restyle the reader's terminal: whitespace breaks become spaces and other control
+/// characters are shown escaped.
+pub(crate) fn single_line(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_debug()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Compact JSON for `expected`/`observed` in diagnostics.
+pub(crate) fn compact_json(value: &serde_json::Value) -> String {
+    // A `Value` has only string keys, so this cannot fail.
+    serde_json::to_string(value).expect("a JSON value always serializes")
+}
+
+/// Counts of negative controls by outcome, over the controls that ran.
+pub(crate) fn control_counts(report: &Report) -> (usize, usize, usize) {
+    let detected = report
+        .checks
+        .iter()
+        .filter_map(|c| c.negative_control.as_ref())
+        .filter(|n| n.status == ControlStatus::Detected)
+        .count();
+    (
+        detected,
+        report.missed_controls(),
+        report.skipped_controls(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const SCHEMA: &str = include_str!("../../schema/report.schema.json");
+
+    fn validator() -> jsonschema::Validator {
+        let schema: Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("schema compiles")
+    }
+
+    fn sample_json() -> Value {
+        let rendered = render(&sample::report(), Format::Json, false);
+        serde_json::from_str(&rendered).expect("JSON rendering parses")
+    }
+
+    fn errors(instance: &Value) -> Vec<String> {
+        validator()
+            .iter_errors(instance)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect()
+    }
+
+    #[test]
+    fn schema_is_a_valid_2020_12_schema() {
+        let schema: Value = serde_json::from_str(SCHEMA).unwrap();
+        assert_eq!(
+            schema["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+        if let Err(e) = jsonschema::meta::validate(&schema) {
+            panic!(
+                "schema does not match its meta-schema: {e} at {}",
+                e.instance_path
+            );
+        }
+    }
+
+    #[test]
+    fn json_rendering_of_sample_matches_schema() {
+        let instance = sample_json();
+        assert_eq!(errors(&instance), Vec::<String>::new());
+    }
+
+    #[test]
+    fn json_rendering_round_trips_and_ends_with_newline() {
+        let rendered = render(&sample::report(), Format::Json, false);
+        assert!(rendered.ends_with("}\n"));
+        let back: Report = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(back, sample::report());
+    }
+
+    #[test]
+    fn schema_rejects_missing_summary() {
+        let mut instance = sample_json();
+        instance.as_object_mut().unwrap().remove("summary");
+        assert!(!validator().is_valid(&instance));
+    }
+
+    #[test]
+    fn schema_rejects_unknown_status() {
+        let mut instance = sample_json();
+        instance["checks"][0]["status"] = json!("maybe");
+        assert!(!validator().is_valid(&instance));
+    }
+
+    #[test]
+    fn schema_rejects_unknown_control_status_and_cgroup_mode() {
+        let mut instance = sample_json();
+        instance["checks"][0]["negative_control"]["status"] = json!("pass");
+        assert!(!validator().is_valid(&instance));
+
+        let mut instance = sample_json();
+        instance["cgroup_mode"] = json!("v3");
+        assert!(!validator().is_valid(&instance));
+    }
+
+    #[test]
+    fn schema_rejects_negative_duration_and_extra_check_fields() {
+        let mut instance = sample_json();
+        instance["checks"][0]["duration_ms"] = json!(-1);
+        assert!(!validator().is_valid(&instance));
+
+        let mut instance = sample_json();
+        instance["checks"][0]["stdout"] = json!("");
+        assert!(!validator().is_valid(&instance));
+    }
+
+    #[test]
+    fn schema_accepts_new_top_level_sections_and_any_observed_value() {
+        let mut instance = sample_json();
+        instance["features"] = json!({"seccomp": true});
+        instance["checks"][0]["observed"] = json!([null, 1.5, "x", {"nested": [true]}]);
+        assert_eq!(errors(&instance), Vec::<String>::new());
+    }
+
+    #[test]
+    fn single_line_flattens_breaks_and_escapes_controls() {
+        assert!(matches!(single_line("plain"), Cow::Borrowed("plain")));
+        assert_eq!(single_line("a\r\nb\nc\td"), "a b c d");
+        assert_eq!(single_line("red \x1b[31m"), "red \\u{1b}[31m");
+    }
+}

@@ -1,0 +1,111 @@
+//! The report: the stable, documented JSON shape (see README "JSON report") and the types the
+//! renderers read. Field names here are interface: change them only with the schema.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub isoprobe_version: String,
+    pub kernel: Kernel,
+    /// `v1`, `v2` or `hybrid`.
+    pub cgroup_mode: String,
+    pub runtime: RuntimeInfo,
+    pub checks: Vec<CheckResult>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kernel {
+    /// `uname -r`
+    pub release: String,
+    /// `uname -v`
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlStatus {
+    /// The sabotaged setup made the check fail, as it must.
+    Detected,
+    /// The sabotaged setup still passed: the check cannot tell isolation from its absence.
+    Missed,
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub status: Status,
+    /// Why it passed, failed or was skipped, in one sentence.
+    pub reason: String,
+    pub expected: Value,
+    pub observed: Value,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_control: Option<ControlResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlResult {
+    /// What was sabotaged, in words.
+    pub sabotage: String,
+    pub status: ControlStatus,
+    /// What the sabotaged run's judge said.
+    pub reason: String,
+    pub observed: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub skip: usize,
+}
+
+impl Summary {
+    pub fn of(checks: &[CheckResult]) -> Summary {
+        let mut s = Summary::default();
+        for c in checks {
+            match c.status {
+                Status::Pass => s.pass += 1,
+                Status::Fail => s.fail += 1,
+                Status::Skip => s.skip += 1,
+            }
+        }
+        s
+    }
+}
+
+impl Report {
+    /// Controls that ran and were not detected.
+    pub fn missed_controls(&self) -> usize {
+        self.checks
+            .iter()
+            .filter_map(|c| c.negative_control.as_ref())
+            .filter(|n| n.status == ControlStatus::Missed)
+            .count()
+    }
+
+    pub fn skipped_controls(&self) -> usize {
+        self.checks
+            .iter()
+            .filter_map(|c| c.negative_control.as_ref())
+            .filter(|n| n.status == ControlStatus::Skip)
+            .count()
+    }
+}

@@ -1,0 +1,99 @@
+//! Runtimes: what starts the container. Every runtime runs the same agent under the same
+//! [`Isolation`] and hands back the same [`RunOutcome`], so that the checks never know which
+//! runtime they judge.
+//!
+//! To add a runtime: implement [`Runtime`] (map each field of [`Isolation`] to the runtime's
+//! input, and name in [`Runtime::unsupported`] what it cannot express), then add it to
+//! [`by_name`].
+
+mod isolation;
+mod native;
+
+pub use isolation::{Isolation, Sabotage};
+pub use native::NativeRuntime;
+
+use crate::spawner::{CgroupSample, ExitKind, SpawnError};
+use isoprobe_probes::{AgentArgs, Observation};
+use std::path::Path;
+use std::time::Duration;
+
+/// One container run: the isolation asked for, the rootfs, and what the agent should do.
+pub struct Job<'a> {
+    pub isolation: &'a Isolation,
+    pub rootfs: &'a Path,
+    /// The agent's path inside the rootfs.
+    pub agent: &'a str,
+    pub args: AgentArgs,
+    pub timeout: Duration,
+}
+
+/// What a run produced: the agent's observation and what the host saw of the run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub observation: Observation,
+    /// The container's init as the host sees it (None when the runtime hides it).
+    pub host_pid: Option<i32>,
+    pub host_nspid: Option<Vec<i32>>,
+    /// CPU time the container's process used, measured by the host.
+    pub cpu_time: Option<Duration>,
+    pub cgroup: Option<CgroupSample>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error("the agent exited with {exit:?} and printed no observation; its stderr: {stderr}")]
+    AgentFailed { exit: ExitKind, stderr: String },
+    #[error("the agent's output is not an observation ({error}): {stdout}")]
+    BadOutput { error: String, stdout: String },
+}
+
+impl RunError {
+    /// An interrupt is not a check's result: it ends the run.
+    pub fn is_interrupt(&self) -> bool {
+        matches!(self, RunError::Spawn(SpawnError::Interrupted))
+    }
+}
+
+pub trait Runtime: Send + Sync {
+    /// The name users pass to `--runtime`.
+    fn name(&self) -> String;
+    fn version(&self) -> String;
+    /// Why this runtime cannot run `iso` as asked, if it cannot: the check is then skipped
+    /// with this reason instead of passing on a setup that was never built.
+    fn unsupported(&self, iso: &Isolation) -> Option<String>;
+    fn run(&self, job: &Job) -> Result<RunOutcome, RunError>;
+}
+
+/// The runtimes `--runtime` accepts.
+pub const NAMES: [&str; 1] = ["native"];
+
+pub fn by_name(name: &str) -> Result<Box<dyn Runtime>, String> {
+    match name {
+        "native" => Ok(Box::new(NativeRuntime)),
+        other => Err(format!(
+            "unknown runtime `{other}`; known runtimes: {}",
+            NAMES.join(", ")
+        )),
+    }
+}
+
+/// Parses the agent's stdout; shared by every runtime.
+pub fn parse_observation(
+    exit: ExitKind,
+    stdout: &[u8],
+    stderr: &[u8],
+) -> Result<Observation, RunError> {
+    let text = String::from_utf8_lossy(stdout);
+    if text.trim().is_empty() {
+        return Err(RunError::AgentFailed {
+            exit,
+            stderr: String::from_utf8_lossy(stderr).trim().to_string(),
+        });
+    }
+    serde_json::from_str(text.trim()).map_err(|e| RunError::BadOutput {
+        error: e.to_string(),
+        stdout: text.chars().take(500).collect(),
+    })
+}

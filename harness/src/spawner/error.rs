@@ -1,0 +1,64 @@
+//! How a spawn fails, with the step, the path and the errno, and what to do.
+
+use super::step::Step;
+use nix::errno::Errno;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The spec cannot be built as asked; nothing was started.
+    #[error("invalid container spec: {0}")]
+    InvalidSpec(String),
+
+    /// A setup step in the parent failed.
+    #[error("{step} `{path}`: {source}{}", hint(.advice))]
+    Parent {
+        step: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+        advice: &'static str,
+    },
+
+    /// A setup step in the child failed; it reported the step and errno before exiting.
+    #[error("container setup failed at step `{}` on `{}`: {errno} ({}){}", .step.name(), .path.display(), .errno.desc(), hint(.advice))]
+    Child {
+        step: Step,
+        errno: Errno,
+        path: PathBuf,
+        advice: &'static str,
+    },
+
+    /// The spec asks for a cgroup that this machine cannot give.
+    #[error("cgroup unavailable: {0}")]
+    CgroupUnavailable(String),
+
+    #[error("the container did not finish within {0:?}; it was killed")]
+    Timeout(std::time::Duration),
+
+    #[error("interrupted; the container was killed and its cgroup removed")]
+    Interrupted,
+}
+
+fn hint(advice: &str) -> String {
+    if advice.is_empty() {
+        String::new()
+    } else {
+        format!(" — {advice}")
+    }
+}
+
+impl SpawnError {
+    pub fn parent(step: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let advice = match source.raw_os_error().map(Errno::from_raw) {
+            Some(Errno::EPERM) | Some(Errno::EACCES) => "run isoprobe as root",
+            Some(Errno::EROFS) => "the file system is read-only",
+            _ => "",
+        };
+        SpawnError::Parent {
+            step,
+            path: path.into(),
+            source,
+            advice,
+        }
+    }
+}

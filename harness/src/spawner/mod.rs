@@ -1,0 +1,470 @@
+//! The native spawner: clone a child into new namespaces, set it up step by step, exec.
+//!
+//! The order follows what real runtimes do (bubblewrap, crun): the parent clones, writes the
+//! uid/gid maps (setgroups "deny" first) and places the child in its cgroup while the child
+//! waits on a pipe; then the child makes mounts private, binds and pivots into the rootfs,
+//! mounts /proc, sets the hostname and execs. A child step that fails comes back as
+//! `{step, errno, path}`.
+//!
+//! The whole spawn runs on a thread of its own: a time namespace can only be entered through
+//! `unshare(CLONE_NEWTIME)` of the parent (clone's flag word has no room for it), which must not
+//! touch the caller's thread, and the parent-death signal is tied to the thread that cloned.
+
+mod child;
+mod error;
+mod spec;
+mod step;
+
+pub use error::SpawnError;
+pub use spec::{CgroupPlacement, CpuQuota, IdMap, RootMode, SpawnSpec};
+pub use step::Step;
+
+use crate::cancel;
+use crate::cgroup::{self, CpuCgroup};
+use child::{child_main, ChildPlan, RECORD_LEN};
+use isoprobe_probes::parse::CpuStat;
+use isoprobe_probes::NsType;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::ffi::CString;
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How the container's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    Code(i32),
+    Signal(i32),
+}
+
+/// The cgroup the container ran in, read after it exited and before it was removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupSample {
+    pub path: PathBuf,
+    pub quota: Option<CpuQuota>,
+    pub cpu_stat: Result<CpuStat, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpawnOutcome {
+    pub exit: ExitKind,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The child's pid as the host sees it.
+    pub host_pid: i32,
+    /// `NSpid` of the child, read from the host's /proc while it waited to start.
+    pub host_nspid: Option<Vec<i32>>,
+    /// User + system time of the child and its reaped descendants (from wait4).
+    pub cpu_time: Duration,
+    pub wall_time: Duration,
+    pub cgroup: Option<CgroupSample>,
+}
+
+/// Output beyond this is dropped: the agent prints a few KiB.
+const MAX_OUTPUT: usize = 4 << 20;
+const CHILD_STACK: usize = 1 << 20;
+
+/// Checks the spec against the machine before anything is started, so that bad input gets a
+/// message about the input and not an errno from deep in the child.
+pub fn validate(spec: &SpawnSpec) -> Result<(), SpawnError> {
+    let invalid = |m: String| Err(SpawnError::InvalidSpec(m));
+    if !nix::unistd::geteuid().is_root() {
+        return invalid(
+            "the native spawner needs root (it creates namespaces, mounts and cgroups): \
+             run isoprobe with sudo or as root"
+                .into(),
+        );
+    }
+    let Some(argv0) = spec.argv.first() else {
+        return invalid("no command to run in the container".into());
+    };
+    if spec.root_mode == RootMode::PivotRoot && !spec.has(NsType::Mnt) {
+        return invalid(
+            "root mode pivot-root needs a mount namespace (it would move the host's root)".into(),
+        );
+    }
+    if spec.root_mode != RootMode::None {
+        match fs::metadata(&spec.rootfs) {
+            Err(e) => {
+                return invalid(format!(
+                    "rootfs `{}` cannot be used: {e}; give an existing directory",
+                    spec.rootfs.display()
+                ))
+            }
+            Ok(m) if !m.is_dir() => {
+                return invalid(format!(
+                    "rootfs `{}` is not a directory; give the directory of an unpacked root file system",
+                    spec.rootfs.display()
+                ))
+            }
+            Ok(_) => {}
+        }
+        if spec.has(NsType::Mnt) && !spec.rootfs.join("proc").is_dir() {
+            return invalid(format!(
+                "rootfs `{}` has no /proc directory to mount proc on; create it (mkdir {}/proc)",
+                spec.rootfs.display(),
+                spec.rootfs.display()
+            ));
+        }
+    }
+    let exe = host_path_of(spec, argv0);
+    match fs::metadata(&exe) {
+        Err(e) => {
+            return invalid(format!(
+                "the agent `{argv0}` is missing in the rootfs (`{}`: {e}); copy the static \
+                 isoprobe-agent there",
+                exe.display()
+            ))
+        }
+        Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => {
+            return invalid(format!(
+                "the agent `{}` is not an executable file; chmod 0755 it",
+                exe.display()
+            ))
+        }
+        Ok(_) => {}
+    }
+    if let Some(h) = &spec.hostname {
+        if h.is_empty() || h.len() > 64 || h.contains('\0') {
+            return invalid(format!("hostname `{h}` must be 1 to 64 bytes without NUL"));
+        }
+    }
+    Ok(())
+}
+
+fn host_path_of(spec: &SpawnSpec, inside: &str) -> PathBuf {
+    match spec.root_mode {
+        RootMode::None => PathBuf::from(inside),
+        _ => spec.rootfs.join(inside.trim_start_matches('/')),
+    }
+}
+
+/// Runs the spec to completion and returns what the container printed and how it ended.
+pub fn spawn(spec: &SpawnSpec) -> Result<SpawnOutcome, SpawnError> {
+    validate(spec)?;
+    let mut cg = match &spec.cgroup {
+        CgroupPlacement::None => None,
+        CgroupPlacement::Cpu(quota) => {
+            let loc = cgroup::locate("cpu").map_err(SpawnError::CgroupUnavailable)?;
+            let name = cgroup::unique_name("spawn");
+            let g = CpuCgroup::create(&loc, &name)
+                .map_err(|e| SpawnError::parent("create cgroup", loc.caller_dir().join(&name), e))?;
+            if let Some(q) = quota {
+                g.set_quota(*q)
+                    .map_err(|e| SpawnError::parent("set the cpu quota", g.path(), e))?;
+            }
+            Some((g, *quota))
+        }
+    };
+    let result = std::thread::scope(|s| {
+        s.spawn(|| spawn_on_this_thread(spec, cg.as_ref().map(|(g, _)| g)))
+            .join()
+            .unwrap_or_else(|_| {
+                Err(SpawnError::InvalidSpec(
+                    "internal error: the spawn thread panicked".into(),
+                ))
+            })
+    });
+    let mut outcome = result?;
+    if let Some((g, quota)) = cg.take() {
+        outcome.cgroup = Some(CgroupSample {
+            path: g.path().to_path_buf(),
+            quota,
+            cpu_stat: g.stat().map_err(|e| e.to_string()),
+        });
+    }
+    Ok(outcome)
+}
+
+fn cstring(what: &str, bytes: &[u8]) -> Result<CString, SpawnError> {
+    CString::new(bytes).map_err(|_| SpawnError::InvalidSpec(format!("{what} contains a NUL byte")))
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| SpawnError::parent("pipe2", "-", e.into()))
+}
+
+fn spawn_on_this_thread(
+    spec: &SpawnSpec,
+    cg: Option<&CpuCgroup>,
+) -> Result<SpawnOutcome, SpawnError> {
+    let started = Instant::now();
+    let (sync_r, sync_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (errout_r, errout_w) = pipe()?;
+    let devnull: OwnedFd = fs::File::open("/dev/null")
+        .map_err(|e| SpawnError::parent("open", "/dev/null", e))?
+        .into();
+
+    let rootfs = cstring("rootfs path", spec.rootfs.as_os_str().as_bytes())?;
+    let proc_target = if spec.has(NsType::Mnt) {
+        let p = match spec.root_mode {
+            RootMode::None => PathBuf::from("/proc"),
+            _ => spec.rootfs.join("proc"),
+        };
+        Some(cstring("proc path", p.as_os_str().as_bytes())?)
+    } else {
+        None
+    };
+    let hostname = match (&spec.hostname, spec.has(NsType::Uts)) {
+        (Some(h), true) => Some(cstring("hostname", h.as_bytes())?),
+        _ => None,
+    };
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| cstring("argument", a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let env = spec
+        .env
+        .iter()
+        .map(|a| cstring("environment", a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let plan = ChildPlan::new(
+        sync_r.as_raw_fd(),
+        err_w.as_raw_fd(),
+        [devnull.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()],
+        spec.has(NsType::User),
+        spec.has(NsType::Cgroup),
+        spec.has(NsType::Mnt) && spec.make_mounts_private,
+        spec.root_mode,
+        rootfs,
+        proc_target,
+        hostname,
+        argv,
+        env,
+    );
+
+    if spec.has(NsType::Time) {
+        // Affects only this thread's future children, never the caller's thread.
+        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .map_err(|e| SpawnError::parent("unshare(CLONE_NEWTIME)", "-", e.into()))?;
+    }
+    let flags = spec
+        .namespaces
+        .iter()
+        // Time is entered through unshare above; cgroup by the child after it joins its cgroup.
+        .filter(|t| !matches!(t, NsType::Time | NsType::Cgroup))
+        .fold(0, |f, t| f | t.clone_flag());
+
+    let mut stack = vec![0u8; CHILD_STACK];
+    // SAFETY: the child runs `child_main`, which only makes system calls on memory prepared
+    // above and then execs or exits; without CLONE_VM it works on a copy of this address space.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(|| child_main(&plan)),
+            &mut stack,
+            CloneFlags::from_bits_retain(flags),
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(|e| {
+        let advice = match e {
+            Errno::EINVAL | Errno::ENOSPC | Errno::EPERM | Errno::EUSERS => {
+                "a namespace type may be missing from this kernel, or its max_*_namespaces \
+                 limit (in /proc/sys/user/) is reached"
+            }
+            _ => "",
+        };
+        SpawnError::Parent {
+            step: "clone",
+            path: "-".into(),
+            source: e.into(),
+            advice,
+        }
+    })?;
+    let mut child = ChildGuard { pid, reaped: false };
+    drop((sync_r, err_w, out_w, errout_w, devnull));
+
+    let host_nspid = fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| isoprobe_probes::parse::parse_nspid(&t).ok().flatten());
+    if spec.has(NsType::User) {
+        write_id_maps(pid, spec)?;
+    }
+    if let Some(g) = cg {
+        g.add_pid(pid.as_raw())
+            .map_err(|e| SpawnError::parent("join the cgroup", g.path(), e))?;
+    }
+    nix::unistd::write(&sync_w, b"g").map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
+    drop(sync_w);
+
+    let io = collect_output(&child, err_r, out_r, errout_r, started, spec.timeout);
+    let (status, rusage) = child.reap();
+    let (stdout, stderr, record) = io?;
+
+    if let Some(rec) = record {
+        let step = Step::from_u32(u32::from_ne_bytes(rec[..4].try_into().unwrap()));
+        let errno = Errno::from_raw(i32::from_ne_bytes(rec[4..].try_into().unwrap()));
+        if let Some(step) = step {
+            return Err(SpawnError::Child {
+                step,
+                errno,
+                path: step_path(spec, step),
+                advice: step.advice(errno),
+            });
+        }
+    }
+    Ok(SpawnOutcome {
+        exit: decode_status(status),
+        stdout,
+        stderr,
+        host_pid: pid.as_raw(),
+        host_nspid,
+        cpu_time: timeval(rusage.ru_utime) + timeval(rusage.ru_stime),
+        wall_time: started.elapsed(),
+        cgroup: None,
+    })
+}
+
+fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
+    match step {
+        Step::BindRootfs | Step::ChdirRootfs | Step::PivotRoot | Step::Chroot => {
+            spec.rootfs.clone()
+        }
+        Step::MountProc => match spec.root_mode {
+            RootMode::None => "/proc".into(),
+            _ => spec.rootfs.join("proc"),
+        },
+        Step::Exec => PathBuf::from(&spec.argv[0]),
+        Step::DetachOldRoot | Step::ChdirRoot | Step::MakeMountsPrivate => "/".into(),
+        _ => "-".into(),
+    }
+}
+
+fn write_id_maps(pid: Pid, spec: &SpawnSpec) -> Result<(), SpawnError> {
+    // setgroups must be denied before an unprivileged-style gid map is accepted, and denying
+    // it keeps the container from dropping supplementary groups to gain access.
+    for (file, content) in [
+        ("setgroups", "deny\n".to_string()),
+        ("uid_map", spec.uid_map.map_line()),
+        ("gid_map", spec.gid_map.map_line()),
+    ] {
+        let path = format!("/proc/{pid}/{file}");
+        fs::write(&path, content).map_err(|e| SpawnError::parent("write", path, e))?;
+    }
+    Ok(())
+}
+
+type Output = (Vec<u8>, Vec<u8>, Option<[u8; RECORD_LEN]>);
+
+/// Reads the child's stdout, stderr and failure pipe until all are closed, killing the child
+/// when the deadline passes or the user interrupts.
+fn collect_output(
+    child: &ChildGuard,
+    err_r: OwnedFd,
+    out_r: OwnedFd,
+    errout_r: OwnedFd,
+    started: Instant,
+    timeout: Duration,
+) -> Result<Output, SpawnError> {
+    let deadline = started + timeout;
+    let mut files: [Option<fs::File>; 3] = [Some(out_r.into()), Some(errout_r.into()), Some(err_r.into())];
+    let mut bufs: [Vec<u8>; 3] = Default::default();
+    loop {
+        if cancel::requested() {
+            child.kill();
+            return Err(SpawnError::Interrupted);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            child.kill();
+            return Err(SpawnError::Timeout(timeout));
+        }
+        let open: Vec<usize> = (0..3).filter(|i| files[*i].is_some()).collect();
+        if open.is_empty() {
+            break;
+        }
+        let mut fds: Vec<PollFd> = open
+            .iter()
+            .map(|i| PollFd::new(files[*i].as_ref().unwrap().as_fd(), PollFlags::POLLIN))
+            .collect();
+        let wait = (deadline - now).min(Duration::from_millis(100));
+        match poll(&mut fds, PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX)) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(SpawnError::parent("poll", "-", e.into())),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        for (slot, is_ready) in open.into_iter().zip(ready) {
+            if !is_ready {
+                continue;
+            }
+            let mut chunk = [0u8; 8192];
+            match files[slot].as_mut().unwrap().read(&mut chunk) {
+                Ok(0) => files[slot] = None,
+                Ok(n) => {
+                    if bufs[slot].len() < MAX_OUTPUT {
+                        bufs[slot].extend_from_slice(&chunk[..n]);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SpawnError::parent("read the container's output", "-", e)),
+            }
+        }
+    }
+    let [out, err, rec] = bufs;
+    let record = (rec.len() >= RECORD_LEN).then(|| rec[..RECORD_LEN].try_into().unwrap());
+    Ok((out, err, record))
+}
+
+/// Kills and reaps the child on every path that does not reap it normally (errors, panics).
+struct ChildGuard {
+    pid: Pid,
+    reaped: bool,
+}
+
+impl ChildGuard {
+    fn kill(&self) {
+        let _ = kill(self.pid, Signal::SIGKILL);
+    }
+
+    fn reap(&mut self) -> (libc::c_int, libc::rusage) {
+        let mut status = 0;
+        // SAFETY: zeroed rusage is a valid value; wait4 fills it.
+        let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: plain syscall with valid out-pointers.
+            let rc = unsafe { libc::wait4(self.pid.as_raw(), &mut status, 0, &mut rusage) };
+            if rc >= 0 || Errno::last() != Errno::EINTR {
+                break;
+            }
+        }
+        self.reaped = true;
+        (status, rusage)
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill();
+            self.reap();
+        }
+    }
+}
+
+fn decode_status(status: libc::c_int) -> ExitKind {
+    if libc::WIFSIGNALED(status) {
+        ExitKind::Signal(libc::WTERMSIG(status))
+    } else {
+        ExitKind::Code(libc::WEXITSTATUS(status))
+    }
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}

@@ -1,0 +1,118 @@
+//! What the native spawner is asked to build.
+
+use isoprobe_probes::NsType;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the container gets its root directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RootMode {
+    /// Bind the rootfs onto itself, `pivot_root` into it and detach the old root: nothing of
+    /// the host's tree stays reachable.
+    #[default]
+    PivotRoot,
+    /// `chroot` only: the weak mode, kept on purpose as a negative control (the old root stays
+    /// reachable to a root process).
+    Chroot,
+    /// Stay in the host's root.
+    None,
+}
+
+impl RootMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            RootMode::PivotRoot => "pivot-root",
+            RootMode::Chroot => "chroot",
+            RootMode::None => "none",
+        }
+    }
+}
+
+/// A CPU bandwidth limit: `quota_us` of CPU time in every `period_us`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuQuota {
+    pub quota_us: u64,
+    pub period_us: u64,
+}
+
+impl CpuQuota {
+    pub fn share(&self) -> f64 {
+        self.quota_us as f64 / self.period_us as f64
+    }
+}
+
+/// One contiguous uid or gid mapping of a user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+impl IdMap {
+    /// Root inside is host uid 100000: unprivileged outside, the usual subuid range start.
+    pub const DEFAULT: IdMap = IdMap {
+        inside: 0,
+        outside: 100_000,
+        count: 65_536,
+    };
+
+    pub fn map_line(&self) -> String {
+        format!("{} {} {}\n", self.inside, self.outside, self.count)
+    }
+}
+
+/// Where the container's cgroup goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CgroupPlacement {
+    /// No cgroup of its own: the child stays in the caller's.
+    #[default]
+    None,
+    /// A fresh `isoprobe-...` cgroup under the caller's own in the cpu hierarchy, with this
+    /// quota (or none, which still gives the child its own cgroup and statistics).
+    Cpu(Option<CpuQuota>),
+}
+
+/// Everything the spawner needs. Build it with [`SpawnSpec::new`] and the `with_*` methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnSpec {
+    pub rootfs: PathBuf,
+    pub root_mode: RootMode,
+    pub namespaces: BTreeSet<NsType>,
+    /// Set inside a new uts namespace; ignored without one (like a runtime that refuses to
+    /// change the host's name).
+    pub hostname: Option<String>,
+    pub uid_map: IdMap,
+    pub gid_map: IdMap,
+    /// Make every mount private before touching the root, so that nothing propagates to the
+    /// host (turned off only by a negative control).
+    pub make_mounts_private: bool,
+    pub cgroup: CgroupPlacement,
+    /// argv[0] is a path inside the rootfs.
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl SpawnSpec {
+    pub fn new(rootfs: impl Into<PathBuf>, argv: Vec<String>) -> SpawnSpec {
+        SpawnSpec {
+            rootfs: rootfs.into(),
+            root_mode: RootMode::PivotRoot,
+            namespaces: [NsType::Mnt].into_iter().collect(),
+            hostname: None,
+            uid_map: IdMap::DEFAULT,
+            gid_map: IdMap::DEFAULT,
+            make_mounts_private: true,
+            cgroup: CgroupPlacement::None,
+            argv,
+            env: vec!["PATH=/".into()],
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    pub fn has(&self, ns: NsType) -> bool {
+        self.namespaces.contains(&ns)
+    }
+}

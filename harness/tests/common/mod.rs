@@ -1,0 +1,106 @@
+//! Shared test helpers: skips that print their reason (and fail under ISOPROBE_REQUIRE_ALL=1),
+//! and leftover detection.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+pub fn require_all() -> bool {
+    std::env::var("ISOPROBE_REQUIRE_ALL").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Prints why a test does not run here; under ISOPROBE_REQUIRE_ALL=1 a skip is a failure.
+pub fn skip(test: &str, reason: &str) {
+    if require_all() {
+        panic!("{test}: required by ISOPROBE_REQUIRE_ALL=1 but cannot run here: {reason}");
+    }
+    eprintln!("SKIP {test}: {reason}");
+}
+
+/// `Some(reason)` when this process is not root.
+pub fn not_root() -> Option<String> {
+    (!nix::unistd::geteuid().is_root())
+        .then(|| "needs root (namespaces, mounts, cgroups); run the tests as root".to_string())
+}
+
+/// Returns early from the test (after printing why) unless running as root.
+#[macro_export]
+macro_rules! require_root {
+    ($name:expr) => {
+        if let Some(reason) = common::not_root() {
+            common::skip($name, &reason);
+            return;
+        }
+    };
+}
+
+/// Every `isoprobe-*` cgroup directory on the machine.
+pub fn leftover_cgroups() -> Vec<String> {
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), 0, &mut found);
+    found
+}
+
+fn walk(dir: &Path, depth: usize, found: &mut Vec<String>) {
+    if depth > 6 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        if !ft.is_dir() {
+            continue;
+        }
+        let p = e.path();
+        if e.file_name().to_string_lossy().starts_with("isoprobe-") {
+            found.push(p.display().to_string());
+        }
+        walk(&p, depth + 1, found);
+    }
+}
+
+/// Mounts of this machine's mount namespace that name isoprobe.
+pub fn leftover_mounts() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("isoprobe"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Processes still running the agent.
+pub fn leftover_agents() -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let first = cmd.split(|b| *b == 0).next().unwrap_or_default();
+        if String::from_utf8_lossy(first).ends_with("isoprobe-agent") {
+            found.push(format!("{name}: {}", String::from_utf8_lossy(&cmd)));
+        }
+    }
+    found
+}
+
+/// Temp directories isoprobe made and did not remove.
+pub fn leftover_temp_dirs() -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("isoprobe-"))
+        .collect()
+}
+
+pub fn assert_nothing_left_behind() {
+    assert_eq!(leftover_cgroups(), Vec::<String>::new(), "cgroups left behind");
+    assert_eq!(leftover_mounts(), Vec::<String>::new(), "mounts left behind");
+    assert_eq!(leftover_agents(), Vec::<String>::new(), "agents still running");
+}

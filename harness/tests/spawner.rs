@@ -1,0 +1,147 @@
+//! The native spawner as a library: bad specs are refused with a message, a failing child step
+//! comes back with its step and errno, and nothing is left behind.
+
+mod common;
+
+use isoprobe::spawner::{spawn, CgroupPlacement, CpuQuota, RootMode, SpawnError, SpawnSpec, Step};
+use isoprobe_fixtures::{write_executable, TestRootfs, AGENT_IN_ROOTFS};
+use isoprobe_probes::{NsType, Observation};
+use nix::errno::Errno;
+use serial_test::serial;
+
+fn rootfs() -> TestRootfs {
+    TestRootfs::build(isoprobe::agent_binary::AGENT, None).unwrap()
+}
+
+fn spec(r: &TestRootfs) -> SpawnSpec {
+    let mut s = SpawnSpec::new(r.path(), vec![AGENT_IN_ROOTFS.to_string()]);
+    s.namespaces = [NsType::Mnt, NsType::Pid, NsType::Uts].into_iter().collect();
+    s.hostname = Some("spawned".into());
+    s
+}
+
+#[test]
+#[serial(machine)]
+fn runs_the_agent_in_a_pivoted_root() {
+    require_root!("runs_the_agent_in_a_pivoted_root");
+    let r = rootfs();
+    let out = spawn(&spec(&r)).expect("spawn");
+    let obs: Observation = serde_json::from_slice(&out.stdout).expect("observation");
+    assert_eq!(obs.pid, 1);
+    assert_eq!(obs.hostname.ok().map(String::as_str), Some("spawned"));
+    assert_eq!(out.host_nspid.as_ref().and_then(|v| v.last()), Some(&1));
+    assert_ne!(out.host_pid, 1);
+    common::assert_nothing_left_behind();
+}
+
+#[test]
+#[serial(machine)]
+fn a_failing_child_step_reports_step_errno_and_path() {
+    require_root!("a_failing_child_step_reports_step_errno_and_path");
+    let r = rootfs();
+    // Executable bits, but not an executable format.
+    write_executable(&r.agent_host_path(), b"not an ELF file").unwrap();
+    match spawn(&spec(&r)) {
+        Err(SpawnError::Child { step, errno, path, .. }) => {
+            assert_eq!(step, Step::Exec);
+            assert_eq!(errno, Errno::ENOEXEC);
+            assert_eq!(path, std::path::Path::new(AGENT_IN_ROOTFS));
+        }
+        other => panic!("expected a child exec error, got {other:?}"),
+    }
+    let msg = spawn(&spec(&r)).unwrap_err().to_string();
+    assert!(msg.contains("execve") && msg.contains("ENOEXEC"), "{msg}");
+    common::assert_nothing_left_behind();
+}
+
+#[test]
+#[serial(machine)]
+fn bad_specs_are_refused_before_anything_starts() {
+    require_root!("bad_specs_are_refused_before_anything_starts");
+    let r = rootfs();
+    let cases: Vec<(SpawnSpec, &str)> = vec![
+        (
+            SpawnSpec {
+                rootfs: "/nonexistent/isoprobe".into(),
+                ..spec(&r)
+            },
+            "rootfs",
+        ),
+        (
+            SpawnSpec {
+                rootfs: r.agent_host_path(),
+                ..spec(&r)
+            },
+            "not a directory",
+        ),
+        (
+            SpawnSpec {
+                argv: vec!["/missing-agent".into()],
+                ..spec(&r)
+            },
+            "missing",
+        ),
+        (
+            SpawnSpec {
+                namespaces: Default::default(),
+                ..spec(&r)
+            },
+            "mount namespace",
+        ),
+        (
+            SpawnSpec {
+                hostname: Some("x".repeat(65)),
+                ..spec(&r)
+            },
+            "hostname",
+        ),
+    ];
+    for (s, needle) in cases {
+        match spawn(&s) {
+            Err(SpawnError::InvalidSpec(m)) => assert!(m.contains(needle), "`{m}` lacks `{needle}`"),
+            other => panic!("expected InvalidSpec({needle}), got {other:?}"),
+        }
+    }
+    std::fs::set_permissions(
+        r.agent_host_path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    assert!(matches!(spawn(&spec(&r)), Err(SpawnError::InvalidSpec(m)) if m.contains("not an executable")));
+}
+
+#[test]
+#[serial(machine)]
+fn a_hung_container_is_killed_at_the_timeout_and_its_cgroup_removed() {
+    require_root!("a_hung_container_is_killed_at_the_timeout_and_its_cgroup_removed");
+    let r = rootfs();
+    let mut s = spec(&r);
+    s.argv.extend(["--linger-ms".into(), "10000".into()]);
+    s.timeout = std::time::Duration::from_millis(300);
+    if let Err(reason) = isoprobe::cgroup::locate("cpu") {
+        common::skip("timeout test (cgroup part)", &reason);
+    } else {
+        s.cgroup = CgroupPlacement::Cpu(Some(CpuQuota {
+            quota_us: 50_000,
+            period_us: 100_000,
+        }));
+    }
+    let t = std::time::Instant::now();
+    assert!(matches!(spawn(&s), Err(SpawnError::Timeout(_))));
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    common::assert_nothing_left_behind();
+}
+
+#[test]
+#[serial(machine)]
+fn chroot_mode_and_user_namespace_work() {
+    require_root!("chroot_mode_and_user_namespace_work");
+    let r = rootfs();
+    let mut s = spec(&r);
+    s.root_mode = RootMode::Chroot;
+    s.namespaces.insert(NsType::User);
+    let out = spawn(&s).expect("spawn");
+    let obs: Observation = serde_json::from_slice(&out.stdout).expect("observation");
+    assert_eq!(obs.uid, 0, "root inside the user namespace");
+    common::assert_nothing_left_behind();
+}

@@ -1,0 +1,127 @@
+//! The classic chroot escape, tried for real.
+//!
+//! `chroot` changes only the root directory, not the working directory, and `..` stops at the
+//! root only when the walk passes through it. So a root process that chroots into a
+//! subdirectory while its working directory (or a held directory fd) stays outside can walk
+//! `..` up to the real root of its mount namespace. After `pivot_root` with the old root
+//! detached, that real root *is* the container's root, and the walk reaches nothing.
+//!
+//! Each attempt runs in a forked child, because a successful one changes the root of the
+//! process that made it.
+
+use crate::observation::{EscapeAttempt, EscapeReport, Probe};
+use nix::sys::wait::waitpid;
+use nix::unistd::{chdir, chroot, fchdir, fork, ForkResult};
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+
+/// Longest canary prefix reported: the harness only compares a short token.
+const MAX_READ: usize = 256;
+/// More `..` steps than any real path is deep.
+const DOTDOT_STEPS: usize = 64;
+
+pub fn attempt_escapes(canary: &str) -> EscapeReport {
+    let attempts = vec![
+        EscapeAttempt {
+            method: "direct-open".into(),
+            read: read_canary(canary),
+        },
+        EscapeAttempt {
+            method: "chroot-dotdot".into(),
+            read: in_child(|| escape_dotdot(canary)),
+        },
+        EscapeAttempt {
+            method: "chroot-fchdir".into(),
+            read: in_child(|| escape_fchdir(canary)),
+        },
+    ];
+    EscapeReport {
+        canary_path: canary.to_string(),
+        attempts,
+    }
+}
+
+fn read_canary(path: &str) -> Probe<String> {
+    let mut buf = Vec::new();
+    Probe::from_result(
+        fs::File::open(path)
+            .and_then(|f| f.take(MAX_READ as u64).read_to_end(&mut buf))
+            .map(|_| String::from_utf8_lossy(&buf).into_owned())
+            .map_err(|e| format!("open {path}: {e}")),
+    )
+}
+
+/// A directory below the root to chroot into; any existing one will do, and the agent must
+/// not need to create one (the rootfs may be read-only).
+fn inner_dir() -> Result<&'static str, String> {
+    ["/proc", "/tmp", "/dev", "/sys", "/etc"]
+        .into_iter()
+        .find(|d| fs::metadata(d).map(|m| m.is_dir()).unwrap_or(false))
+        .ok_or_else(|| "no directory below / to chroot into".to_string())
+}
+
+fn walk_up_and_chroot() -> Result<(), String> {
+    for _ in 0..DOTDOT_STEPS {
+        chdir("..").map_err(|e| format!("chdir ..: {e}"))?;
+    }
+    chroot(".").map_err(|e| format!("chroot .: {e}"))
+}
+
+fn escape_dotdot(canary: &str) -> Probe<String> {
+    let run = || -> Result<(), String> {
+        let dir = inner_dir()?;
+        // The working directory stays at the old root, outside the new one.
+        chroot(dir).map_err(|e| format!("chroot {dir}: {e}"))?;
+        walk_up_and_chroot()
+    };
+    match run() {
+        Ok(()) => read_canary(canary),
+        Err(e) => Probe::Err(e),
+    }
+}
+
+fn escape_fchdir(canary: &str) -> Probe<String> {
+    let run = || -> Result<(), String> {
+        let outside = fs::File::open("/").map_err(|e| format!("open /: {e}"))?;
+        let dir = inner_dir()?;
+        chroot(dir).map_err(|e| format!("chroot {dir}: {e}"))?;
+        chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+        // Back out through the fd held from before the chroot.
+        fchdir(outside.as_fd()).map_err(|e| format!("fchdir: {e}"))?;
+        walk_up_and_chroot()
+    };
+    match run() {
+        Ok(()) => read_canary(canary),
+        Err(e) => Probe::Err(e),
+    }
+}
+
+/// Runs `f` in a forked child and brings its result back over a pipe as JSON.
+fn in_child(f: impl FnOnce() -> Probe<String>) -> Probe<String> {
+    let (r, w) = match nix::unistd::pipe() {
+        Ok(p) => p,
+        Err(e) => return Probe::Err(format!("pipe: {e}")),
+    };
+    // SAFETY: the agent is single-threaded, so the child may use the allocator freely.
+    match unsafe { fork() } {
+        Err(e) => Probe::Err(format!("fork: {e}")),
+        Ok(ForkResult::Child) => {
+            drop(r);
+            let result = f();
+            let mut out = fs::File::from(w);
+            let _ = out.write_all(serde_json::to_string(&result).unwrap_or_default().as_bytes());
+            drop(out);
+            // Skip destructors and atexit handlers that belong to the parent.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(w);
+            let mut text = String::new();
+            let _ = fs::File::from(r).read_to_string(&mut text);
+            let _ = waitpid(child, None);
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| Probe::Err(format!("escape child reported nothing: `{text}`")))
+        }
+    }
+}

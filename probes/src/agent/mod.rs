@@ -1,0 +1,116 @@
+//! What the agent does inside the container. It only observes and reports; every judgement is
+//! the harness's. Each observation that can fail is a [`Probe`], so one unreadable file never
+//! hides the others.
+
+mod escape;
+mod spin;
+
+use crate::observation::{NsId, Observation, Probe};
+use crate::parse;
+use crate::{AgentArgs, NsType};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+pub use escape::attempt_escapes;
+pub use spin::spin;
+
+/// Makes every observation the arguments ask for, in an order that keeps them independent:
+/// cheap reads first, then the CPU spin, then the escape (which runs in forked children so that
+/// a successful escape does not change the root the other observations were made from).
+pub fn observe(args: &AgentArgs) -> Observation {
+    if args.linger_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(args.linger_ms));
+    }
+    let mut obs = observe_cheap();
+    if args.spin_ms > 0 {
+        obs.cpu = Some(spin(std::time::Duration::from_millis(args.spin_ms)));
+    }
+    if let Some(canary) = &args.escape_canary {
+        obs.escape = Some(attempt_escapes(canary));
+    }
+    obs
+}
+
+/// The observations that cost nothing and change nothing.
+pub fn observe_cheap() -> Observation {
+    Observation {
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: nix::unistd::getpid().as_raw(),
+        ppid: nix::unistd::getppid().as_raw(),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        nspid: read_then("/proc/self/status", |t| {
+            parse::parse_nspid(t)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "no NSpid line in /proc/self/status (kernel before 4.1)".into())
+        }),
+        hostname: Probe::from_result(
+            nix::unistd::gethostname()
+                .map_err(|e| format!("gethostname: {e}"))
+                .map(|h| h.to_string_lossy().into_owned()),
+        ),
+        namespaces: namespace_ids(),
+        proc_pids: Probe::from_result(list_proc()),
+        cgroup: read_then("/proc/self/cgroup", |t| {
+            Ok(t.lines().map(str::to_string).collect())
+        }),
+        mount_points: read_then("/proc/self/mountinfo", |t| {
+            parse::mount_points(t).map_err(|e| e.to_string())
+        }),
+        cpu: None,
+        escape: None,
+    }
+}
+
+fn read_then<T>(path: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Probe<T> {
+    Probe::from_result(
+        fs::read_to_string(path)
+            .map_err(|e| format!("read {path}: {e}"))
+            .and_then(|t| f(&t)),
+    )
+}
+
+fn namespace_ids() -> BTreeMap<String, Probe<NsId>> {
+    NsType::ALL
+        .iter()
+        .map(|t| {
+            let path = format!("/proc/self/ns/{}", t.proc_name());
+            let id = fs::metadata(&path)
+                .map(|m| NsId {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                })
+                .map_err(|e| format!("stat {path}: {e}"));
+            (t.proc_name().to_string(), Probe::from_result(id))
+        })
+        .collect()
+}
+
+fn list_proc() -> Result<Vec<i32>, String> {
+    let names: Vec<String> = fs::read_dir("/proc")
+        .map_err(|e| format!("read_dir /proc: {e}"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    Ok(parse::proc_pids(names.iter().map(String::as_str)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cheap_observation_of_this_process_is_consistent() {
+        let o = observe_cheap();
+        assert_eq!(o.pid, std::process::id() as i32);
+        let pids = o.proc_pids.ok().expect("/proc readable");
+        assert!(pids.contains(&o.pid));
+        for t in NsType::ALL {
+            if std::path::Path::new("/proc/self/ns").join(t.proc_name()).exists() {
+                assert!(o.namespaces[t.proc_name()].ok().is_some(), "{t}");
+            }
+        }
+        assert_eq!(o.nspid.ok().and_then(|v| v.last().copied()), Some(o.pid));
+    }
+}

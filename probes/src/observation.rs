@@ -1,0 +1,94 @@
+//! The agent's report: what it saw, never what that means.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One probe's result: a value, or the error that kept the agent from reading it. Errors are
+/// observations too (a missing `/proc` says something about the container).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe<T> {
+    Ok(T),
+    Err(String),
+}
+
+impl<T> Probe<T> {
+    pub fn ok(&self) -> Option<&T> {
+        match self {
+            Probe::Ok(v) => Some(v),
+            Probe::Err(_) => None,
+        }
+    }
+
+    pub fn from_result<E: std::fmt::Display>(r: Result<T, E>) -> Self {
+        match r {
+            Ok(v) => Probe::Ok(v),
+            Err(e) => Probe::Err(e.to_string()),
+        }
+    }
+}
+
+/// A namespace's identity: device and inode of `/proc/self/ns/<type>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// Everything the agent reports. Cheap observations are always made; the active ones (CPU
+/// spin, escape attempt) only when asked for, so they are `Option`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub agent_version: String,
+    pub pid: i32,
+    pub ppid: i32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The `NSpid` line of `/proc/self/status` as the container's /proc shows it.
+    pub nspid: Probe<Vec<i32>>,
+    pub hostname: Probe<String>,
+    /// Keyed by the `/proc/self/ns/` name.
+    pub namespaces: BTreeMap<String, Probe<NsId>>,
+    /// The numeric entries of `/proc`: the processes this container can see.
+    pub proc_pids: Probe<Vec<i32>>,
+    /// The lines of `/proc/self/cgroup`, as `hierarchy:controllers:path`.
+    pub cgroup: Probe<Vec<String>>,
+    /// Mount points listed in `/proc/self/mountinfo`.
+    pub mount_points: Probe<Vec<String>>,
+    pub cpu: Option<CpuSample>,
+    pub escape: Option<EscapeReport>,
+}
+
+/// A busy loop's cost as the agent measured it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuSample {
+    /// Wall time of the loop (CLOCK_MONOTONIC).
+    pub wall_ns: u64,
+    /// CPU time the process used in it (CLOCK_PROCESS_CPUTIME_ID).
+    pub cpu_ns: u64,
+}
+
+impl CpuSample {
+    pub fn wall_share(&self) -> f64 {
+        if self.wall_ns == 0 {
+            0.0
+        } else {
+            self.cpu_ns as f64 / self.wall_ns as f64
+        }
+    }
+}
+
+/// What each escape attempt reached when it tried to read the host's canary file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscapeReport {
+    pub canary_path: String,
+    pub attempts: Vec<EscapeAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscapeAttempt {
+    /// `direct-open`, `chroot-dotdot` or `chroot-fchdir`.
+    pub method: String,
+    /// The canary's content as read (truncated), or why it could not be read.
+    pub read: Probe<String>,
+}

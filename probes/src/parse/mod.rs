@@ -1,0 +1,16 @@
+//! Pure parsers of /proc and cgroup files: text in, typed values out, no I/O.
+
+pub mod cgroup_layout;
+pub mod cpu_max;
+pub mod cpu_stat;
+pub mod error;
+mod mountinfo;
+pub mod proc_self;
+
+pub use cgroup_layout::{
+    parse_layout, CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation,
+};
+pub use cpu_max::{parse_cfs_quota, parse_cpu_max, CpuMax};
+pub use cpu_stat::{parse_cpu_stat, CpuStat};
+pub use error::ParseError;
+pub use proc_self::{cgroup_path, mount_points, parse_nspid, proc_pids};
