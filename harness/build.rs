@@ -13,7 +13,12 @@ use std::process::Command;
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
-    for p in ["probes/src", "probes/Cargo.toml", "Cargo.lock", "Cargo.toml"] {
+    for p in [
+        "probes/src",
+        "probes/Cargo.toml",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=ISOPROBE_AGENT_BIN");
@@ -29,7 +34,14 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args(["build", "--release", "-p", "isoprobe-probes", "--bin", "isoprobe-agent"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "isoprobe-probes",
+            "--bin",
+            "isoprobe-agent",
+        ])
         .arg("--target")
         .arg(&target)
         .arg("--target-dir")

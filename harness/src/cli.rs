@@ -88,7 +88,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::PASS };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::PASS
+            };
         }
     };
     match cli.command {
@@ -134,13 +138,18 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let text = report::render(&report, args.format, color);
     if let Some(path) = &args.output {
         let plain = report::render(&report, args.format, false);
         std::fs::write(path, plain).map_err(|e| {
-            HarnessError::Setup(format!("cannot write the report to `{}`: {e}", path.display()))
+            HarnessError::Setup(format!(
+                "cannot write the report to `{}`: {e}",
+                path.display()
+            ))
         })?;
     }
     let mut out = std::io::stdout().lock();
@@ -157,7 +166,10 @@ pub fn exit_code(report: &Report, require_all: bool) -> i32 {
         .iter()
         .filter_map(|c| c.negative_control.as_ref())
         .any(|n| n.status == ControlStatus::Skip);
-    if s.fail > 0 || report.missed_controls() > 0 || (require_all && (s.skip > 0 || skipped_controls)) {
+    if s.fail > 0
+        || report.missed_controls() > 0
+        || (require_all && (s.skip > 0 || skipped_controls))
+    {
         exit::FAIL
     } else {
         exit::PASS

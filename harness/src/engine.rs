@@ -2,7 +2,9 @@
 
 use crate::checks::{Check, Ctx, Verdict};
 use crate::error::HarnessError;
-use crate::report::{CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary};
+use crate::report::{
+    CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary,
+};
 use crate::rootfs::PreparedRootfs;
 use crate::runtime::{RunError, Runtime};
 use serde_json::Value;
@@ -108,7 +110,11 @@ fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResu
     };
     Ok(CheckResult {
         id: check.id(),
-        status: if verdict.pass { Status::Pass } else { Status::Fail },
+        status: if verdict.pass {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
         reason: verdict.reason,
         expected: verdict.expected,
         observed: verdict.observed,

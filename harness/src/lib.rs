@@ -16,4 +16,5 @@ pub mod error;
 pub mod report;
 pub mod rootfs;
 pub mod runtime;
+pub mod snapshot;
 pub mod spawner;

@@ -14,14 +14,19 @@ const AGENT_IN_USER_ROOTFS: &str = "/.isoprobe-agent";
 pub enum PreparedRootfs {
     Fresh(TestRootfs),
     /// The user's rootfs; the copied agent is removed on drop.
-    User { dir: PathBuf, agent_copy: PathBuf },
+    User {
+        dir: PathBuf,
+        agent_copy: PathBuf,
+    },
 }
 
 impl PreparedRootfs {
     pub fn fresh(agent: &[u8]) -> Result<PreparedRootfs, HarnessError> {
         TestRootfs::build(agent, None)
             .map(PreparedRootfs::Fresh)
-            .map_err(|e| HarnessError::Setup(format!("cannot build the test rootfs in the temp dir: {e}")))
+            .map_err(|e| {
+                HarnessError::Setup(format!("cannot build the test rootfs in the temp dir: {e}"))
+            })
     }
 
     pub fn user(dir: &Path, agent: &[u8]) -> Result<PreparedRootfs, HarnessError> {

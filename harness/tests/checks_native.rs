@@ -78,6 +78,10 @@ fn the_test_list_above_names_every_check() {
     // list honest when a check is added.
     let src = include_str!("checks_native.rs");
     for c in checks::all() {
-        assert!(src.contains(&format!("\"{}\"", c.id())), "{} is not tested", c.id());
+        assert!(
+            src.contains(&format!("\"{}\"", c.id())),
+            "{} is not tested",
+            c.id()
+        );
     }
 }

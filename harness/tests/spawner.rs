@@ -15,7 +15,9 @@ fn rootfs() -> TestRootfs {
 
 fn spec(r: &TestRootfs) -> SpawnSpec {
     let mut s = SpawnSpec::new(r.path(), vec![AGENT_IN_ROOTFS.to_string()]);
-    s.namespaces = [NsType::Mnt, NsType::Pid, NsType::Uts].into_iter().collect();
+    s.namespaces = [NsType::Mnt, NsType::Pid, NsType::Uts]
+        .into_iter()
+        .collect();
     s.hostname = Some("spawned".into());
     s
 }
@@ -42,7 +44,9 @@ fn a_failing_child_step_reports_step_errno_and_path() {
     // Executable bits, but not an executable format.
     write_executable(&r.agent_host_path(), b"not an ELF file").unwrap();
     match spawn(&spec(&r)) {
-        Err(SpawnError::Child { step, errno, path, .. }) => {
+        Err(SpawnError::Child {
+            step, errno, path, ..
+        }) => {
             assert_eq!(step, Step::Exec);
             assert_eq!(errno, Errno::ENOEXEC);
             assert_eq!(path, std::path::Path::new(AGENT_IN_ROOTFS));
@@ -98,7 +102,9 @@ fn bad_specs_are_refused_before_anything_starts() {
     ];
     for (s, needle) in cases {
         match spawn(&s) {
-            Err(SpawnError::InvalidSpec(m)) => assert!(m.contains(needle), "`{m}` lacks `{needle}`"),
+            Err(SpawnError::InvalidSpec(m)) => {
+                assert!(m.contains(needle), "`{m}` lacks `{needle}`")
+            }
             other => panic!("expected InvalidSpec({needle}), got {other:?}"),
         }
     }
@@ -107,7 +113,9 @@ fn bad_specs_are_refused_before_anything_starts() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .unwrap();
-    assert!(matches!(spawn(&spec(&r)), Err(SpawnError::InvalidSpec(m)) if m.contains("not an executable")));
+    assert!(
+        matches!(spawn(&spec(&r)), Err(SpawnError::InvalidSpec(m)) if m.contains("not an executable"))
+    );
 }
 
 #[test]

@@ -47,7 +47,9 @@ impl CpuCgroup {
     pub fn stat(&self) -> io::Result<CpuStat> {
         let p = self.path.join("cpu.stat");
         let text = fs::read_to_string(&p).map_err(|e| with_path(e, "read", &p))?;
-        parse_cpu_stat(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display())))
+        parse_cpu_stat(&text).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))
+        })
     }
 
     fn write(&self, file: &str, value: &str) -> io::Result<()> {

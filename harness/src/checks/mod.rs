@@ -144,7 +144,10 @@ mod tests {
 
     #[test]
     fn select_rejects_unknown_ids_and_keeps_order() {
-        assert!(select(&["nope".into()]).unwrap_err().contains("nope"));
+        match select(&["nope".into()]) {
+            Err(e) => assert!(e.contains("nope") && e.contains("pid.init-is-1"), "{e}"),
+            Ok(_) => panic!("an unknown id must be refused"),
+        }
         let s = select(&["cgroup.cpu-throttled".into(), "pid.init-is-1".into()]).unwrap();
         let ids: Vec<String> = s.iter().map(|c| c.id()).collect();
         assert_eq!(ids, ["pid.init-is-1", "cgroup.cpu-throttled"]);

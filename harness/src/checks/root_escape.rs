@@ -43,7 +43,9 @@ impl Check for ChrootEscapeBlocked {
         let dir = tempfile::Builder::new()
             .prefix("isoprobe-canary-")
             .tempdir_in(ctx.scratch)
-            .map_err(|e| crate::spawner::SpawnError::parent("create the canary dir", ctx.scratch, e))?;
+            .map_err(|e| {
+                crate::spawner::SpawnError::parent("create the canary dir", ctx.scratch, e)
+            })?;
         let canary = dir.path().join("canary");
         let secret = token();
         fs::write(&canary, &secret)

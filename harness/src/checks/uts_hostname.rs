@@ -69,11 +69,15 @@ impl Check for HostnameIndependent {
             match got.ok() {
                 Some(h) if h == want => {}
                 Some(h) => failures.push(format!("container `{want}` saw hostname `{h}`")),
-                None => failures.push(format!("container `{want}` could not read its hostname: {got:?}")),
+                None => failures.push(format!(
+                    "container `{want}` could not read its hostname: {got:?}"
+                )),
             }
         }
         if before != after {
-            failures.push(format!("the host's hostname changed from `{before}` to `{after}`"));
+            failures.push(format!(
+                "the host's hostname changed from `{before}` to `{after}`"
+            ));
         }
         Ok(Verdict::from_failures(
             failures,

@@ -228,10 +228,27 @@ mod tests {
     use quick_xml::events::attributes::Attribute;
     use quick_xml::Reader;
 
-    /// Parses `xml` back, so the tests check what a JUnit consumer would read, escaping undone.
-    fn elements(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
+    /// One element as a JUnit consumer reads it: escaping undone, whitespace-only text dropped.
+    struct Element {
+        name: String,
+        attrs: Vec<(String, String)>,
+        text: String,
+    }
+
+    impl Element {
+        fn attr(&self, key: &str) -> &str {
+            self.attrs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("no attribute {key} on <{}>", self.name))
+        }
+    }
+
+    /// Parses `xml` back, so the tests check what a consumer would read rather than raw bytes.
+    fn elements(xml: &str) -> Vec<Element> {
         let mut reader = Reader::from_str(xml);
-        let mut found: Vec<(String, Vec<(String, String)>, String)> = Vec::new();
+        let mut found: Vec<Element> = Vec::new();
         loop {
             match reader.read_event().expect("well-formed XML") {
                 Event::Start(e) | Event::Empty(e) => {
@@ -246,12 +263,16 @@ mod tests {
                         })
                         .collect();
                     let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
-                    found.push((name, attrs, String::new()));
+                    found.push(Element {
+                        name,
+                        attrs,
+                        text: String::new(),
+                    });
                 }
                 Event::Text(t) => {
                     let text = t.unescape().unwrap();
                     if !text.trim().is_empty() {
-                        found.last_mut().unwrap().2.push_str(&text);
+                        found.last_mut().unwrap().text.push_str(&text);
                     }
                 }
                 Event::Eof => break,
@@ -261,12 +282,8 @@ mod tests {
         found
     }
 
-    fn attr<'a>(attrs: &'a [(String, String)], key: &str) -> &'a str {
-        attrs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no attribute {key} in {attrs:?}"))
+    fn named<'a>(els: &'a [Element], name: &str) -> Vec<&'a Element> {
+        els.iter().filter(|e| e.name == name).collect()
     }
 
     #[test]
@@ -276,36 +293,31 @@ mod tests {
         assert!(xml.contains(
             "<testsuite name=\"isoprobe\" tests=\"9\" failures=\"2\" errors=\"0\" skipped=\"2\" time=\"1.855\">"
         ));
+        assert!(xml.ends_with("</testsuites>\n"));
         let els = elements(&xml);
-        assert_eq!(els.iter().filter(|e| e.0 == "testsuites").count(), 1);
-        assert_eq!(els.iter().filter(|e| e.0 == "testsuite").count(), 1);
-        assert_eq!(els.iter().filter(|e| e.0 == "testcase").count(), 9);
-        assert_eq!(els.iter().filter(|e| e.0 == "failure").count(), 2);
-        assert_eq!(els.iter().filter(|e| e.0 == "skipped").count(), 2);
+        assert_eq!(named(&els, "testsuites").len(), 1);
+        let suites = named(&els, "testsuite");
+        assert_eq!(suites.len(), 1);
+        assert_eq!(suites[0].attr("tests"), "9");
+        assert_eq!(suites[0].attr("failures"), "2");
+        assert_eq!(suites[0].attr("skipped"), "2");
+        assert_eq!(named(&els, "testcase").len(), 9);
+        assert_eq!(named(&els, "failure").len(), 2);
+        assert_eq!(named(&els, "skipped").len(), 2);
     }
 
     #[test]
     fn testcases_are_named_and_timed() {
-        let xml = render_junit(&sample::report());
-        let cases: Vec<(String, String, String)> = elements(&xml)
-            .into_iter()
-            .filter(|e| e.0 == "testcase")
-            .map(|(_, a, _)| {
-                (
-                    attr(&a, "classname").to_owned(),
-                    attr(&a, "name").to_owned(),
-                    attr(&a, "time").to_owned(),
-                )
-            })
-            .collect();
+        let els = elements(&render_junit(&sample::report()));
+        let cases = named(&els, "testcase");
         assert_eq!(cases.len(), 9);
-        assert!(cases.iter().all(|c| c.0 == "isoprobe.runc"));
-        assert_eq!(cases[0].1, "pid.isolated");
-        assert_eq!(cases[0].2, "0.012");
-        assert_eq!(cases[1].1, "pid.isolated negative control");
-        assert_eq!(cases[4].1, "cgroup.memory-limit");
-        assert_eq!(cases[4].2, "1.500");
-        assert_eq!(cases[8].1, "uts.hostname");
+        assert!(cases.iter().all(|c| c.attr("classname") == "isoprobe.runc"));
+        assert_eq!(cases[0].attr("name"), "pid.isolated");
+        assert_eq!(cases[0].attr("time"), "0.012");
+        assert_eq!(cases[1].attr("name"), "pid.isolated negative control");
+        assert_eq!(cases[4].attr("name"), "cgroup.memory-limit");
+        assert_eq!(cases[4].attr("time"), "1.500");
+        assert_eq!(cases[8].attr("name"), "uts.hostname");
     }
 
     #[test]
@@ -316,37 +328,33 @@ mod tests {
         assert!(!xml.contains("<&\">"));
 
         let els = elements(&xml);
-        let failures: Vec<_> = els.iter().filter(|e| e.0 == "failure").collect();
+        let failures = named(&els, "failure");
         assert_eq!(
-            attr(&failures[0].1, "message"),
+            failures[0].attr("message"),
             r#"/proc/kcore is readable: <&"> leaked"#
         );
         assert_eq!(
-            failures[0].2,
+            failures[0].text,
             "expected: {\"readable\":false}\nobserved: {\"note\":\"<&\\\">\",\"path\":\"/proc/kcore\",\"readable\":true}"
         );
-        assert!(attr(&failures[1].1, "message").starts_with(
+        assert!(failures[1].attr("message").starts_with(
             "negative control missed: with \"remove the memory limit\" the check still passed"
         ));
         assert!(failures[1]
-            .2
+            .text
             .contains("observed: {\"peak_bytes\":67100000}"));
 
-        let skips: Vec<_> = els.iter().filter(|e| e.0 == "skipped").collect();
-        assert_eq!(
-            attr(&skips[0].1, "message"),
-            "runtime has no user namespaces"
-        );
-        assert_eq!(attr(&skips[1].1, "message"), "check was skipped");
+        let skips = named(&els, "skipped");
+        assert_eq!(skips[0].attr("message"), "runtime has no user namespaces");
+        assert_eq!(skips[1].attr("message"), "check was skipped");
     }
 
     #[test]
     fn environment_is_recorded_as_properties() {
         let els = elements(&render_junit(&sample::report()));
-        let props: Vec<(&str, &str)> = els
-            .iter()
-            .filter(|e| e.0 == "property")
-            .map(|e| (attr(&e.1, "name"), attr(&e.1, "value")))
+        let props: Vec<(&str, &str)> = named(&els, "property")
+            .into_iter()
+            .map(|e| (e.attr("name"), e.attr("value")))
             .collect();
         assert!(props.contains(&("kernel.release", "6.8.0-45-generic")));
         assert!(props.contains(&("cgroup_mode", "v2")));
@@ -361,8 +369,8 @@ mod tests {
         let xml = render_junit(&report);
         assert!(!xml.contains('\u{7}') && !xml.contains('\0') && !xml.contains('\u{FFFE}'));
         let els = elements(&xml);
-        let failure = els.iter().find(|e| e.0 == "failure").unwrap();
-        assert_eq!(attr(&failure.1, "message"), "bell\\u{7} and nul\\0");
-        assert!(failure.2.contains("fffe\u{FFFD}"));
+        let failure = named(&els, "failure")[0];
+        assert_eq!(failure.attr("message"), "bell\\u{7} and nul\\0");
+        assert!(failure.text.contains("fffe\u{FFFD}"));
     }
 }

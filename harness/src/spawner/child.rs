@@ -53,7 +53,11 @@ impl ChildPlan {
             .map(|s| s.as_ptr())
             .chain([ptr::null()])
             .collect();
-        let env_ptrs = env.iter().map(|s| s.as_ptr()).chain([ptr::null()]).collect();
+        let env_ptrs = env
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain([ptr::null()])
+            .collect();
         ChildPlan {
             sync_fd,
             err_fd,
@@ -120,7 +124,11 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) as _,
         );
         for (target, fd) in plan.stdio.iter().enumerate() {
-            check(plan, Step::RedirectStdio, libc::dup2(*fd, target as i32) as _);
+            check(
+                plan,
+                Step::RedirectStdio,
+                libc::dup2(*fd, target as i32) as _,
+            );
         }
 
         // The parent writes the id maps and places us in the cgroup, then says go. EOF means
@@ -143,7 +151,11 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
         }
         // After joining the cgroup, so that the namespace's root is the container's own cgroup.
         if plan.unshare_cgroup {
-            check(plan, Step::UnshareCgroup, libc::unshare(libc::CLONE_NEWCGROUP) as _);
+            check(
+                plan,
+                Step::UnshareCgroup,
+                libc::unshare(libc::CLONE_NEWCGROUP) as _,
+            );
         }
         if plan.make_mounts_private {
             check(
@@ -171,10 +183,19 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 check(
                     plan,
                     Step::BindRootfs,
-                    mount(&plan.rootfs, &plan.rootfs, None, libc::MS_BIND | libc::MS_REC),
+                    mount(
+                        &plan.rootfs,
+                        &plan.rootfs,
+                        None,
+                        libc::MS_BIND | libc::MS_REC,
+                    ),
                 );
                 mount_proc(plan);
-                check(plan, Step::ChdirRootfs, libc::chdir(plan.rootfs.as_ptr()) as _);
+                check(
+                    plan,
+                    Step::ChdirRootfs,
+                    libc::chdir(plan.rootfs.as_ptr()) as _,
+                );
                 // pivot_root(".", "."): the old root ends up stacked on the new one, and the
                 // detach below takes it away without needing a directory to put it in.
                 check(

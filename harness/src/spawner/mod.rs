@@ -155,8 +155,9 @@ pub fn spawn(spec: &SpawnSpec) -> Result<SpawnOutcome, SpawnError> {
         CgroupPlacement::Cpu(quota) => {
             let loc = cgroup::locate("cpu").map_err(SpawnError::CgroupUnavailable)?;
             let name = cgroup::unique_name("spawn");
-            let g = CpuCgroup::create(&loc, &name)
-                .map_err(|e| SpawnError::parent("create cgroup", loc.caller_dir().join(&name), e))?;
+            let g = CpuCgroup::create(&loc, &name).map_err(|e| {
+                SpawnError::parent("create cgroup", loc.caller_dir().join(&name), e)
+            })?;
             if let Some(q) = quota {
                 g.set_quota(*q)
                     .map_err(|e| SpawnError::parent("set the cpu quota", g.path(), e))?;
@@ -296,7 +297,8 @@ fn spawn_on_this_thread(
         g.add_pid(pid.as_raw())
             .map_err(|e| SpawnError::parent("join the cgroup", g.path(), e))?;
     }
-    nix::unistd::write(&sync_w, b"g").map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
+    nix::unistd::write(&sync_w, b"g")
+        .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
     drop(sync_w);
 
     let io = collect_output(&child, err_r, out_r, errout_r, started, spec.timeout);
@@ -369,7 +371,11 @@ fn collect_output(
     timeout: Duration,
 ) -> Result<Output, SpawnError> {
     let deadline = started + timeout;
-    let mut files: [Option<fs::File>; 3] = [Some(out_r.into()), Some(errout_r.into()), Some(err_r.into())];
+    let mut files: [Option<fs::File>; 3] = [
+        Some(out_r.into()),
+        Some(errout_r.into()),
+        Some(err_r.into()),
+    ];
     let mut bufs: [Vec<u8>; 3] = Default::default();
     loop {
         if cancel::requested() {
@@ -390,7 +396,10 @@ fn collect_output(
             .map(|i| PollFd::new(files[*i].as_ref().unwrap().as_fd(), PollFlags::POLLIN))
             .collect();
         let wait = (deadline - now).min(Duration::from_millis(100));
-        match poll(&mut fds, PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX)) {
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX),
+        ) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(SpawnError::parent("poll", "-", e.into())),
         }

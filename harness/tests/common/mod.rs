@@ -100,7 +100,19 @@ pub fn leftover_temp_dirs() -> Vec<String> {
 }
 
 pub fn assert_nothing_left_behind() {
-    assert_eq!(leftover_cgroups(), Vec::<String>::new(), "cgroups left behind");
-    assert_eq!(leftover_mounts(), Vec::<String>::new(), "mounts left behind");
-    assert_eq!(leftover_agents(), Vec::<String>::new(), "agents still running");
+    assert_eq!(
+        leftover_cgroups(),
+        Vec::<String>::new(),
+        "cgroups left behind"
+    );
+    assert_eq!(
+        leftover_mounts(),
+        Vec::<String>::new(),
+        "mounts left behind"
+    );
+    assert_eq!(
+        leftover_agents(),
+        Vec::<String>::new(),
+        "agents still running"
+    );
 }

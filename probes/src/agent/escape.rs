@@ -110,7 +110,11 @@ fn in_child(f: impl FnOnce() -> Probe<String>) -> Probe<String> {
             drop(r);
             let result = f();
             let mut out = fs::File::from(w);
-            let _ = out.write_all(serde_json::to_string(&result).unwrap_or_default().as_bytes());
+            let _ = out.write_all(
+                serde_json::to_string(&result)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
             drop(out);
             // Skip destructors and atexit handlers that belong to the parent.
             unsafe { libc::_exit(0) }

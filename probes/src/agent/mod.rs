@@ -107,7 +107,10 @@ mod tests {
         let pids = o.proc_pids.ok().expect("/proc readable");
         assert!(pids.contains(&o.pid));
         for t in NsType::ALL {
-            if std::path::Path::new("/proc/self/ns").join(t.proc_name()).exists() {
+            if std::path::Path::new("/proc/self/ns")
+                .join(t.proc_name())
+                .exists()
+            {
                 assert!(o.namespaces[t.proc_name()].ok().is_some(), "{t}");
             }
         }

@@ -116,6 +116,8 @@ pub fn parse_layout(mountinfo: &str) -> Result<CgroupLayout, ParseError> {
     let mut v1: Vec<(Vec<String>, PathBuf, bool)> = Vec::new();
     let mut v2: Option<(PathBuf, bool)> = None;
     for m in mounts {
+        // Paths in /proc/self/cgroup are relative to a hierarchy's root, so a mount of the
+        // root is the one they can be joined to; a bind mount of a subtree is a fallback.
         let whole = m.root == "/";
         match m.fs_type.as_str() {
             "cgroup" => {
