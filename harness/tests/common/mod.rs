@@ -95,7 +95,11 @@ pub fn leftover_temp_dirs() -> Vec<String> {
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("isoprobe-"))
+        .filter(|n| {
+            ["isoprobe-rootfs-", "isoprobe-scratch-", "isoprobe-canary-"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
         .collect()
 }
 
