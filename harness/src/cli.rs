@@ -70,7 +70,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Count every skip as a failure.
-    #[arg(long, env = "ISOPROBE_REQUIRE_ALL")]
+    #[arg(long, env = "ISOPROBE_REQUIRE_ALL", value_parser = clap::builder::FalseyValueParser::new())]
     pub require_all: bool,
     /// Also run each check's negative control: the sabotaged setup that must make it fail.
     #[arg(long)]

@@ -159,8 +159,10 @@ fn tap_and_text_and_junit_outputs() {
     assert!(tap.starts_with("TAP version 13\n1..2\n"), "{tap}");
     assert!(tap.contains("ok 1 - ns.uts"));
 
+    // The environment switch takes the usual boolean spellings.
     let text = isoprobe()
         .args(["run", "--check", "ns.uts", "--color", "never"])
+        .env("ISOPROBE_REQUIRE_ALL", "1")
         .assert()
         .success();
     let text = String::from_utf8(text.get_output().stdout.clone()).unwrap();

@@ -39,6 +39,11 @@ mod tests {
     fn unthrottled_spin_uses_cpu_and_takes_the_time_asked() {
         let s = spin(Duration::from_millis(50));
         assert!(s.wall_ns >= 50_000_000);
-        assert!(s.cpu_ns > 0 && s.cpu_ns <= s.wall_ns + 5_000_000);
+        // The process clock counts every thread of the test runner, so only a lower bound holds.
+        assert!(
+            s.cpu_ns > 10_000_000,
+            "a busy loop used only {} ns of CPU",
+            s.cpu_ns
+        );
     }
 }
