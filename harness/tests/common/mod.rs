@@ -14,7 +14,10 @@ pub fn skip(test: &str, reason: &str) {
     if require_all() {
         panic!("{test}: required by ISOPROBE_REQUIRE_ALL=1 but cannot run here: {reason}");
     }
-    eprintln!("SKIP {test}: {reason}");
+    // Written to the stderr handle, not with eprintln!: the test harness captures the macros,
+    // and a skip reason must be seen even when the test "passes".
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
 }
 
 /// `Some(reason)` when this process is not root.
