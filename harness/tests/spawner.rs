@@ -3,7 +3,9 @@
 
 mod common;
 
-use isoprobe::spawner::{spawn, CgroupPlacement, CpuQuota, RootMode, SpawnError, SpawnSpec, Step};
+use isoprobe::spawner::{
+    spawn, CgroupLimits, CgroupPlacement, CpuQuota, RootMode, SpawnError, SpawnSpec, Step,
+};
 use isoprobe_fixtures::{write_executable, TestRootfs, AGENT_IN_ROOTFS};
 use isoprobe_probes::{NsType, Observation};
 use nix::errno::Errno;
@@ -129,10 +131,13 @@ fn a_hung_container_is_killed_at_the_timeout_and_its_cgroup_removed() {
     if let Err(reason) = isoprobe::cgroup::locate("cpu") {
         common::skip("timeout test (cgroup part)", &reason);
     } else {
-        s.cgroup = CgroupPlacement::Cpu(Some(CpuQuota {
-            quota_us: 50_000,
-            period_us: 100_000,
-        }));
+        s.cgroup = CgroupPlacement::Own(CgroupLimits {
+            cpu_quota: Some(CpuQuota {
+                quota_us: 50_000,
+                period_us: 100_000,
+            }),
+            ..CgroupLimits::default()
+        });
     }
     let t = std::time::Instant::now();
     assert!(matches!(spawn(&s), Err(SpawnError::Timeout(_))));

@@ -10,6 +10,24 @@ pub struct AgentArgs {
     pub spin_ms: u64,
     /// Try to escape the root and read this host path.
     pub escape_canary: Option<String>,
+    /// Named probes to run, in order, each with its argument (see `agent::probes`).
+    pub probes: Vec<ProbeRequest>,
+}
+
+/// `--probe NAME` or `--probe NAME=ARG`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeRequest {
+    pub name: String,
+    pub arg: String,
+}
+
+impl ProbeRequest {
+    pub fn new(name: &str, arg: impl Into<String>) -> ProbeRequest {
+        ProbeRequest {
+            name: name.to_string(),
+            arg: arg.into(),
+        }
+    }
 }
 
 impl AgentArgs {
@@ -23,6 +41,14 @@ impl AgentArgs {
         }
         if let Some(c) = &self.escape_canary {
             v.extend(["--escape".to_string(), c.clone()]);
+        }
+        for p in &self.probes {
+            let spec = if p.arg.is_empty() {
+                p.name.clone()
+            } else {
+                format!("{}={}", p.name, p.arg)
+            };
+            v.extend(["--probe".to_string(), spec]);
         }
         v
     }
@@ -39,9 +65,14 @@ impl AgentArgs {
                 "--linger-ms" => out.linger_ms = parse_ms(&flag, &value()?)?,
                 "--spin-ms" => out.spin_ms = parse_ms(&flag, &value()?)?,
                 "--escape" => out.escape_canary = Some(value()?),
+                "--probe" => {
+                    let spec = value()?;
+                    let (name, arg) = spec.split_once('=').unwrap_or((spec.as_str(), ""));
+                    out.probes.push(ProbeRequest::new(name, arg));
+                }
                 other => {
                     return Err(format!(
-                        "agent: unknown argument `{other}` (known: --linger-ms N, --spin-ms N, --escape PATH)"
+                        "agent: unknown argument `{other}` (known: --linger-ms N, --spin-ms N, --escape PATH, --probe NAME[=ARG])"
                     ))
                 }
             }
@@ -65,6 +96,10 @@ mod tests {
             linger_ms: 5,
             spin_ms: 300,
             escape_canary: Some("/tmp/c".into()),
+            probes: vec![
+                ProbeRequest::new("ipc", "key=1,name=/x"),
+                ProbeRequest::new("net", ""),
+            ],
         };
         assert_eq!(AgentArgs::parse(a.to_argv()).unwrap(), a);
     }

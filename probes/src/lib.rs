@@ -11,6 +11,6 @@ pub mod namespace;
 pub mod observation;
 pub mod parse;
 
-pub use agent_args::AgentArgs;
+pub use agent_args::{AgentArgs, ProbeRequest};
 pub use namespace::NsType;
 pub use observation::*;

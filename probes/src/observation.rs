@@ -57,6 +57,10 @@ pub struct Observation {
     pub mount_points: Probe<Vec<String>>,
     pub cpu: Option<CpuSample>,
     pub escape: Option<EscapeReport>,
+    /// Results of the named probes asked for with `--probe`, by name. Each probe documents
+    /// its own JSON shape in `agent::probes`.
+    #[serde(default)]
+    pub probes: BTreeMap<String, serde_json::Value>,
 }
 
 /// A busy loop's cost as the agent measured it.

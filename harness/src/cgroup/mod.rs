@@ -4,9 +4,9 @@
 //! Only cgroups isoprobe creates are ever written to. The caller's own cgroup (on this project's
 //! machines, one owned by the machine's management) is read, never written.
 
-mod cpu;
+mod container;
 
-pub use cpu::CpuCgroup;
+pub use container::{CgroupLimits, CgroupSample, ContainerCgroups};
 pub use isoprobe_probes::parse::{CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation};
 
 use std::fs;

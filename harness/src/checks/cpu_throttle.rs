@@ -44,7 +44,7 @@ impl Check for CpuThrottled {
     }
     fn isolation(&self) -> Isolation {
         Isolation {
-            cpu_cgroup: true,
+            own_cgroup: true,
             cpu_quota: Some(QUOTA),
             ..Isolation::base()
         }

@@ -4,15 +4,48 @@
 use crate::spawner::{CpuQuota, RootMode};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// A host directory made visible inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub source: PathBuf,
+    /// An existing directory inside the rootfs, e.g. `/tmp`.
+    pub target: String,
+}
+
+/// Offsets of a new time namespace's clocks against the host's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeOffsets {
+    pub monotonic_secs: i64,
+    pub boottime_secs: i64,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Isolation {
     pub namespaces: BTreeSet<NsType>,
     pub root: RootMode,
     pub hostname: Option<String>,
-    /// Give the container a cgroup of its own in the cpu hierarchy.
-    pub cpu_cgroup: bool,
+    /// Give the container cgroups of its own (in the cpu hierarchy, and in the pids and memory
+    /// hierarchies when those limits are set).
+    pub own_cgroup: bool,
     pub cpu_quota: Option<CpuQuota>,
+    /// `pids.max` of the container's cgroup.
+    pub pids_max: Option<u64>,
+    /// Memory limit in bytes (`memory.limit_in_bytes` on v1, `memory.max` on v2).
+    pub memory_max: Option<u64>,
+    /// Make every mount private before touching the root (off only in a negative control).
+    pub make_mounts_private: bool,
+    /// Detach the old root after pivot_root (off only in a negative control).
+    pub detach_old_root: bool,
+    /// Capabilities (numbers, see `capabilities(7)`) dropped from the bounding set before exec.
+    pub drop_caps: Vec<u32>,
+    pub no_new_privs: bool,
+    /// Run the agent as this uid/gid (inside the container) instead of root.
+    pub user: Option<(u32, u32)>,
+    /// Clock offsets of the time namespace (needs `NsType::Time`).
+    pub time_offsets: Option<TimeOffsets>,
+    pub binds: Vec<Bind>,
 }
 
 impl Isolation {
@@ -23,8 +56,17 @@ impl Isolation {
             namespaces: [NsType::Mnt, NsType::Pid].into_iter().collect(),
             root: RootMode::PivotRoot,
             hostname: None,
-            cpu_cgroup: false,
+            own_cgroup: false,
             cpu_quota: None,
+            pids_max: None,
+            memory_max: None,
+            make_mounts_private: true,
+            detach_old_root: true,
+            drop_caps: Vec::new(),
+            no_new_privs: false,
+            user: None,
+            time_offsets: None,
+            binds: Vec::new(),
         }
     }
 
@@ -44,6 +86,18 @@ pub enum Sabotage {
     RootMode(RootMode),
     /// Keep the cgroup but set no CPU quota.
     NoCpuQuota,
+    /// Keep the cgroup but set no pids limit.
+    NoPidsLimit,
+    /// Keep the cgroup but set no memory limit.
+    NoMemoryLimit,
+    /// Leave mount propagation as the host has it.
+    SharedMounts,
+    /// pivot_root without detaching the old root.
+    KeepOldRoot,
+    /// Keep the full bounding set.
+    KeepCapabilities,
+    /// Leave no_new_privs unset.
+    AllowNewPrivs,
 }
 
 impl Sabotage {
@@ -52,6 +106,12 @@ impl Sabotage {
             Sabotage::DropNamespace(ns) => format!("no {ns} namespace"),
             Sabotage::RootMode(m) => format!("root mode {} instead of pivot-root", m.name()),
             Sabotage::NoCpuQuota => "no CPU quota".to_string(),
+            Sabotage::NoPidsLimit => "no pids limit".to_string(),
+            Sabotage::NoMemoryLimit => "no memory limit".to_string(),
+            Sabotage::SharedMounts => "mounts not made private".to_string(),
+            Sabotage::KeepOldRoot => "old root not detached after pivot_root".to_string(),
+            Sabotage::KeepCapabilities => "full capability bounding set".to_string(),
+            Sabotage::AllowNewPrivs => "no_new_privs not set".to_string(),
         }
     }
 
@@ -65,9 +125,18 @@ impl Sabotage {
                 if ns == NsType::Mnt {
                     out.root = RootMode::None;
                 }
+                if ns == NsType::Time {
+                    out.time_offsets = None;
+                }
             }
             Sabotage::RootMode(m) => out.root = m,
             Sabotage::NoCpuQuota => out.cpu_quota = None,
+            Sabotage::NoPidsLimit => out.pids_max = None,
+            Sabotage::NoMemoryLimit => out.memory_max = None,
+            Sabotage::SharedMounts => out.make_mounts_private = false,
+            Sabotage::KeepOldRoot => out.detach_old_root = false,
+            Sabotage::KeepCapabilities => out.drop_caps.clear(),
+            Sabotage::AllowNewPrivs => out.no_new_privs = false,
         }
         out
     }
@@ -97,5 +166,7 @@ mod tests {
             Sabotage::RootMode(RootMode::Chroot).apply(&iso).root,
             RootMode::Chroot
         );
+        assert!(!Sabotage::SharedMounts.apply(&iso).make_mounts_private);
+        assert!(!Sabotage::KeepOldRoot.apply(&iso).detach_old_root);
     }
 }

@@ -9,7 +9,7 @@
 mod isolation;
 mod native;
 
-pub use isolation::{Isolation, Sabotage};
+pub use isolation::{Bind, Isolation, Sabotage, TimeOffsets};
 pub use native::NativeRuntime;
 
 use crate::spawner::{CgroupSample, ExitKind, SpawnError};
@@ -31,6 +31,8 @@ pub struct Job<'a> {
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub observation: Observation,
+    /// How the agent's process ended (a probe may get it killed after it printed, e.g. OOM).
+    pub exit: ExitKind,
     /// The container's init as the host sees it (None when the runtime hides it).
     pub host_pid: Option<i32>,
     pub host_nspid: Option<Vec<i32>>,

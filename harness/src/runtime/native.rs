@@ -1,7 +1,7 @@
 //! The `native` runtime: isoprobe's own spawner.
 
 use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::spawner::{self, CgroupPlacement, RootMode, SpawnSpec};
+use crate::spawner::{self, CgroupLimits, CgroupPlacement, RootMode, SpawnSpec};
 
 pub struct NativeRuntime;
 
@@ -24,6 +24,7 @@ impl Runtime for NativeRuntime {
         let observation = parse_observation(out.exit, &out.stdout, &out.stderr)?;
         Ok(RunOutcome {
             observation,
+            exit: out.exit,
             host_pid: Some(out.host_pid),
             host_nspid: out.host_nspid,
             cpu_time: Some(out.cpu_time),
@@ -49,11 +50,29 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.root_mode = iso.root;
     spec.namespaces = iso.namespaces.clone();
     spec.hostname = iso.hostname.clone();
-    spec.cgroup = if iso.cpu_cgroup || iso.cpu_quota.is_some() {
-        CgroupPlacement::Cpu(iso.cpu_quota)
+    let limits = CgroupLimits {
+        cpu_quota: iso.cpu_quota,
+        pids_max: iso.pids_max,
+        memory_max: iso.memory_max,
+    };
+    spec.cgroup = if iso.own_cgroup || limits != CgroupLimits::default() {
+        CgroupPlacement::Own(limits)
     } else {
         CgroupPlacement::None
     };
+    spec.make_mounts_private = iso.make_mounts_private;
+    spec.detach_old_root = iso.detach_old_root;
+    spec.binds = iso
+        .binds
+        .iter()
+        .map(|b| (b.source.clone(), b.target.clone()))
+        .collect();
+    spec.drop_caps = iso.drop_caps.clone();
+    spec.no_new_privs = iso.no_new_privs;
+    spec.user = iso.user;
+    spec.time_offsets = iso
+        .time_offsets
+        .map(|t| (t.monotonic_secs, t.boottime_secs));
     spec.timeout = job.timeout;
     spec
 }

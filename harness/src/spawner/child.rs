@@ -12,69 +12,74 @@ use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 use std::ptr;
 
+/// Everything the child does, decided by the parent.
 pub(super) struct ChildPlan {
     pub sync_fd: RawFd,
     pub err_fd: RawFd,
     pub stdio: [RawFd; 3],
-    pub set_ids: bool,
+    /// The child is in a new user namespace: become its root, and no setgroups.
+    pub in_user_ns: bool,
+    /// The content for /proc/self/timens_offsets of a time namespace the child makes itself.
+    pub time_offsets: Option<CString>,
     pub unshare_cgroup: bool,
     pub make_mounts_private: bool,
     pub root_mode: RootMode,
     pub rootfs: CString,
+    /// (host source, target on the host path of the rootfs)
+    pub binds: Vec<(CString, CString)>,
     pub proc_target: Option<CString>,
+    /// Where the old root goes when it is kept (`None`: detach it).
+    pub put_old: Option<CString>,
     pub hostname: Option<CString>,
-    pub argv0: CString,
-    // Keep the strings alive for the pointer arrays below.
-    _argv: Vec<CString>,
-    _env: Vec<CString>,
+    pub drop_caps: Vec<u32>,
+    pub user: Option<(u32, u32)>,
+    pub no_new_privs: bool,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
     argv_ptrs: Vec<*const c_char>,
     env_ptrs: Vec<*const c_char>,
 }
 
 impl ChildPlan {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sync_fd: RawFd,
-        err_fd: RawFd,
-        stdio: [RawFd; 3],
-        set_ids: bool,
-        unshare_cgroup: bool,
-        make_mounts_private: bool,
-        root_mode: RootMode,
-        rootfs: CString,
-        proc_target: Option<CString>,
-        hostname: Option<CString>,
-        argv: Vec<CString>,
-        env: Vec<CString>,
-    ) -> ChildPlan {
-        let argv0 = argv[0].clone();
-        let argv_ptrs = argv
-            .iter()
-            .map(|s| s.as_ptr())
-            .chain([ptr::null()])
-            .collect();
-        let env_ptrs = env
-            .iter()
-            .map(|s| s.as_ptr())
-            .chain([ptr::null()])
-            .collect();
+    pub fn new(sync_fd: RawFd, err_fd: RawFd, stdio: [RawFd; 3], rootfs: CString) -> ChildPlan {
         ChildPlan {
             sync_fd,
             err_fd,
             stdio,
-            set_ids,
-            unshare_cgroup,
-            make_mounts_private,
-            root_mode,
+            in_user_ns: false,
+            time_offsets: None,
+            unshare_cgroup: false,
+            make_mounts_private: true,
+            root_mode: RootMode::PivotRoot,
             rootfs,
-            proc_target,
-            hostname,
-            argv0,
-            _argv: argv,
-            _env: env,
-            argv_ptrs,
-            env_ptrs,
+            binds: Vec::new(),
+            proc_target: None,
+            put_old: None,
+            hostname: None,
+            drop_caps: Vec::new(),
+            user: None,
+            no_new_privs: false,
+            argv: Vec::new(),
+            env: Vec::new(),
+            argv_ptrs: Vec::new(),
+            env_ptrs: Vec::new(),
         }
+    }
+
+    /// Builds the pointer arrays execve needs; call after the last change to argv and env.
+    pub fn seal(&mut self) {
+        self.argv_ptrs = self
+            .argv
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain([ptr::null()])
+            .collect();
+        self.env_ptrs = self
+            .env
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain([ptr::null()])
+            .collect();
     }
 }
 
@@ -145,7 +150,29 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             libc::_exit(1);
         }
 
-        if plan.set_ids {
+        if let Some(offsets) = &plan.time_offsets {
+            // Offsets can be set only before any process is in the namespace, so the child
+            // makes it for itself and enters it at exec.
+            check(
+                plan,
+                Step::UnshareTime,
+                libc::unshare(libc::CLONE_NEWTIME) as _,
+            );
+            let fd = libc::open(
+                c"/proc/self/timens_offsets".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            check(plan, Step::SetTimeOffsets, fd as _);
+            let bytes = offsets.as_bytes();
+            let w = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+            check(
+                plan,
+                Step::SetTimeOffsets,
+                if w as usize == bytes.len() { 0 } else { -1 },
+            );
+            libc::close(fd);
+        }
+        if plan.in_user_ns {
             check(plan, Step::SetGid, libc::setresgid(0, 0, 0) as _);
             check(plan, Step::SetUid, libc::setresuid(0, 0, 0) as _);
         }
@@ -166,9 +193,17 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
         }
 
         let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        // /proc is mounted before the root changes: inside a user namespace the kernel allows
-        // a new proc mount only while a fully visible one (the host's) is still in the tree.
-        let mount_proc = |plan: &ChildPlan| {
+        // Binds and /proc go in before the root changes: the sources are host paths, and inside
+        // a user namespace the kernel allows a new proc mount only while a fully visible one
+        // (the host's) is still in the tree.
+        let mount_into_rootfs = |plan: &ChildPlan| {
+            for (src, target) in &plan.binds {
+                check(
+                    plan,
+                    Step::BindMount,
+                    mount(src, target, None, libc::MS_BIND | libc::MS_REC),
+                );
+            }
             if let Some(target) = &plan.proc_target {
                 check(
                     plan,
@@ -190,32 +225,46 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                         libc::MS_BIND | libc::MS_REC,
                     ),
                 );
-                mount_proc(plan);
+                mount_into_rootfs(plan);
                 check(
                     plan,
                     Step::ChdirRootfs,
                     libc::chdir(plan.rootfs.as_ptr()) as _,
                 );
-                // pivot_root(".", "."): the old root ends up stacked on the new one, and the
-                // detach below takes it away without needing a directory to put it in.
-                check(
-                    plan,
-                    Step::PivotRoot,
-                    libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
-                );
-                check(
-                    plan,
-                    Step::DetachOldRoot,
-                    libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as _,
-                );
+                match &plan.put_old {
+                    None => {
+                        // pivot_root(".", "."): the old root ends up stacked on the new one,
+                        // and the detach takes it away without needing a directory for it.
+                        check(
+                            plan,
+                            Step::PivotRoot,
+                            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
+                        );
+                        check(
+                            plan,
+                            Step::DetachOldRoot,
+                            libc::umount2(c".".as_ptr(), libc::MNT_DETACH) as _,
+                        );
+                    }
+                    Some(put_old) => {
+                        // The weak variant a negative control needs: the old root stays
+                        // mounted inside the new one.
+                        libc::mkdir(put_old.as_ptr(), 0o700);
+                        check(
+                            plan,
+                            Step::PivotRoot,
+                            libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), put_old.as_ptr()),
+                        );
+                    }
+                }
                 check(plan, Step::ChdirRoot, libc::chdir(c"/".as_ptr()) as _);
             }
             RootMode::Chroot => {
-                mount_proc(plan);
+                mount_into_rootfs(plan);
                 check(plan, Step::Chroot, libc::chroot(plan.rootfs.as_ptr()) as _);
                 check(plan, Step::ChdirRoot, libc::chdir(c"/".as_ptr()) as _);
             }
-            RootMode::None => mount_proc(plan),
+            RootMode::None => mount_into_rootfs(plan),
         }
 
         if let Some(h) = &plan.hostname {
@@ -225,9 +274,31 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 libc::sethostname(h.as_ptr(), h.as_bytes().len()) as _,
             );
         }
+        for cap in &plan.drop_caps {
+            check(
+                plan,
+                Step::DropCapability,
+                libc::prctl(libc::PR_CAPBSET_DROP, *cap as libc::c_ulong, 0, 0, 0) as _,
+            );
+        }
+        if let Some((uid, gid)) = plan.user {
+            // A user namespace whose setgroups is denied has no supplementary groups to drop.
+            if !plan.in_user_ns {
+                check(plan, Step::SetGroups, libc::setgroups(0, ptr::null()) as _);
+            }
+            check(plan, Step::SetUser, libc::setresgid(gid, gid, gid) as _);
+            check(plan, Step::SetUser, libc::setresuid(uid, uid, uid) as _);
+        }
+        if plan.no_new_privs {
+            check(
+                plan,
+                Step::NoNewPrivs,
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as _,
+            );
+        }
 
         libc::execve(
-            plan.argv0.as_ptr(),
+            plan.argv[0].as_ptr(),
             plan.argv_ptrs.as_ptr(),
             plan.env_ptrs.as_ptr(),
         );

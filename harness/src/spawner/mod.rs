@@ -15,14 +15,14 @@ mod error;
 mod spec;
 mod step;
 
+pub use crate::cgroup::CgroupSample;
 pub use error::SpawnError;
-pub use spec::{CgroupPlacement, CpuQuota, IdMap, RootMode, SpawnSpec};
+pub use spec::{CgroupLimits, CgroupPlacement, CpuQuota, IdMap, RootMode, SpawnSpec};
 pub use step::Step;
 
 use crate::cancel;
-use crate::cgroup::{self, CpuCgroup};
+use crate::cgroup::{self, ContainerCgroups};
 use child::{child_main, ChildPlan, RECORD_LEN};
-use isoprobe_probes::parse::CpuStat;
 use isoprobe_probes::NsType;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -43,14 +43,6 @@ use std::time::{Duration, Instant};
 pub enum ExitKind {
     Code(i32),
     Signal(i32),
-}
-
-/// The cgroup the container ran in, read after it exited and before it was removed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CgroupSample {
-    pub path: PathBuf,
-    pub quota: Option<CpuQuota>,
-    pub cpu_stat: Result<CpuStat, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +124,27 @@ pub fn validate(spec: &SpawnSpec) -> Result<(), SpawnError> {
         }
         Ok(_) => {}
     }
+    for (src, target) in &spec.binds {
+        if !src.is_dir() {
+            return invalid(format!(
+                "bind source `{}` is not a directory",
+                src.display()
+            ));
+        }
+        let t = host_path_of(spec, target);
+        if spec.root_mode == RootMode::None || !t.is_dir() {
+            return invalid(format!(
+                "bind target `{target}` must be an existing directory in the rootfs (`{}`)",
+                t.display()
+            ));
+        }
+    }
+    if spec.time_offsets.is_some() && !spec.has(NsType::Time) {
+        return invalid("time offsets need a time namespace".into());
+    }
+    if !spec.detach_old_root && spec.root_mode != RootMode::PivotRoot {
+        return invalid("keeping the old root only makes sense with pivot-root".into());
+    }
     if let Some(h) = &spec.hostname {
         if h.is_empty() || h.len() > 64 || h.contains('\0') {
             return invalid(format!("hostname `{h}` must be 1 to 64 bytes without NUL"));
@@ -150,23 +163,15 @@ fn host_path_of(spec: &SpawnSpec, inside: &str) -> PathBuf {
 /// Runs the spec to completion and returns what the container printed and how it ended.
 pub fn spawn(spec: &SpawnSpec) -> Result<SpawnOutcome, SpawnError> {
     validate(spec)?;
-    let mut cg = match &spec.cgroup {
+    let cg = match &spec.cgroup {
         CgroupPlacement::None => None,
-        CgroupPlacement::Cpu(quota) => {
-            let loc = cgroup::locate("cpu").map_err(SpawnError::CgroupUnavailable)?;
-            let name = cgroup::unique_name("spawn");
-            let g = CpuCgroup::create(&loc, &name).map_err(|e| {
-                SpawnError::parent("create cgroup", loc.caller_dir().join(&name), e)
-            })?;
-            if let Some(q) = quota {
-                g.set_quota(*q)
-                    .map_err(|e| SpawnError::parent("set the cpu quota", g.path(), e))?;
-            }
-            Some((g, *quota))
-        }
+        CgroupPlacement::Own(limits) => Some(
+            ContainerCgroups::create(&cgroup::unique_name("spawn"), *limits)
+                .map_err(SpawnError::CgroupUnavailable)?,
+        ),
     };
     let result = std::thread::scope(|s| {
-        s.spawn(|| spawn_on_this_thread(spec, cg.as_ref().map(|(g, _)| g)))
+        s.spawn(|| spawn_on_this_thread(spec, cg.as_ref()))
             .join()
             .unwrap_or_else(|_| {
                 Err(SpawnError::InvalidSpec(
@@ -175,13 +180,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<SpawnOutcome, SpawnError> {
             })
     });
     let mut outcome = result?;
-    if let Some((g, quota)) = cg.take() {
-        outcome.cgroup = Some(CgroupSample {
-            path: g.path().to_path_buf(),
-            quota,
-            cpu_stat: g.stat().map_err(|e| e.to_string()),
-        });
-    }
+    outcome.cgroup = cg.as_ref().map(ContainerCgroups::sample);
     Ok(outcome)
 }
 
@@ -196,7 +195,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
 
 fn spawn_on_this_thread(
     spec: &SpawnSpec,
-    cg: Option<&CpuCgroup>,
+    cg: Option<&ContainerCgroups>,
 ) -> Result<SpawnOutcome, SpawnError> {
     let started = Instant::now();
     let (sync_r, sync_w) = pipe()?;
@@ -207,46 +206,13 @@ fn spawn_on_this_thread(
         .map_err(|e| SpawnError::parent("open", "/dev/null", e))?
         .into();
 
-    let rootfs = cstring("rootfs path", spec.rootfs.as_os_str().as_bytes())?;
-    let proc_target = if spec.has(NsType::Mnt) {
-        let p = match spec.root_mode {
-            RootMode::None => PathBuf::from("/proc"),
-            _ => spec.rootfs.join("proc"),
-        };
-        Some(cstring("proc path", p.as_os_str().as_bytes())?)
-    } else {
-        None
-    };
-    let hostname = match (&spec.hostname, spec.has(NsType::Uts)) {
-        (Some(h), true) => Some(cstring("hostname", h.as_bytes())?),
-        _ => None,
-    };
-    let argv = spec
-        .argv
-        .iter()
-        .map(|a| cstring("argument", a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let env = spec
-        .env
-        .iter()
-        .map(|a| cstring("environment", a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let plan = ChildPlan::new(
-        sync_r.as_raw_fd(),
-        err_w.as_raw_fd(),
+    let plan = child_plan(
+        spec,
+        [sync_r.as_raw_fd(), err_w.as_raw_fd()],
         [devnull.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()],
-        spec.has(NsType::User),
-        spec.has(NsType::Cgroup),
-        spec.has(NsType::Mnt) && spec.make_mounts_private,
-        spec.root_mode,
-        rootfs,
-        proc_target,
-        hostname,
-        argv,
-        env,
-    );
+    )?;
 
-    if spec.has(NsType::Time) {
+    if spec.has(NsType::Time) && spec.time_offsets.is_none() {
         // Affects only this thread's future children, never the caller's thread.
         nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
             .map_err(|e| SpawnError::parent("unshare(CLONE_NEWTIME)", "-", e.into()))?;
@@ -294,8 +260,13 @@ fn spawn_on_this_thread(
         write_id_maps(pid, spec)?;
     }
     if let Some(g) = cg {
-        g.add_pid(pid.as_raw())
-            .map_err(|e| SpawnError::parent("join the cgroup", g.path(), e))?;
+        g.add_pid(pid.as_raw()).map_err(|e| {
+            SpawnError::parent(
+                "join the cgroup",
+                g.paths().first().cloned().unwrap_or_default(),
+                e,
+            )
+        })?;
     }
     nix::unistd::write(&sync_w, b"g")
         .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
@@ -329,15 +300,73 @@ fn spawn_on_this_thread(
     })
 }
 
+/// The child's checklist for `spec`, as C strings prepared here, where allocating is allowed.
+fn child_plan(
+    spec: &SpawnSpec,
+    [sync_fd, err_fd]: [i32; 2],
+    stdio: [i32; 3],
+) -> Result<ChildPlan, SpawnError> {
+    let path_c = |what: &str, p: &std::path::Path| cstring(what, p.as_os_str().as_bytes());
+    let mut plan = ChildPlan::new(sync_fd, err_fd, stdio, path_c("rootfs path", &spec.rootfs)?);
+    plan.in_user_ns = spec.has(NsType::User);
+    plan.unshare_cgroup = spec.has(NsType::Cgroup);
+    plan.make_mounts_private = spec.has(NsType::Mnt) && spec.make_mounts_private;
+    plan.root_mode = spec.root_mode;
+    if let Some((mono, boot)) = spec.time_offsets {
+        plan.time_offsets = Some(cstring(
+            "time offsets",
+            format!("monotonic {mono} 0\nboottime {boot} 0\n").as_bytes(),
+        )?);
+    }
+    if spec.has(NsType::Mnt) {
+        for (src, target) in &spec.binds {
+            plan.binds.push((
+                path_c("bind source", src)?,
+                path_c("bind target", &host_path_of(spec, target))?,
+            ));
+        }
+        plan.proc_target = Some(path_c("proc path", &host_path_of(spec, "/proc"))?);
+    }
+    if !spec.detach_old_root {
+        plan.put_old = Some(path_c("old root", &host_path_of(spec, OLD_ROOT))?);
+    }
+    if let (Some(h), true) = (&spec.hostname, spec.has(NsType::Uts)) {
+        plan.hostname = Some(cstring("hostname", h.as_bytes())?);
+    }
+    plan.drop_caps = spec.drop_caps.clone();
+    plan.user = spec.user;
+    plan.no_new_privs = spec.no_new_privs;
+    plan.argv = spec
+        .argv
+        .iter()
+        .map(|a| cstring("argument", a.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    plan.env = spec
+        .env
+        .iter()
+        .map(|a| cstring("environment", a.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    plan.seal();
+    Ok(plan)
+}
+
+/// Where a kept old root is mounted inside the container.
+pub const OLD_ROOT: &str = "/.isoprobe-oldroot";
+
 fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
     match step {
         Step::BindRootfs | Step::ChdirRootfs | Step::PivotRoot | Step::Chroot => {
             spec.rootfs.clone()
         }
-        Step::MountProc => match spec.root_mode {
-            RootMode::None => "/proc".into(),
-            _ => spec.rootfs.join("proc"),
-        },
+        Step::MountProc => host_path_of(spec, "/proc"),
+        Step::SetTimeOffsets => "/proc/self/timens_offsets".into(),
+        Step::BindMount => spec
+            .binds
+            .iter()
+            .map(|(s, t)| format!("{} -> {t}", s.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+            .into(),
         Step::Exec => PathBuf::from(&spec.argv[0]),
         Step::DetachOldRoot | Step::ChdirRoot | Step::MakeMountsPrivate => "/".into(),
         _ => "-".into(),

@@ -1,5 +1,6 @@
 //! What the native spawner is asked to build.
 
+pub use crate::cgroup::CgroupLimits;
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -69,9 +70,9 @@ pub enum CgroupPlacement {
     /// No cgroup of its own: the child stays in the caller's.
     #[default]
     None,
-    /// A fresh `isoprobe-...` cgroup under the caller's own in the cpu hierarchy, with this
-    /// quota (or none, which still gives the child its own cgroup and statistics).
-    Cpu(Option<CpuQuota>),
+    /// Fresh `isoprobe-...` cgroups under the caller's own, with these limits (none at all
+    /// still gives the child its own cgroup and CPU statistics).
+    Own(CgroupLimits),
 }
 
 /// Everything the spawner needs. Build it with [`SpawnSpec::new`] and the `with_*` methods.
@@ -89,6 +90,18 @@ pub struct SpawnSpec {
     /// host (turned off only by a negative control).
     pub make_mounts_private: bool,
     pub cgroup: CgroupPlacement,
+    /// Host directories bound onto existing directories of the rootfs (source, target inside).
+    pub binds: Vec<(PathBuf, String)>,
+    /// Detach the old root after pivot_root; when false it stays at `/.isoprobe-oldroot`.
+    pub detach_old_root: bool,
+    /// Capability numbers dropped from the bounding set before exec.
+    pub drop_caps: Vec<u32>,
+    pub no_new_privs: bool,
+    /// uid and gid (inside) the command runs as; root when `None`.
+    pub user: Option<(u32, u32)>,
+    /// Monotonic and boottime offsets in seconds: the child makes its own time namespace
+    /// with them (entered at exec, Linux 6.0+) instead of being cloned into a plain one.
+    pub time_offsets: Option<(i64, i64)>,
     /// argv[0] is a path inside the rootfs.
     pub argv: Vec<String>,
     pub env: Vec<String>,
@@ -106,6 +119,12 @@ impl SpawnSpec {
             gid_map: IdMap::DEFAULT,
             make_mounts_private: true,
             cgroup: CgroupPlacement::None,
+            binds: Vec::new(),
+            detach_old_root: true,
+            drop_caps: Vec::new(),
+            no_new_privs: false,
+            user: None,
+            time_offsets: None,
             argv,
             env: vec!["PATH=/".into()],
             timeout: Duration::from_secs(30),

@@ -3,6 +3,7 @@
 //! hides the others.
 
 mod escape;
+pub mod probes;
 mod spin;
 
 use crate::observation::{NsId, Observation, Probe};
@@ -28,6 +29,10 @@ pub fn observe(args: &AgentArgs) -> Observation {
     }
     if let Some(canary) = &args.escape_canary {
         obs.escape = Some(attempt_escapes(canary));
+    }
+    for p in &args.probes {
+        obs.probes
+            .insert(p.name.clone(), probes::run(&p.name, &p.arg));
     }
     obs
 }
@@ -60,6 +65,7 @@ pub fn observe_cheap() -> Observation {
         }),
         cpu: None,
         escape: None,
+        probes: Default::default(),
     }
 }
 

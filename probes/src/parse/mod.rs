@@ -4,6 +4,7 @@ pub mod cgroup_layout;
 pub mod cpu_max;
 pub mod cpu_stat;
 pub mod error;
+pub mod flat_keyed;
 mod mountinfo;
 pub mod proc_self;
 
@@ -13,4 +14,5 @@ pub use cgroup_layout::{
 pub use cpu_max::{parse_cfs_quota, parse_cpu_max, CpuMax};
 pub use cpu_stat::{parse_cpu_stat, CpuStat};
 pub use error::ParseError;
+pub use flat_keyed::flat_keyed_value;
 pub use proc_self::{cgroup_path, mount_points, parse_nspid, proc_pids};

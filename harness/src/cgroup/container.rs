@@ -1,0 +1,218 @@
+//! The container's own cgroups: one `isoprobe-...` directory under the caller's cgroup in each
+//! hierarchy a limit needs (one in all on v2), limits written, the child added, statistics read
+//! after it exits, and every directory removed on drop.
+
+use super::{locate, CgroupVersion, ControllerLocation};
+use crate::spawner::CpuQuota;
+use isoprobe_probes::parse::{flat_keyed_value, parse_cpu_stat, CpuStat};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The limits a container's cgroup gets. A cgroup in the cpu hierarchy is always made (it
+/// gives the CPU statistics); pids and memory ones only for their limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CgroupLimits {
+    pub cpu_quota: Option<CpuQuota>,
+    pub pids_max: Option<u64>,
+    pub memory_max: Option<u64>,
+}
+
+/// What the cgroups recorded, read after the container exited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupSample {
+    pub paths: Vec<PathBuf>,
+    pub limits: CgroupLimits,
+    pub cpu_stat: Result<CpuStat, String>,
+    /// Forks refused by `pids.max` (`pids.events` `max`), when a pids limit was set.
+    pub pids_refused: Option<Result<u64, String>>,
+    /// OOM kills in the memory cgroup (v1 `memory.oom_control`, v2 `memory.events`), when a
+    /// memory limit was set.
+    pub oom_kills: Option<Result<u64, String>>,
+}
+
+#[derive(Debug)]
+struct OwnedCgroup {
+    path: PathBuf,
+    version: CgroupVersion,
+    controllers: Vec<&'static str>,
+}
+
+/// All the cgroups of one container, removed on drop.
+#[derive(Debug)]
+pub struct ContainerCgroups {
+    groups: Vec<OwnedCgroup>,
+    limits: CgroupLimits,
+}
+
+fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+impl ContainerCgroups {
+    /// Creates the cgroups named `name` and writes the limits. `Err(reason)` when a needed
+    /// controller is not available to us (no cgroup is left behind then).
+    pub fn create(name: &str, limits: CgroupLimits) -> Result<ContainerCgroups, String> {
+        let mut needed = vec!["cpu"];
+        if limits.pids_max.is_some() {
+            needed.push("pids");
+        }
+        if limits.memory_max.is_some() {
+            needed.push("memory");
+        }
+        let mut located: Vec<(ControllerLocation, Vec<&'static str>)> = Vec::new();
+        for c in needed {
+            let loc = locate(c)?;
+            // On v2 (or co-mounted v1 controllers) one directory serves several controllers.
+            match located
+                .iter_mut()
+                .find(|(l, _)| l.caller_dir() == loc.caller_dir())
+            {
+                Some((_, cs)) => cs.push(c),
+                None => located.push((loc, vec![c])),
+            }
+        }
+        let mut me = ContainerCgroups {
+            groups: Vec::new(),
+            limits,
+        };
+        for (loc, controllers) in located {
+            let path = loc.caller_dir().join(name);
+            fs::create_dir(&path).map_err(|e| with_path(e, "mkdir", &path).to_string())?;
+            me.groups.push(OwnedCgroup {
+                path,
+                version: loc.version.clone(),
+                controllers,
+            });
+        }
+        me.apply_limits().map_err(|e| e.to_string())?;
+        Ok(me)
+    }
+
+    fn group(&self, controller: &str) -> Option<&OwnedCgroup> {
+        self.groups
+            .iter()
+            .find(|g| g.controllers.contains(&controller))
+    }
+
+    fn apply_limits(&self) -> io::Result<()> {
+        let l = self.limits;
+        if let (Some(q), Some(g)) = (l.cpu_quota, self.group("cpu")) {
+            match g.version {
+                CgroupVersion::V1 => {
+                    // The period first: a quota larger than the old period would be refused.
+                    g.write("cpu.cfs_period_us", &q.period_us.to_string())?;
+                    g.write("cpu.cfs_quota_us", &q.quota_us.to_string())?;
+                }
+                CgroupVersion::V2 => {
+                    g.write("cpu.max", &format!("{} {}", q.quota_us, q.period_us))?
+                }
+            }
+        }
+        if let (Some(n), Some(g)) = (l.pids_max, self.group("pids")) {
+            g.write("pids.max", &n.to_string())?;
+        }
+        if let (Some(b), Some(g)) = (l.memory_max, self.group("memory")) {
+            match g.version {
+                CgroupVersion::V1 => g.write("memory.limit_in_bytes", &b.to_string())?,
+                CgroupVersion::V2 => {
+                    g.write("memory.max", &b.to_string())?;
+                    // Without swap off the limit, v2 would page out instead of killing.
+                    let _ = g.write("memory.swap.max", "0");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.groups.iter().map(|g| g.path.clone()).collect()
+    }
+
+    pub fn add_pid(&self, pid: i32) -> io::Result<()> {
+        for g in &self.groups {
+            g.write("cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    pub fn sample(&self) -> CgroupSample {
+        let cpu_stat = match self.group("cpu") {
+            Some(g) => g.read("cpu.stat").and_then(|t| {
+                parse_cpu_stat(&t).map_err(|e| format!("{}/cpu.stat: {e}", g.path.display()))
+            }),
+            None => Err("no cpu cgroup".into()),
+        };
+        let keyed = |controller: &str, file: &str, key: &str| {
+            self.group(controller).map(|g| {
+                g.read(file).and_then(|t| {
+                    flat_keyed_value(&t, key)
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("{}/{file} has no `{key}` line", g.path.display()))
+                })
+            })
+        };
+        let oom_file = match self.group("memory").map(|g| &g.version) {
+            Some(CgroupVersion::V2) => "memory.events",
+            _ => "memory.oom_control",
+        };
+        CgroupSample {
+            paths: self.paths(),
+            limits: self.limits,
+            cpu_stat,
+            pids_refused: self
+                .limits
+                .pids_max
+                .and(keyed("pids", "pids.events", "max")),
+            oom_kills: self
+                .limits
+                .memory_max
+                .and(keyed("memory", oom_file, "oom_kill")),
+        }
+    }
+}
+
+impl OwnedCgroup {
+    fn write(&self, file: &str, value: &str) -> io::Result<()> {
+        let p = self.path.join(file);
+        fs::write(&p, value).map_err(|e| with_path(e, &format!("write `{value}` to"), &p))
+    }
+
+    fn read(&self, file: &str) -> Result<String, String> {
+        let p = self.path.join(file);
+        fs::read_to_string(&p).map_err(|e| format!("read {}: {e}", p.display()))
+    }
+
+    /// A cgroup whose last task was just reaped can still be busy for a moment, so EBUSY is
+    /// retried for a while.
+    fn remove(&self) -> io::Result<()> {
+        let mut delay = Duration::from_millis(1);
+        for _ in 0..12 {
+            match fs::remove_dir(&self.path) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(200));
+                }
+                Err(e) => return Err(with_path(e, "rmdir", &self.path)),
+            }
+        }
+        Err(with_path(
+            io::Error::from_raw_os_error(libc::EBUSY),
+            "rmdir",
+            &self.path,
+        ))
+    }
+}
+
+impl Drop for ContainerCgroups {
+    fn drop(&mut self) {
+        for g in &self.groups {
+            if let Err(e) = g.remove() {
+                eprintln!("isoprobe: warning: could not remove cgroup: {e}");
+            }
+        }
+    }
+}
