@@ -34,6 +34,13 @@ pub enum Command {
     },
     /// Run the checks (and with --negative-controls, each check's control).
     Run(RunArgs),
+    /// Show the kernel feature inventory: namespace types, cgroup layout and files, clone3,
+    /// pidfd, the mount API, seccomp notification, Landlock... each found by trying it. Runs
+    /// without root; entries that need root to be tried say "needs root".
+    Features {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +107,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             print!("{}", render_list(&checks::all(), format));
             exit::PASS
         }
+        Command::Features { format } => features(format),
         Command::Run(args) => match run(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -108,6 +116,27 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             }
         },
     }
+}
+
+fn features(format: ListFormat) -> i32 {
+    // Ctrl-C then only sets the flag, so the temporary probe cgroup is always removed.
+    if let Err(e) = crate::cancel::install_handlers() {
+        eprintln!("isoprobe: cannot install signal handlers: {e}");
+        return exit::USAGE;
+    }
+    let f = crate::features::detect();
+    if crate::cancel::requested() {
+        return exit::INTERRUPTED;
+    }
+    match format {
+        ListFormat::Text => print!("{}", crate::features::render_text(&f)),
+        ListFormat::Json => {
+            // Only string-keyed maps: serialization cannot fail.
+            let json = serde_json::to_string_pretty(&f).expect("features always serialize");
+            println!("{json}");
+        }
+    }
+    exit::PASS
 }
 
 fn run(args: &RunArgs) -> Result<i32, HarnessError> {

@@ -58,6 +58,7 @@ pub fn run_checks(
         },
         summary: Summary::of(&results),
         checks: results,
+        features: Some(serde_json::to_value(crate::features::detect()).unwrap_or_default()),
     })
 }
 
@@ -138,10 +139,20 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
             ..base
         });
     }
-    let v = interruptible(check.probe(ctx, &iso))?;
+    // A control proves the check can fail only when its judge says fail; a control that could
+    // not even run proves nothing, so it counts as missed.
+    let v = match check.probe(ctx, &iso) {
+        Ok(v) => v,
+        Err(e) if e.is_interrupt() => return Err(HarnessError::Interrupted),
+        Err(e) => {
+            return Ok(ControlResult {
+                status: ControlStatus::Missed,
+                reason: format!("the sabotaged setup could not be run, so nothing was shown: {e}"),
+                ..base
+            })
+        }
+    };
     Ok(ControlResult {
-        // A control proves the check can fail only when its judge says fail; a control that
-        // could not even run proves nothing, so it counts as missed.
         status: if v.pass {
             ControlStatus::Missed
         } else {
@@ -185,4 +196,99 @@ pub fn cgroup_mode() -> String {
     crate::cgroup::detect_layout()
         .map(|l| l.mode.to_string())
         .unwrap_or_else(|_| "none".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Requirement;
+    use crate::runtime::{Isolation, Job, RunOutcome, Sabotage};
+    use crate::spawner::{CpuQuota, SpawnError};
+
+    /// A runtime that is never reached: the fake check does not run containers.
+    struct NoRuntime;
+    impl Runtime for NoRuntime {
+        fn name(&self) -> String {
+            "none".into()
+        }
+        fn version(&self) -> String {
+            "0".into()
+        }
+        fn unsupported(&self, _: &Isolation) -> Option<String> {
+            None
+        }
+        fn run(&self, _: &Job) -> Result<RunOutcome, RunError> {
+            unreachable!("the fake check does not run containers")
+        }
+    }
+
+    /// Passes on its own isolation; its sabotaged run errors or passes, as told.
+    struct Fake {
+        control_errors: bool,
+    }
+    impl Check for Fake {
+        fn id(&self) -> String {
+            "fake".into()
+        }
+        fn description(&self) -> String {
+            String::new()
+        }
+        fn requirements(&self) -> Vec<Requirement> {
+            vec![]
+        }
+        fn isolation(&self) -> Isolation {
+            Isolation {
+                cpu_quota: Some(CpuQuota {
+                    quota_us: 1,
+                    period_us: 2,
+                }),
+                ..Isolation::base()
+            }
+        }
+        fn sabotage(&self) -> Sabotage {
+            Sabotage::NoCpuQuota
+        }
+        fn probe(&self, _: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+            if iso.cpu_quota.is_none() && self.control_errors {
+                return Err(RunError::Spawn(SpawnError::InvalidSpec("boom".into())));
+            }
+            Ok(Verdict {
+                pass: true,
+                reason: "ok".into(),
+                expected: Value::Null,
+                observed: Value::Null,
+            })
+        }
+    }
+
+    fn control_of(check: Fake) -> ControlResult {
+        let ctx = Ctx {
+            runtime: &NoRuntime,
+            rootfs: std::path::Path::new("/"),
+            agent: "/agent",
+            scratch: std::path::Path::new("/tmp"),
+            timeout: Duration::from_secs(1),
+        };
+        run_one(&ctx, &check, true)
+            .unwrap()
+            .negative_control
+            .unwrap()
+    }
+
+    #[test]
+    fn a_control_that_cannot_run_is_missed_not_detected() {
+        let c = control_of(Fake {
+            control_errors: true,
+        });
+        assert_eq!(c.status, ControlStatus::Missed, "{}", c.reason);
+        assert!(c.reason.contains("could not be run"));
+    }
+
+    #[test]
+    fn a_control_that_still_passes_is_missed() {
+        let c = control_of(Fake {
+            control_errors: false,
+        });
+        assert_eq!(c.status, ControlStatus::Missed);
+    }
 }

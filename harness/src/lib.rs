@@ -13,6 +13,7 @@ pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod features;
 pub mod report;
 pub mod rootfs;
 pub mod runtime;

@@ -48,13 +48,76 @@ pub fn normalise(report: &Report, host_names: &[&str]) -> Value {
             v
         })
         .collect();
-    json!({
+    let mut v = json!({
         "kernel": major_minor(&report.kernel.release),
         "cgroup_mode": report.cgroup_mode,
         "runtime": report.runtime.name,
         "summary": report.summary,
         "checks": checks,
-    })
+    });
+    if let Some(f) = &report.features {
+        v["features"] = normalise_features(f, host_names);
+    }
+    v
+}
+
+/// The feature inventory is the kernel compatibility record, so it is kept whole except what
+/// belongs to the machine: the `max_*_namespaces` limits (sized by its memory) become `"[n]"`
+/// unless 0 (0 means "forbidden", a finding), and numbers in the `how` texts and the skip
+/// reason (pids in the probe cgroup's name, sizes) become `N`. Digits inside names
+/// (`clone3`, `E2BIG`) stay. Landlock's ABI version is kept: it is the kernel's.
+fn normalise_features(f: &Value, host_names: &[&str]) -> Value {
+    let mut f = f.clone();
+    if let Some(max) = f.get_mut("max_namespaces").and_then(Value::as_object_mut) {
+        for n in max.values_mut() {
+            if n.as_u64().is_some_and(|n| n != 0) {
+                *n = json!("[n]");
+            }
+        }
+    }
+    if let Some(entries) = f.get_mut("syscalls").and_then(Value::as_object_mut) {
+        for e in entries.values_mut() {
+            if let Some(Value::String(how)) = e.get_mut("how") {
+                *how = scrub_numbers(how, host_names);
+            }
+        }
+    }
+    if let Some(Value::String(why)) = f
+        .get_mut("cgroup")
+        .and_then(|c| c.get_mut("v2_files_skipped"))
+    {
+        *why = scrub_numbers(why, host_names);
+    }
+    f
+}
+
+/// Like [`scrub_text`] for numbers that stand alone; a digit run right after a letter, digit
+/// or `_` is part of a name and kept.
+fn scrub_numbers(s: &str, host_names: &[&str]) -> String {
+    let mut s = s.to_string();
+    for h in host_names.iter().filter(|h| !h.is_empty()) {
+        s = s.replace(&format!("`{h}`"), "`[host]`");
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let glued = i > 0 && (chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '_');
+        if chars[i].is_ascii_digit() && !glued {
+            // Digits, and dots between digits ("5.12"); a full stop after a number stays.
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || (chars[i] == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+            {
+                i += 1;
+            }
+            out.push('N');
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Keys whose values differ on every run: replaced by a placeholder naming what they were.
@@ -164,6 +227,51 @@ mod tests {
         assert_eq!(s["share_per_period"], 0.2);
         assert_eq!(s["share_of_wall"], "half a CPU or more");
         assert_eq!(s["inside"][1], "isoprobe-uts-a");
+    }
+
+    #[test]
+    fn features_keep_kernel_facts_and_lose_machine_numbers() {
+        let mut report = crate::report::sample::report();
+        report.features = Some(json!({
+            "namespaces": {"time": true, "user": true},
+            "max_namespaces": {"user": 96364, "pid": 0, "time": null},
+            "cgroup": {
+                "mode": "hybrid",
+                "v2_files": {"cgroup.kill": true},
+                "v2_files_skipped": "cannot create the probe cgroup \
+                                     /sys/fs/cgroup/isoprobe-features-4242-0: EROFS"
+            },
+            "syscalls": {
+                "clone3": {"available": true, "how": "clone3(NULL, 0) -> EINVAL"},
+                "landlock": {"available": true, "how": "-> ABI version 7", "version": 7},
+                "unprivileged_userns": {"available": true,
+                                        "how": "as uid 65534 -> ok (max_user_namespaces 96364)."},
+                "move_mount": {"available": false, "how": "E2BIG: kernel before 5.2."}
+            }
+        }));
+        let f = &normalise(&report, &[])["features"];
+        assert_eq!(f["max_namespaces"]["user"], "[n]");
+        assert_eq!(f["max_namespaces"]["pid"], 0, "0 (forbidden) is a finding");
+        assert_eq!(f["max_namespaces"]["time"], Value::Null);
+        assert_eq!(f["namespaces"], json!({"time": true, "user": true}));
+        assert_eq!(f["cgroup"]["v2_files"]["cgroup.kill"], true);
+        assert_eq!(
+            f["cgroup"]["v2_files_skipped"],
+            "cannot create the probe cgroup /sys/fs/cgroup/isoprobe-features-N-N: EROFS"
+        );
+        let sys = &f["syscalls"];
+        assert_eq!(sys["clone3"]["how"], "clone3(NULL, N) -> EINVAL");
+        assert_eq!(sys["landlock"]["version"], 7);
+        assert_eq!(sys["landlock"]["how"], "-> ABI version N");
+        assert_eq!(
+            sys["unprivileged_userns"]["how"],
+            "as uid N -> ok (max_user_namespaces N)."
+        );
+        assert_eq!(sys["move_mount"]["how"], "E2BIG: kernel before N.");
+        assert_eq!(sys["move_mount"]["available"], false);
+
+        report.features = None;
+        assert!(normalise(&report, &[]).get("features").is_none());
     }
 
     #[test]

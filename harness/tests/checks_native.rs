@@ -42,7 +42,20 @@ fn check_passes_and_its_control_is_detected(
         "ns.uts",
         "uts.hostname-independent",
         "root.chroot-escape-blocked",
-        "cgroup.cpu-throttled"
+        "cgroup.cpu-throttled",
+        "mnt.no-propagation",
+        "root.old-root-gone",
+        "user.root-is-unprivileged",
+        "proc.host-invisible",
+        "ipc.sysv-isolated",
+        "net.only-loopback",
+        "sysctl.net-isolated",
+        "cgroup.ns-root",
+        "time.offsets-isolated",
+        "caps.bounding-dropped",
+        "nnp.no-new-privs",
+        "pids.limit-enforced",
+        "memory.limit-enforced"
     )]
     id: &str,
 ) {

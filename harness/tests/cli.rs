@@ -251,6 +251,7 @@ fn require_all_turns_a_skip_into_failure() {
             fail: 0,
             skip: 1,
         },
+        features: None,
     };
     assert_eq!(isoprobe::cli::exit_code(&r, false), 0);
     assert_eq!(isoprobe::cli::exit_code(&r, true), 1);

@@ -104,3 +104,39 @@ fn ctrl_c_kills_the_container_and_removes_its_cgroup() {
     assert!(err.contains("interrupted"), "{err}");
     assert_clean();
 }
+
+#[test]
+#[serial(machine)]
+fn on_a_host_with_shared_mounts_a_run_leaves_the_mount_table_as_it_was() {
+    require_root!("on_a_host_with_shared_mounts_a_run_leaves_the_mount_table_as_it_was");
+    // systemd hosts mount / shared. A private mount namespace with everything made rshared
+    // stands in for one, so that a propagation bug would unmount or add mounts there, not on
+    // this machine.
+    let script = r#"mount --make-rshared / || exit 90
+before=$(cut -d' ' -f5 /proc/self/mountinfo | sort)
+"$1" run --negative-controls --format tap > /dev/null; rc=$?
+after=$(cut -d' ' -f5 /proc/self/mountinfo | sort)
+[ "$before" = "$after" ] || { echo "mount table changed:"; diff <(echo "$before") <(echo "$after"); exit 91; }
+exit $rc"#;
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "--propagation",
+            "unchanged",
+            "bash",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(cargo_bin("isoprobe"))
+        .output()
+        .expect("unshare (util-linux) must be installed");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean();
+}

@@ -4,11 +4,25 @@
 //! To add a check: write a module with a type implementing [`Check`], and list it in [`all`].
 //! Its id is interface (reports, snapshots and users' scripts name it): never rename one.
 
+mod caps_bounding;
+mod cgroup_ns_root;
 mod cpu_throttle;
+mod host_side;
+mod ipc_sysv;
+mod memory_limit;
+mod mnt_propagation;
 mod namespace_ids;
+mod net_loopback;
+mod no_new_privs;
+mod old_root;
 mod pid_init;
+mod pids_limit;
+mod proc_host;
 mod requirement;
 mod root_escape;
+mod sysctl_net;
+mod time_offsets;
+mod user_root;
 mod uts_hostname;
 
 pub use requirement::Requirement;
@@ -92,6 +106,19 @@ pub fn all() -> Vec<Box<dyn Check>> {
     v.push(Box::new(root_escape::ChrootEscapeBlocked));
     v.push(Box::new(cpu_throttle::CpuThrottled));
     // Coverage checks: one line each, in the order of the README table.
+    v.push(Box::new(caps_bounding::BoundingDropped));
+    v.push(Box::new(no_new_privs::NoNewPrivs));
+    v.push(Box::new(pids_limit::PidsLimitEnforced));
+    v.push(Box::new(memory_limit::MemoryLimitEnforced));
+    v.push(Box::new(ipc_sysv::IpcSysvIsolated));
+    v.push(Box::new(net_loopback::OnlyLoopback));
+    v.push(Box::new(sysctl_net::NetSysctlIsolated));
+    v.push(Box::new(cgroup_ns_root::CgroupNsRoot));
+    v.push(Box::new(time_offsets::TimeOffsetsIsolated));
+    v.push(Box::new(mnt_propagation::NoPropagation));
+    v.push(Box::new(old_root::OldRootGone));
+    v.push(Box::new(user_root::RootIsUnprivileged));
+    v.push(Box::new(proc_host::HostInvisible));
     v
 }
 

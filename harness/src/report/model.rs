@@ -13,6 +13,11 @@ pub struct Report {
     pub runtime: RuntimeInfo,
     pub checks: Vec<CheckResult>,
     pub summary: Summary,
+    /// The kernel feature inventory (`crate::features::Features` as JSON; a `Value` here so
+    /// that the model does not depend on how features are detected). `None` in reports that
+    /// predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -85,5 +85,31 @@ pub(crate) fn report() -> Report {
         },
         summary: Summary::of(&checks),
         checks,
+        features: Some(features()),
     }
+}
+
+/// A feature inventory with a missing namespace type, a cgroup2 file absent, a versioned and
+/// an unavailable entry.
+pub(crate) fn features() -> serde_json::Value {
+    json!({
+        "namespaces": {"cgroup": true, "ipc": true, "mnt": true, "net": true, "pid": true,
+                       "time": false, "user": true, "uts": true},
+        "max_namespaces": {"cgroup": 63000, "ipc": 63000, "mnt": 63000, "net": 63000,
+                           "pid": 63000, "time": null, "user": 63000, "uts": 63000},
+        "cgroup": {
+            "mode": "v2",
+            "kernel_controllers": ["cpu", "cpuset", "io", "memory", "pids"],
+            "v1_controllers": [],
+            "v2_controllers": ["cpu", "cpuset", "io", "memory", "pids"],
+            "v2_probe_controllers": ["memory"],
+            "v2_files": {"cgroup.kill": true, "cpu.max.burst": false, "memory.peak": true},
+            "v2_files_skipped": null
+        },
+        "syscalls": {
+            "clone3": {"available": true, "how": "clone3(NULL, 0) -> EINVAL"},
+            "landlock": {"available": true, "how": "-> ABI version 4", "version": 4},
+            "time_namespaces": {"available": false, "how": "unshare(CLONE_NEWTIME) -> EINVAL"}
+        }
+    })
 }

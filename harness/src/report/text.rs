@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use serde_json::Value;
+
 use super::model::{ControlStatus, Report, Status};
 use super::{control_counts, single_line};
 
@@ -80,7 +82,81 @@ pub fn render_text(report: &Report, color: bool) -> String {
         "{} passed, {} failed, {} skipped; controls: {} detected, {} missed, {} skipped",
         report.summary.pass, report.summary.fail, report.summary.skip, detected, missed, skipped,
     );
+    if let Some(features) = &report.features {
+        let _ = writeln!(out, "{}", single_line(&features_line(features)));
+    }
     out
+}
+
+/// The feature inventory in one line. Read from the JSON value (not the typed inventory) so
+/// that a report from another isoprobe version shows what it has and skips what it lacks.
+fn features_line(f: &Value) -> String {
+    fn names(v: Option<&Value>) -> String {
+        let list: Vec<&str> = v
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if list.is_empty() {
+            "none".into()
+        } else {
+            list.join(",")
+        }
+    }
+    fn keys_where(v: Option<&Value>, want: bool) -> Vec<&str> {
+        v.and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, v)| v.as_bool() == Some(want))
+                    .map(|(k, _)| k.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    let mut parts = Vec::new();
+    if f.get("namespaces").is_some() {
+        let have = keys_where(f.get("namespaces"), true);
+        let lacking = keys_where(f.get("namespaces"), false);
+        let mut s = format!("namespaces {}", have.join(","));
+        if !lacking.is_empty() {
+            let _ = write!(s, " (not: {})", lacking.join(","));
+        }
+        parts.push(s);
+    }
+    if let Some(c) = f.get("cgroup") {
+        let mode = c.get("mode").and_then(Value::as_str).unwrap_or("?");
+        let files = match c.get("v2_files_skipped").and_then(Value::as_str) {
+            Some(why) => format!("v2 files not probed: {why}"),
+            None => {
+                let present = keys_where(c.get("v2_files"), true);
+                format!("v2 files: {}", present.join(","))
+            }
+        };
+        parts.push(format!(
+            "cgroup {mode} (v1: {}; v2: {}; {files})",
+            names(c.get("v1_controllers")),
+            names(c.get("v2_controllers")),
+        ));
+    }
+    if let Some(entries) = f.get("syscalls").and_then(Value::as_object) {
+        let tried: Vec<String> = entries
+            .iter()
+            .map(|(name, e)| {
+                let word = match e.get("available").and_then(Value::as_bool) {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "?",
+                };
+                match e.get("version").and_then(Value::as_u64) {
+                    Some(v) if name == "landlock" => format!("{name} {word} (ABI {v})"),
+                    Some(v) => format!("{name} {word} (version {v})"),
+                    None => format!("{name} {word}"),
+                }
+            })
+            .collect();
+        parts.push(tried.join(", "));
+    }
+    format!("features: {}", parts.join("; "))
 }
 
 fn painted(word: &str, paint: &str, color: bool) -> String {
@@ -112,6 +188,9 @@ SKIP  user.ns-mapping      runtime has no user namespaces
       control: map root to host root -> skip (check was skipped)
 PASS  uts.hostname         hostname differs from the host's
 3 passed, 1 failed, 1 skipped; controls: 2 detected, 1 missed, 1 skipped
+features: namespaces cgroup,ipc,mnt,net,pid,user,uts (not: time); cgroup v2 (v1: none; \
+v2: cpu,cpuset,io,memory,pids; v2 files: cgroup.kill,memory.peak); clone3 yes, \
+landlock yes (ABI 4), time_namespaces no
 ";
         assert_eq!(out, expected);
     }
@@ -140,6 +219,7 @@ PASS  uts.hostname         hostname differs from the host's
         let mut report = sample::report();
         report.summary.pass = 12;
         report.checks.truncate(1);
+        report.features = None;
         let out = render_text(&report, false);
         assert!(out.ends_with(
             "12 passed, 1 failed, 1 skipped; controls: 1 detected, 0 missed, 0 skipped\n"
@@ -153,7 +233,33 @@ PASS  uts.hostname         hostname differs from the host's
         let out = render_text(&report, false);
         assert!(!out.contains('\x1b'));
         assert!(out.contains("line one line two \\u{1b}[2J\n"));
-        assert_eq!(out.lines().count(), 11);
+        assert_eq!(out.lines().count(), 12);
+    }
+
+    #[test]
+    fn features_line_follows_the_summary_and_survives_odd_values() {
+        let mut report = sample::report();
+        let out = render_text(&report, false);
+        let last = out.lines().last().unwrap();
+        assert!(last.starts_with("features: namespaces "), "{last}");
+
+        // A skipped cgroup probe says why; unknown or missing parts do not break the line.
+        let f = report.features.as_mut().unwrap();
+        f["cgroup"]["v2_files_skipped"] = serde_json::json!("needs root");
+        f["syscalls"]["clone3"]["available"] = serde_json::json!("maybe");
+        f.as_object_mut().unwrap().remove("namespaces");
+        let out = render_text(&report, false);
+        let last = out.lines().last().unwrap();
+        assert!(
+            last.starts_with(
+                "features: cgroup v2 (v1: none; v2: cpu,cpuset,io,memory,pids; \
+                              v2 files not probed: needs root); clone3 ?, landlock yes"
+            ),
+            "{last}"
+        );
+
+        report.features = None;
+        assert!(!render_text(&report, false).contains("features:"));
     }
 
     #[test]

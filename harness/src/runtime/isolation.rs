@@ -86,9 +86,9 @@ pub enum Sabotage {
     RootMode(RootMode),
     /// Keep the cgroup but set no CPU quota.
     NoCpuQuota,
-    /// Keep the cgroup but set no pids limit.
+    /// Set no pids limit (the container then has no pids cgroup of its own).
     NoPidsLimit,
-    /// Keep the cgroup but set no memory limit.
+    /// Set no memory limit (the container then has no memory cgroup of its own).
     NoMemoryLimit,
     /// Leave mount propagation as the host has it.
     SharedMounts,

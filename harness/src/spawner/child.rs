@@ -23,6 +23,10 @@ pub(super) struct ChildPlan {
     pub time_offsets: Option<CString>,
     pub unshare_cgroup: bool,
     pub make_mounts_private: bool,
+    /// The mount the rootfs lives on. When mounts are not made private it is still made
+    /// private on its own (not recursively): pivot_root refuses a shared parent, and a bind on
+    /// a shared mount would propagate to the host.
+    pub rootfs_parent_mount: Option<CString>,
     pub root_mode: RootMode,
     pub rootfs: CString,
     /// (host source, target on the host path of the rootfs)
@@ -50,6 +54,7 @@ impl ChildPlan {
             time_offsets: None,
             unshare_cgroup: false,
             make_mounts_private: true,
+            rootfs_parent_mount: None,
             root_mode: RootMode::PivotRoot,
             rootfs,
             binds: Vec::new(),
@@ -190,6 +195,14 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 Step::MakeMountsPrivate,
                 mount(c"none", c"/", None, libc::MS_REC | libc::MS_PRIVATE),
             );
+        } else if let Some(parent) = &plan.rootfs_parent_mount {
+            for m in [c"/", parent.as_c_str()] {
+                check(
+                    plan,
+                    Step::MakeMountsPrivate,
+                    mount(c"none", m, None, libc::MS_PRIVATE),
+                );
+            }
         }
 
         let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
@@ -239,6 +252,13 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                             plan,
                             Step::PivotRoot,
                             libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
+                        );
+                        // rslave first: where the host's mounts are shared, the detach of
+                        // the old root would otherwise propagate and unmount them on the host.
+                        check(
+                            plan,
+                            Step::DetachOldRoot,
+                            mount(c"none", c".", None, libc::MS_SLAVE | libc::MS_REC),
                         );
                         check(
                             plan,

@@ -311,6 +311,9 @@ fn child_plan(
     plan.in_user_ns = spec.has(NsType::User);
     plan.unshare_cgroup = spec.has(NsType::Cgroup);
     plan.make_mounts_private = spec.has(NsType::Mnt) && spec.make_mounts_private;
+    if spec.has(NsType::Mnt) && !spec.make_mounts_private && spec.root_mode != RootMode::None {
+        plan.rootfs_parent_mount = Some(path_c("rootfs mount", &mount_point_of(&spec.rootfs))?);
+    }
     plan.root_mode = spec.root_mode;
     if let Some((mono, boot)) = spec.time_offsets {
         plan.time_offsets = Some(cstring(
@@ -348,6 +351,21 @@ fn child_plan(
         .collect::<Result<_, _>>()?;
     plan.seal();
     Ok(plan)
+}
+
+/// The mount point of the mount `path` lives on (the longest mount point above it).
+fn mount_point_of(path: &std::path::Path) -> PathBuf {
+    let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let points = fs::read_to_string("/proc/self/mountinfo")
+        .ok()
+        .and_then(|t| isoprobe_probes::parse::mount_points(&t).ok())
+        .unwrap_or_default();
+    points
+        .into_iter()
+        .map(PathBuf::from)
+        .filter(|m| path.starts_with(m))
+        .max_by_key(|m| m.components().count())
+        .unwrap_or_else(|| "/".into())
 }
 
 /// Where a kept old root is mounted inside the container.

@@ -95,8 +95,8 @@ impl Step {
     pub fn advice(self, errno: Errno) -> &'static str {
         match (self, errno) {
             (Step::PivotRoot, Errno::EINVAL) => {
-                "the current root is probably an initramfs (rootfs), where pivot_root is \
-                 refused: switch_root to a tmpfs first, or use --root-mode chroot"
+                "pivot_root refuses an initramfs root (switch_root to a tmpfs first) and a \
+                 new root whose parent mount is shared"
             }
             (Step::Exec, Errno::ENOENT) => {
                 "the agent is not in the rootfs at that path (or an ELF interpreter it needs is \

@@ -6,11 +6,38 @@
 //! "blocked" from "broken". To add a probe: a module here with `pub fn run(arg: &str) -> Value`,
 //! and a line in [`run`].
 
+mod alloc;
+mod caps;
+mod clocks;
+mod forks;
+mod hostproc;
+mod ids;
+mod ipc;
+mod mnt;
+mod net;
+mod nnp;
+mod oldroot;
+mod sysctl;
+mod userns;
+
 use serde_json::{json, Value};
 
 /// Runs the probe `name` with its argument.
 pub fn run(name: &str, arg: &str) -> Value {
     match name {
+        "alloc" => alloc::run(arg),
+        "caps" => caps::run(arg),
+        "forks" => forks::run(arg),
+        "ids" => ids::run(arg),
+        "nnp" => nnp::run(arg),
+        "clocks" => clocks::run(arg),
+        "ipc" => ipc::run(arg),
+        "net" => net::run(arg),
+        "sysctl" => sysctl::run(arg),
+        "hostproc" => hostproc::run(arg),
+        "mnt" => mnt::run(arg),
+        "oldroot" => oldroot::run(arg),
+        "userns" => userns::run(arg),
         _ => json!({"error": format!("unknown probe `{name}` (arg `{arg}`)")}),
     }
 }

@@ -1,0 +1,352 @@
+//! `ipc.sysv-isolated`: a SysV shared-memory segment and a POSIX message queue the host made
+//! are invisible inside, and the ones the container makes do not appear on the host.
+//!
+//! Every object either side could have made in the host's namespace is listed in a [`HostIpc`]
+//! guard before the container starts, so a failed or sabotaged run leaves nothing behind.
+
+use super::{Check, Ctx, Requirement, Verdict};
+use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::spawner::SpawnError;
+use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
+use nix::errno::Errno;
+use serde_json::{json, Value};
+use std::ffi::CString;
+use std::io;
+
+pub struct IpcSysvIsolated;
+
+const SEGMENT_SIZE: usize = 4096;
+/// Random keys and names collide with existing ones rarely; a few draws make it never.
+const DRAWS: usize = 8;
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| {
+        use std::io::Read;
+        f.read_exact(&mut b)
+    });
+    u32::from_ne_bytes(b)
+}
+
+/// A positive key, never IPC_PRIVATE (0).
+fn random_key() -> libc::key_t {
+    (random_u32() % (i32::MAX as u32 - 1)) as libc::key_t + 1
+}
+
+/// Decimal only, so that the snapshot's digit scrubbing makes it stable.
+fn random_name() -> String {
+    format!("/isoprobe-{}-{}", std::process::id(), random_u32())
+}
+
+fn host_err(step: &'static str, what: &str, e: Errno) -> RunError {
+    SpawnError::parent(step, what, io::Error::from_raw_os_error(e as i32)).into()
+}
+
+fn cname(name: &str) -> CString {
+    // Names come from `random_name`: no NUL inside.
+    CString::new(name).unwrap_or_default()
+}
+
+/// The id of the segment with `key` in this process's ipc namespace.
+fn shm_lookup(key: libc::key_t) -> Result<i32, Errno> {
+    // SAFETY: plain system call.
+    Errno::result(unsafe { libc::shmget(key, 0, 0) })
+}
+
+fn mq_open(name: &str, flags: libc::c_int) -> Result<(), Errno> {
+    let c = cname(name);
+    let mode: libc::mode_t = 0o600;
+    // SAFETY: a valid C string; a null attribute pointer asks for the defaults.
+    let q = unsafe {
+        libc::mq_open(
+            c.as_ptr(),
+            flags,
+            mode,
+            std::ptr::null_mut::<libc::mq_attr>(),
+        )
+    };
+    Errno::result(q)?;
+    // SAFETY: a descriptor mq_open just returned.
+    unsafe { libc::mq_close(q) };
+    Ok(())
+}
+
+/// Objects in the host's ipc namespace that this check made or may find made for it; all
+/// removed on drop.
+#[derive(Default)]
+struct HostIpc {
+    keys: Vec<libc::key_t>,
+    names: Vec<String>,
+}
+
+impl HostIpc {
+    /// A new segment under a fresh random key.
+    fn create_segment(&mut self) -> Result<libc::key_t, RunError> {
+        for _ in 0..DRAWS {
+            let key = random_key();
+            let flags = libc::IPC_CREAT | libc::IPC_EXCL | 0o600;
+            // SAFETY: plain system call.
+            match Errno::result(unsafe { libc::shmget(key, SEGMENT_SIZE, flags) }) {
+                Ok(_) => {
+                    self.keys.push(key);
+                    return Ok(key);
+                }
+                Err(Errno::EEXIST) => continue,
+                Err(e) => return Err(host_err("shmget(IPC_CREAT)", "host segment", e)),
+            }
+        }
+        Err(host_err("shmget(IPC_CREAT)", "host segment", Errno::EEXIST))
+    }
+
+    /// A new queue under a fresh random name.
+    fn create_queue(&mut self) -> Result<String, RunError> {
+        for _ in 0..DRAWS {
+            let name = random_name();
+            match mq_open(&name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL) {
+                Ok(()) => {
+                    self.names.push(name.clone());
+                    return Ok(name);
+                }
+                Err(Errno::EEXIST) => continue,
+                Err(e) => return Err(host_err("mq_open(O_CREAT)", "host queue", e)),
+            }
+        }
+        Err(host_err("mq_open(O_CREAT)", "host queue", Errno::EEXIST))
+    }
+
+    /// A key no segment has yet, reserved for the container to use (and for us to remove).
+    fn reserve_key(&mut self) -> libc::key_t {
+        let key = (0..DRAWS)
+            .map(|_| random_key())
+            .find(|k| shm_lookup(*k) == Err(Errno::ENOENT))
+            .unwrap_or_else(random_key);
+        self.keys.push(key);
+        key
+    }
+
+    fn reserve_name(&mut self) -> String {
+        let name = (0..DRAWS)
+            .map(|_| random_name())
+            .find(|n| mq_open(n, libc::O_RDONLY) == Err(Errno::ENOENT))
+            .unwrap_or_else(random_name);
+        self.names.push(name.clone());
+        name
+    }
+}
+
+impl Drop for HostIpc {
+    fn drop(&mut self) {
+        for key in &self.keys {
+            if let Ok(id) = shm_lookup(*key) {
+                // SAFETY: IPC_RMID takes no buffer.
+                unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+            }
+        }
+        for name in &self.names {
+            let c = cname(name);
+            // SAFETY: a valid C string.
+            unsafe { libc::mq_unlink(c.as_ptr()) };
+        }
+    }
+}
+
+/// How the agent's lookup of a host object went: `None` when it correctly found nothing.
+fn lookup_failure(what: &str, v: &Value) -> Option<String> {
+    if v.get("found").is_some() {
+        Some(format!("the container sees the host's {what}"))
+    } else if v["errno"] == "ENOENT" {
+        None
+    } else {
+        Some(format!(
+            "the container's lookup of the host's {what} failed otherwise: {v}"
+        ))
+    }
+}
+
+fn outcome(v: &Value) -> Value {
+    if v.get("found").is_some() {
+        json!("found")
+    } else if v.get("created").is_some() {
+        json!("created")
+    } else {
+        v.get("errno").cloned().unwrap_or_else(|| v.clone())
+    }
+}
+
+impl Check for IpcSysvIsolated {
+    fn id(&self) -> String {
+        "ipc.sysv-isolated".into()
+    }
+    fn description(&self) -> String {
+        "a SysV shared-memory segment and a POSIX message queue made by the host are invisible \
+         inside, and the ones made inside do not appear on the host"
+            .into()
+    }
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::Root, Requirement::Namespace(NsType::Ipc)]
+    }
+    fn isolation(&self) -> Isolation {
+        Isolation::base().with_ns(NsType::Ipc)
+    }
+    fn sabotage(&self) -> Sabotage {
+        Sabotage::DropNamespace(NsType::Ipc)
+    }
+    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let mut host = HostIpc::default();
+        let key = host.create_segment()?;
+        let name = host.create_queue()?;
+        let own_key = host.reserve_key();
+        let own_name = host.reserve_name();
+        let arg = format!("key={key},name={name},own_key={own_key},own_name={own_name}");
+        let out = ctx.run(
+            iso,
+            AgentArgs {
+                probes: vec![ProbeRequest::new("ipc", arg)],
+                ..AgentArgs::default()
+            },
+        )?;
+        let own_shm_on_host = shm_lookup(own_key).is_ok();
+        let own_mq_on_host = mq_open(&own_name, libc::O_RDONLY).is_ok();
+        drop(host);
+
+        let p = out
+            .observation
+            .probes
+            .get("ipc")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut failures: Vec<String> = [
+            lookup_failure("shared-memory segment", &p["shm"]),
+            lookup_failure("message queue", &p["mq"]),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // The container's own objects prove its lookups worked in a namespace of its own.
+        for (what, v) in [("segment", &p["own_shm"]), ("queue", &p["own_mq"])] {
+            if v.get("created").is_none() {
+                failures.push(format!(
+                    "the container could not create its own {what}: {v}"
+                ));
+            }
+        }
+        if own_shm_on_host {
+            failures.push("the container's segment appeared on the host".into());
+        }
+        if own_mq_on_host {
+            failures.push("the container's message queue appeared on the host".into());
+        }
+        Ok(Verdict::from_failures(
+            failures,
+            "the host's segment and queue are invisible inside; the container's stay inside",
+            json!({
+                "inside": {"host_shm": "ENOENT", "host_mq": "ENOENT", "own_shm": "created", "own_mq": "created"},
+                "on_host": {"container_shm": false, "container_mq": false},
+            }),
+            json!({
+                "inside": {
+                    "host_shm": outcome(&p["shm"]),
+                    "host_mq": outcome(&p["mq"]),
+                    "own_shm": outcome(&p["own_shm"]),
+                    "own_mq": outcome(&p["own_mq"]),
+                },
+                "on_host": {"container_shm": own_shm_on_host, "container_mq": own_mq_on_host},
+            }),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{Job, RunOutcome, Runtime};
+    use crate::spawner::ExitKind;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// Acts like a container without an ipc namespace that dies before it reports: it makes
+    /// its own objects in the host's namespace, then the run fails.
+    #[derive(Default)]
+    struct LeakThenFail {
+        arg: Mutex<String>,
+    }
+
+    impl Runtime for LeakThenFail {
+        fn name(&self) -> String {
+            "leak-then-fail".into()
+        }
+        fn version(&self) -> String {
+            "0".into()
+        }
+        fn unsupported(&self, _: &Isolation) -> Option<String> {
+            None
+        }
+        fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
+            let arg = job.args.probes[0].arg.clone();
+            let kv: BTreeMap<&str, &str> =
+                arg.split(',').filter_map(|p| p.split_once('=')).collect();
+            let key: libc::key_t = kv["own_key"].parse().unwrap();
+            // SAFETY: plain system call.
+            assert!(unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | 0o600) } >= 0);
+            mq_open(kv["own_name"], libc::O_RDONLY | libc::O_CREAT).unwrap();
+            *self.arg.lock().unwrap() = arg.clone();
+            Err(RunError::AgentFailed {
+                exit: ExitKind::Code(1),
+                stderr: "simulated".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn every_host_object_is_removed_when_the_run_fails() {
+        let rt = LeakThenFail::default();
+        let dir = std::env::temp_dir();
+        let ctx = Ctx {
+            runtime: &rt,
+            rootfs: &dir,
+            agent: "/isoprobe-agent",
+            scratch: &dir,
+            timeout: Duration::from_secs(1),
+        };
+        let check = IpcSysvIsolated;
+        assert!(check.probe(&ctx, &check.isolation()).is_err());
+        let arg = rt.arg.lock().unwrap().clone();
+        let kv: BTreeMap<&str, &str> = arg.split(',').filter_map(|p| p.split_once('=')).collect();
+        for k in ["key", "own_key"] {
+            assert_eq!(
+                shm_lookup(kv[k].parse().unwrap()),
+                Err(Errno::ENOENT),
+                "{k} left"
+            );
+        }
+        for n in ["name", "own_name"] {
+            assert_eq!(
+                mq_open(kv[n], libc::O_RDONLY),
+                Err(Errno::ENOENT),
+                "{n} left"
+            );
+        }
+    }
+
+    #[test]
+    fn lookups_pass_only_on_enoent() {
+        assert_eq!(lookup_failure("x", &json!({"errno": "ENOENT"})), None);
+        assert!(lookup_failure("x", &json!({"found": true, "id": 1})).is_some());
+        assert!(lookup_failure("x", &json!({"errno": "ENOSYS"})).is_some());
+        assert!(lookup_failure("x", &Value::Null).is_some());
+    }
+
+    #[test]
+    fn names_and_keys_are_valid_for_the_kernel() {
+        for _ in 0..100 {
+            assert!(random_key() > 0);
+        }
+        let n = random_name();
+        assert!(n.starts_with('/') && !n[1..].contains('/') && n.len() < 255);
+        assert!(n
+            .chars()
+            .skip(1)
+            .all(|c| c.is_ascii_digit() || c == '-' || c.is_ascii_lowercase()));
+    }
+}

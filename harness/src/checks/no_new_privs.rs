@@ -1,0 +1,240 @@
+//! `nnp.no-new-privs`: with no_new_privs set, an unprivileged process that execs a setuid-root
+//! program stays unprivileged.
+//!
+//! The setuid program is a copy of the agent, made setuid-root for this run only; the agent
+//! (uid 1000) execs it with `--probe ids` and reports the euid it got. Without no_new_privs
+//! that euid is 0, which is what the negative control shows: the copy really is setuid-root and
+//! its mount honours the bit.
+//!
+//! The copy does not sit in the rootfs itself, whose directory every host user can walk: for
+//! the length of the run any of them could exec a setuid-root agent (which reads any file named
+//! by `--escape`). It sits in a directory of its own under the private scratch dir, bound onto
+//! the container's `/tmp`, so only the container's mount namespace can reach it.
+
+use super::{Check, Ctx, Requirement, Verdict};
+use crate::runtime::{Bind, Isolation, RunError, Sabotage};
+use crate::spawner::SpawnError;
+use isoprobe_probes::{AgentArgs, ProbeRequest};
+use serde_json::{json, Value};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub struct NoNewPrivs;
+
+const USER: (u32, u32) = (1000, 1000);
+/// Where the helper's directory appears inside: an existing directory of every rootfs.
+const BIND_TARGET: &str = "/tmp";
+
+/// The setuid-root copy of the agent in a directory of its own; both removed on drop.
+struct SuidHelper {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl SuidHelper {
+    /// Copies `agent` (a host path) into a new directory under `scratch`.
+    fn create(scratch: &Path, agent: &Path) -> Result<SuidHelper, SpawnError> {
+        let dir = tempfile::Builder::new()
+            .prefix("isoprobe-suid-")
+            .tempdir_in(scratch)
+            .map_err(|e| SpawnError::parent("create the helper dir", scratch, e))?;
+        let me = SuidHelper {
+            dir,
+            name: format!("isoprobe-suid-{}-{}", std::process::id(), unique()),
+        };
+        let path = me.host_path();
+        let err = |step, e| SpawnError::parent(step, &path, e);
+        // The container's uid must be able to walk into the bound directory.
+        fs::set_permissions(me.dir.path(), fs::Permissions::from_mode(0o755))
+            .map_err(|e| err("chmod 0755 the dir of", e))?;
+        fs::copy(agent, &path).map_err(|e| err("copy the agent to", e))?;
+        std::os::unix::fs::chown(&path, Some(0), Some(0)).map_err(|e| err("chown", e))?;
+        // After the chown: changing the owner clears the setuid bit.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o4755))
+            .map_err(|e| err("chmod 04755", e))?;
+        Ok(me)
+    }
+
+    fn host_path(&self) -> PathBuf {
+        self.dir.path().join(&self.name)
+    }
+
+    /// The helper's path inside the container.
+    fn inside(&self) -> String {
+        format!("{BIND_TARGET}/{}", self.name)
+    }
+
+    /// `iso` with the helper's directory bound in.
+    fn bound_into(&self, iso: &Isolation) -> Isolation {
+        let mut iso = iso.clone();
+        iso.binds.push(Bind {
+            source: self.dir.path().to_path_buf(),
+            target: BIND_TARGET.into(),
+        });
+        iso
+    }
+}
+
+/// Unique among the runs of this process, also when checks run side by side.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Check for NoNewPrivs {
+    fn id(&self) -> String {
+        "nnp.no-new-privs".into()
+    }
+    fn description(&self) -> String {
+        format!(
+            "with no_new_privs set, uid {} inside execs a setuid-root copy of the agent and \
+             stays euid {}",
+            USER.0, USER.0
+        )
+    }
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::Root]
+    }
+    fn isolation(&self) -> Isolation {
+        Isolation {
+            user: Some(USER),
+            no_new_privs: true,
+            ..Isolation::base()
+        }
+    }
+    fn sabotage(&self) -> Sabotage {
+        Sabotage::AllowNewPrivs
+    }
+    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let agent = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
+        let helper = SuidHelper::create(ctx.scratch, &agent)?;
+        let out = ctx.run(
+            &helper.bound_into(iso),
+            AgentArgs {
+                probes: vec![ProbeRequest::new(
+                    "nnp",
+                    format!("helper={}", helper.inside()),
+                )],
+                ..AgentArgs::default()
+            },
+        )?;
+        drop(helper);
+        let p = out
+            .observation
+            .probes
+            .get("nnp")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Ok(judge(&p))
+    }
+}
+
+/// Passes when the agent ran unprivileged with NoNewPrivs set and the setuid-root helper did
+/// not gain euid 0.
+fn judge(p: &Value) -> Verdict {
+    let mut failures = Vec::new();
+    if p["euid"] != json!(USER.0) {
+        failures.push(format!(
+            "the agent ran with euid {}, not {}: the test is not unprivileged",
+            p["euid"], USER.0
+        ));
+    }
+    match p["no_new_privs"].as_bool() {
+        Some(true) => {}
+        Some(false) => failures.push("NoNewPrivs is 0, not 1".into()),
+        None => failures.push(format!("NoNewPrivs not read: {}", p["no_new_privs"])),
+    }
+    match p["helper_euid"].as_u64() {
+        Some(e) if e == u64::from(USER.0) => {}
+        Some(e) => failures.push(format!("the setuid-root helper ran with euid {e}")),
+        None => failures.push(format!(
+            "the helper reported no euid (exit {}, {})",
+            p["helper_exit"], p["helper_error"]
+        )),
+    }
+    Verdict::from_failures(
+        failures,
+        &format!(
+            "NoNewPrivs 1; the setuid-root helper ran with euid {}",
+            USER.0
+        ),
+        json!({"euid": USER.0, "no_new_privs": true, "helper_euid": USER.0}),
+        json!({
+            "euid": p["euid"],
+            "no_new_privs": p["no_new_privs"],
+            "helper_euid": p["helper_euid"],
+            "helper_exit": p["helper_exit"],
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contained() -> Value {
+        json!({
+            "uid": 1000,
+            "euid": 1000,
+            "no_new_privs": true,
+            "helper": "/isoprobe-suid-1-0",
+            "helper_exit": {"code": 0},
+            "helper_euid": 1000,
+            "helper_ids": {"uid": 1000, "euid": 1000, "gid": 1000, "egid": 1000},
+        })
+    }
+
+    #[test]
+    fn passes_when_the_helper_stays_unprivileged() {
+        let v = judge(&contained());
+        assert!(v.pass, "{}", v.reason);
+    }
+
+    #[test]
+    fn each_assertion_fails_on_its_own() {
+        for (key, value, needle) in [
+            ("helper_euid", json!(0), "ran with euid 0"),
+            ("helper_euid", Value::Null, "reported no euid"),
+            ("no_new_privs", json!(false), "NoNewPrivs is 0"),
+            ("no_new_privs", json!({"error": "x"}), "NoNewPrivs not read"),
+            ("euid", json!(0), "not unprivileged"),
+        ] {
+            let mut p = contained();
+            p[key] = value;
+            let v = judge(&p);
+            assert!(!v.pass && v.reason.contains(needle), "{key}: {}", v.reason);
+        }
+    }
+
+    #[test]
+    fn the_helper_is_setuid_root_bound_in_and_removed_on_every_path() {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            // Giving a file to root needs root; the checks_native test covers it then.
+            return;
+        }
+        let scratch = tempfile::tempdir().unwrap();
+        let agent = scratch.path().join("agent");
+        fs::write(&agent, b"agent").unwrap();
+        let h = SuidHelper::create(scratch.path(), &agent).unwrap();
+        let m = fs::metadata(h.host_path()).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o4755, 0, 0));
+        let iso = h.bound_into(&Isolation::base());
+        assert_eq!(iso.binds.len(), 1);
+        assert_eq!(
+            Path::new(&iso.binds[0].target).join(&h.name),
+            Path::new(&h.inside())
+        );
+        assert_eq!(iso.binds[0].source.join(&h.name), h.host_path());
+        drop(h);
+        assert!(SuidHelper::create(scratch.path(), &scratch.path().join("missing")).is_err());
+        let left: Vec<_> = fs::read_dir(scratch.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["agent"]);
+    }
+}

@@ -1,0 +1,114 @@
+//! The small texts the kernel feature inventory reads: `/proc/filesystems`, `/proc/cgroups`,
+//! a cgroup2 `cgroup.controllers` and one-number sysctl files.
+
+/// Whether a `/proc/filesystems` text lists the file system `name` (e.g. `overlay`).
+///
+/// Each line is an optional `nodev` flag, a tab and the name. A file system built as a module
+/// is listed only once the module is loaded.
+pub fn lists_filesystem(proc_filesystems: &str, name: &str) -> bool {
+    proc_filesystems
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .any(|n| n == name)
+}
+
+/// The controllers of a cgroup2 `cgroup.controllers` (or `cgroup.subtree_control`) text,
+/// sorted, without duplicates.
+pub fn controller_list(text: &str) -> Vec<String> {
+    let mut list: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    list.sort();
+    list.dedup();
+    list
+}
+
+/// The controllers a `/proc/cgroups` text marks enabled (last column `1`), sorted: what the
+/// kernel has, whichever hierarchy (v1, cgroup2 or none yet) they are bound to.
+///
+/// Lines that are not `name hierarchy num_cgroups enabled` (the `#` header included) are
+/// skipped.
+pub fn enabled_kernel_controllers(proc_cgroups: &str) -> Vec<String> {
+    let mut list: Vec<String> = proc_cgroups
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            match cols.as_slice() {
+                [name, _, _, "1"] => Some(name.to_string()),
+                _ => None,
+            }
+        })
+        .collect();
+    list.sort();
+    list.dedup();
+    list
+}
+
+/// The number in a one-number sysctl file such as `/proc/sys/user/max_pid_namespaces`.
+pub fn sysctl_number(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILESYSTEMS: &str = include_str!("../../../fixtures/proc/filesystems");
+
+    #[test]
+    fn this_hosts_filesystems_list_overlay_and_cgroup2() {
+        assert!(lists_filesystem(FILESYSTEMS, "overlay"));
+        assert!(lists_filesystem(FILESYSTEMS, "cgroup2"));
+        // A block file system (no `nodev` column) is found too.
+        assert!(lists_filesystem(FILESYSTEMS, "ext4"));
+    }
+
+    #[test]
+    fn absent_or_partial_names_are_not_listed() {
+        assert!(!lists_filesystem(FILESYSTEMS, "nfs"));
+        // `overlay` is listed, `over` is not: names are compared whole.
+        assert!(!lists_filesystem(FILESYSTEMS, "over"));
+        // `nodev` is a flag column, not a file system.
+        assert!(!lists_filesystem(FILESYSTEMS, "nodev"));
+        assert!(!lists_filesystem("nodev\tsysfs\n\text4\n", "overlay"));
+        assert!(!lists_filesystem("", "overlay"));
+    }
+
+    #[test]
+    fn controllers_are_sorted_and_deduplicated() {
+        assert_eq!(
+            controller_list("cpuset cpu io memory hugetlb pids rdma misc\n"),
+            ["cpu", "cpuset", "hugetlb", "io", "memory", "misc", "pids", "rdma"]
+        );
+        assert_eq!(controller_list("hugetlb\n"), ["hugetlb"]);
+        assert_eq!(controller_list("memory memory"), ["memory"]);
+        assert!(controller_list("\n").is_empty());
+    }
+
+    #[test]
+    fn proc_cgroups_lists_enabled_controllers_only() {
+        // This host's /proc/cgroups with memory marked disabled (as `cgroup_disable=memory`
+        // would) and a malformed line.
+        let text = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n\
+                    cpuset\t3\t1\t1\n\
+                    cpu\t1\t1\t1\n\
+                    cpuacct\t2\t1\t1\n\
+                    blkio\t7\t1\t1\n\
+                    memory\t4\t19\t0\n\
+                    hugetlb\t0\t1\t1\n\
+                    pids\t8\t1\t1\n\
+                    broken line\n";
+        assert_eq!(
+            enabled_kernel_controllers(text),
+            ["blkio", "cpu", "cpuacct", "cpuset", "hugetlb", "pids"]
+        );
+        assert!(enabled_kernel_controllers("#subsys_name\thierarchy\n").is_empty());
+    }
+
+    #[test]
+    fn sysctl_numbers() {
+        assert_eq!(sysctl_number("96364\n"), Some(96364));
+        assert_eq!(sysctl_number("0\n"), Some(0));
+        assert_eq!(sysctl_number("-1\n"), None);
+        assert_eq!(sysctl_number(""), None);
+    }
+}
