@@ -202,25 +202,9 @@ pub fn cgroup_mode() -> String {
 mod tests {
     use super::*;
     use crate::checks::Requirement;
-    use crate::runtime::{Isolation, Job, RunOutcome, Sabotage};
+    use crate::runtime::fake::FnRuntime;
+    use crate::runtime::{Isolation, Sabotage};
     use crate::spawner::{CpuQuota, SpawnError};
-
-    /// A runtime that is never reached: the fake check does not run containers.
-    struct NoRuntime;
-    impl Runtime for NoRuntime {
-        fn name(&self) -> String {
-            "none".into()
-        }
-        fn version(&self) -> String {
-            "0".into()
-        }
-        fn unsupported(&self, _: &Isolation) -> Option<String> {
-            None
-        }
-        fn run(&self, _: &Job) -> Result<RunOutcome, RunError> {
-            unreachable!("the fake check does not run containers")
-        }
-    }
 
     /// Passes on its own isolation; its sabotaged run errors or passes, as told.
     struct Fake {
@@ -262,8 +246,12 @@ mod tests {
     }
 
     fn control_of(check: Fake) -> ControlResult {
+        // Never reached: the fake check does not run containers.
+        let no_runtime = FnRuntime::new("none", |_| {
+            unreachable!("the fake check does not run containers")
+        });
         let ctx = Ctx {
-            runtime: &NoRuntime,
+            runtime: &no_runtime,
             rootfs: std::path::Path::new("/"),
             agent: "/agent",
             scratch: std::path::Path::new("/tmp"),

@@ -7,6 +7,7 @@
 //! harmless (the interface is the container's) and meaningful (it starts down, so setting it up
 //! is a real change that CAP_NET_ADMIN guards).
 
+use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use isoprobe_probes::parse::has_cap;
@@ -62,12 +63,7 @@ impl Check for BoundingDropped {
                 ..AgentArgs::default()
             },
         )?;
-        let p = out
-            .observation
-            .probes
-            .get("caps")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let p = host_side::probe_result(&out, "caps");
         Ok(judge(&p))
     }
 }

@@ -1,5 +1,5 @@
-//! What checks do on the host around a run: unguessable tokens, setup errors, bounded waits,
-//! and mounts that are undone on every path.
+//! What checks do on the host around a run: unguessable tokens and canary files, setup
+//! errors, bounded waits, and mounts that are undone on every path.
 
 use crate::runtime::{RunError, RunOutcome};
 use crate::spawner::SpawnError;
@@ -11,13 +11,19 @@ use std::time::{Duration, Instant};
 /// Poll interval of host-side waits: short next to a container's start-up.
 const POLL: Duration = Duration::from_millis(10);
 
-/// 16 random bytes as hex: nobody could guess it or find it on the disk by accident.
-pub(super) fn token() -> String {
-    let mut bytes = [0u8; 16];
+/// `N` bytes from /dev/urandom (zeros where it could not be read).
+pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| {
         use std::io::Read;
         f.read_exact(&mut bytes)
     });
+    bytes
+}
+
+/// 16 random bytes as hex: nobody could guess it or find it on the disk by accident.
+pub(super) fn token() -> String {
+    let mut bytes: [u8; 16] = random_bytes();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -28,6 +34,40 @@ pub(super) fn token() -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     // One word (no `-`), so that the report's scrubbing of temp names takes all of it.
     format!("{}_{hex}", std::process::id())
+}
+
+/// A host file outside the rootfs holding an unguessable secret: whoever reads the secret
+/// reached the file. It lives in its own `isoprobe-canary-*` directory in the scratch dir,
+/// removed with the file on drop.
+pub(super) struct Canary {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    secret: String,
+}
+
+impl Canary {
+    pub fn create(scratch: &Path) -> Result<Canary, RunError> {
+        let dir = tempfile::Builder::new()
+            .prefix("isoprobe-canary-")
+            .tempdir_in(scratch)
+            .map_err(|e| setup("create the canary dir", scratch, e))?;
+        let path = dir.path().join("canary");
+        let secret = format!("isoprobe-canary-{}", token());
+        std::fs::write(&path, &secret).map_err(|e| setup("write the canary", &path, e))?;
+        Ok(Canary {
+            _dir: dir,
+            path,
+            secret,
+        })
+    }
+    /// The canary's host path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// The canary's content.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
 }
 
 /// What the named probe reported (`null` when the agent did not run it).
@@ -116,14 +156,19 @@ impl Drop for HostMounts {
     }
 }
 
-/// The host's mount points at `root` or below it, as often as each is mounted.
-pub(super) fn mounts_under(root: &Path) -> Vec<String> {
-    let root = root.to_string_lossy();
-    let below = format!("{}/", root.trim_end_matches('/'));
+/// The host's mount points, as often as each is mounted (none if the table is unreadable).
+pub(super) fn mount_points() -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .ok()
         .and_then(|t| isoprobe_probes::parse::mount_points(&t).ok())
         .unwrap_or_default()
+}
+
+/// The host's mount points at `root` or below it, as often as each is mounted.
+pub(super) fn mounts_under(root: &Path) -> Vec<String> {
+    let root = root.to_string_lossy();
+    let below = format!("{}/", root.trim_end_matches('/'));
+    mount_points()
         .into_iter()
         .filter(|m| *m == root || m.starts_with(&below))
         .collect()

@@ -4,6 +4,7 @@
 //! Every object either side could have made in the host's namespace is listed in a [`HostIpc`]
 //! guard before the container starts, so a failed or sabotaged run leaves nothing behind.
 
+use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use crate::spawner::SpawnError;
@@ -20,12 +21,7 @@ const SEGMENT_SIZE: usize = 4096;
 const DRAWS: usize = 8;
 
 fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| {
-        use std::io::Read;
-        f.read_exact(&mut b)
-    });
-    u32::from_ne_bytes(b)
+    u32::from_ne_bytes(host_side::random_bytes())
 }
 
 /// A positive key, never IPC_PRIVATE (0).
@@ -209,12 +205,7 @@ impl Check for IpcSysvIsolated {
         let own_mq_on_host = mq_open(&own_name, libc::O_RDONLY).is_ok();
         drop(host);
 
-        let p = out
-            .observation
-            .probes
-            .get("ipc")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let p = host_side::probe_result(&out, "ipc");
         let mut failures: Vec<String> = [
             lookup_failure("shared-memory segment", &p["shm"]),
             lookup_failure("message queue", &p["mq"]),
@@ -259,48 +250,30 @@ impl Check for IpcSysvIsolated {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{Job, RunOutcome, Runtime};
-    use crate::spawner::ExitKind;
+    use crate::runtime::fake::{self, FnRuntime};
     use std::collections::BTreeMap;
     use std::sync::Mutex;
     use std::time::Duration;
 
-    /// Acts like a container without an ipc namespace that dies before it reports: it makes
-    /// its own objects in the host's namespace, then the run fails.
-    #[derive(Default)]
-    struct LeakThenFail {
-        arg: Mutex<String>,
-    }
-
-    impl Runtime for LeakThenFail {
-        fn name(&self) -> String {
-            "leak-then-fail".into()
-        }
-        fn version(&self) -> String {
-            "0".into()
-        }
-        fn unsupported(&self, _: &Isolation) -> Option<String> {
-            None
-        }
-        fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
-            let arg = job.args.probes[0].arg.clone();
-            let kv: BTreeMap<&str, &str> =
-                arg.split(',').filter_map(|p| p.split_once('=')).collect();
-            let key: libc::key_t = kv["own_key"].parse().unwrap();
-            // SAFETY: plain system call.
-            assert!(unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | 0o600) } >= 0);
-            mq_open(kv["own_name"], libc::O_RDONLY | libc::O_CREAT).unwrap();
-            *self.arg.lock().unwrap() = arg.clone();
-            Err(RunError::AgentFailed {
-                exit: ExitKind::Code(1),
-                stderr: "simulated".into(),
-            })
-        }
+    /// The probe's argument as `name → value`.
+    fn fields(arg: &str) -> BTreeMap<&str, &str> {
+        arg.split(',').filter_map(|p| p.split_once('=')).collect()
     }
 
     #[test]
     fn every_host_object_is_removed_when_the_run_fails() {
-        let rt = LeakThenFail::default();
+        let arg = Mutex::new(String::new());
+        // Acts like a container without an ipc namespace that dies before it reports: it makes
+        // its own objects in the host's namespace, then the run fails.
+        let rt = FnRuntime::new("leak-then-fail", |job| {
+            let kv = fields(&job.args.probes[0].arg);
+            let key: libc::key_t = kv["own_key"].parse().unwrap();
+            // SAFETY: plain system call.
+            assert!(unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | 0o600) } >= 0);
+            mq_open(kv["own_name"], libc::O_RDONLY | libc::O_CREAT).unwrap();
+            *arg.lock().unwrap() = job.args.probes[0].arg.clone();
+            Err(fake::agent_failed())
+        });
         let dir = std::env::temp_dir();
         let ctx = Ctx {
             runtime: &rt,
@@ -311,8 +284,8 @@ mod tests {
         };
         let check = IpcSysvIsolated;
         assert!(check.probe(&ctx, &check.isolation()).is_err());
-        let arg = rt.arg.lock().unwrap().clone();
-        let kv: BTreeMap<&str, &str> = arg.split(',').filter_map(|p| p.split_once('=')).collect();
+        let arg = arg.lock().unwrap().clone();
+        let kv = fields(&arg);
         for k in ["key", "own_key"] {
             assert_eq!(
                 shm_lookup(kv[k].parse().unwrap()),

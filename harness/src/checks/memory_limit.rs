@@ -6,6 +6,7 @@
 //! task of the cgroup) is the child and the agent survives to report how it ended. The machine
 //! has no swap, so the limit cannot be met by paging out.
 
+use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use isoprobe_probes::{AgentArgs, ProbeRequest};
@@ -48,12 +49,7 @@ impl Check for MemoryLimitEnforced {
                 ..AgentArgs::default()
             },
         )?;
-        let p = out
-            .observation
-            .probes
-            .get("alloc")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let p = host_side::probe_result(&out, "alloc");
         let oom = out.cgroup.as_ref().and_then(|c| c.oom_kills.clone());
         Ok(judge(&p, oom))
     }

@@ -9,7 +9,7 @@
 use super::host_side::{self, HostMounts};
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
-use isoprobe_probes::{parse, AgentArgs, NsType, ProbeRequest};
+use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -109,7 +109,7 @@ fn act_on_host(
     if !host.ready {
         return host;
     }
-    host.inside_mount_on_host = host_mount_points()
+    host.inside_mount_on_host = host_side::mount_points()
         .iter()
         .any(|m| m.ends_with(&format!("/inside-{token}")));
     let target = dir.join(format!("host-{token}"));
@@ -121,13 +121,6 @@ fn act_on_host(
     let signalled = mounted.and_then(|()| std::fs::write(dir.join("host-mounted"), token));
     host.host_mount = signalled.err().map(|e| e.to_string());
     host
-}
-
-fn host_mount_points() -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .ok()
-        .and_then(|t| parse::mount_points(&t).ok())
-        .unwrap_or_default()
 }
 
 fn judge(p: &Value, host: &HostSide) -> Verdict {
@@ -244,46 +237,29 @@ mod tests {
 #[cfg(test)]
 mod host_tests {
     use super::*;
-    use crate::runtime::{Job, RunOutcome, Runtime};
+    use crate::runtime::fake::{self, FnRuntime};
+    use crate::runtime::{RunOutcome, Runtime};
     use crate::spawner::ExitKind;
     use std::sync::Mutex;
     use std::time::Duration;
 
     /// Acts like a container whose mounts propagate: it mounts on the host itself (as a
     /// propagated mount would appear there), plays its part of the exchange, and then either
-    /// reports or dies.
-    #[derive(Default)]
-    struct MountOnHost {
-        fail: bool,
-        token: Mutex<String>,
-    }
-
-    impl Runtime for MountOnHost {
-        fn name(&self) -> String {
-            "mount-on-host".into()
-        }
-        fn version(&self) -> String {
-            "0".into()
-        }
-        fn unsupported(&self, _: &Isolation) -> Option<String> {
-            None
-        }
-        fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
+    /// reports or dies (`fail`). The token it was given goes to `given`.
+    fn mount_on_host(fail: bool, given: &Mutex<String>) -> impl Runtime + '_ {
+        FnRuntime::new("mount-on-host", move |job| {
             let arg = job.args.probes[0].arg.clone();
             let (dir, token) = arg
                 .split_once(",token=")
                 .map(|(d, t)| (d.trim_start_matches("dir=/").to_string(), t.to_string()))
                 .unwrap();
-            *self.token.lock().unwrap() = token.clone();
+            *given.lock().unwrap() = token.clone();
             let dir = job.rootfs.join(dir);
             let inside = dir.join(format!("inside-{token}"));
             std::fs::create_dir(&inside).unwrap();
             host_side::mount_tmpfs(&format!("isoprobe-inside-{token}"), &inside).unwrap();
-            if self.fail {
-                return Err(RunError::AgentFailed {
-                    exit: ExitKind::Code(1),
-                    stderr: "simulated".into(),
-                });
+            if fail {
+                return Err(fake::agent_failed());
             }
             std::fs::write(dir.join("ready"), "").unwrap();
             let signalled = host_side::wait_until(
@@ -305,20 +281,25 @@ mod host_tests {
                 cpu_time: None,
                 cgroup: None,
             })
-        }
+        })
     }
 
     fn mounted_on_host(suffix: &str) -> bool {
-        host_mount_points().iter().any(|m| m.ends_with(suffix))
+        host_side::mount_points()
+            .iter()
+            .any(|m| m.ends_with(suffix))
     }
 
-    fn run(rt: &MountOnHost) -> (Result<Verdict, RunError>, std::path::PathBuf) {
+    /// Runs the check on [`mount_on_host`]; also hands back the rootfs and the run's token.
+    fn run(fail: bool) -> (Result<Verdict, RunError>, std::path::PathBuf, String) {
+        let token = Mutex::default();
+        let rt = mount_on_host(fail, &token);
         let rootfs = tempfile::Builder::new()
             .prefix("isoprobe-rootfs-")
             .tempdir()
             .unwrap();
         let ctx = Ctx {
-            runtime: rt,
+            runtime: &rt,
             rootfs: rootfs.path(),
             agent: "/isoprobe-agent",
             scratch: rootfs.path(),
@@ -332,7 +313,18 @@ mod host_tests {
             .map(|e| e.path())
             .collect();
         assert!(leftover.is_empty(), "left in the rootfs: {leftover:?}");
-        (r, rootfs.path().to_path_buf())
+        let token = token.lock().unwrap().clone();
+        (r, rootfs.path().to_path_buf(), token)
+    }
+
+    /// Nothing the run mounted is left on the host: no mount named after its token, none
+    /// below its rootfs.
+    #[track_caller]
+    fn assert_no_mount_left(token: &str, rootfs: &Path) {
+        assert!(!mounted_on_host(&format!("-{token}")));
+        assert!(!host_side::mount_points()
+            .iter()
+            .any(|m| m.starts_with(&*rootfs.to_string_lossy())));
     }
 
     fn root() -> bool {
@@ -348,8 +340,7 @@ mod host_tests {
         if !root() {
             return;
         }
-        let rt = MountOnHost::default();
-        let (r, rootfs) = run(&rt);
+        let (r, rootfs, token) = run(false);
         let v = r.unwrap();
         assert!(!v.pass);
         assert!(
@@ -362,11 +353,7 @@ mod host_tests {
             "{}",
             v.reason
         );
-        let token = rt.token.lock().unwrap().clone();
-        assert!(!mounted_on_host(&format!("-{token}")));
-        assert!(!host_mount_points()
-            .iter()
-            .any(|m| m.starts_with(&*rootfs.to_string_lossy())));
+        assert_no_mount_left(&token, &rootfs);
     }
 
     #[test]
@@ -374,16 +361,8 @@ mod host_tests {
         if !root() {
             return;
         }
-        let rt = MountOnHost {
-            fail: true,
-            ..MountOnHost::default()
-        };
-        let (r, rootfs) = run(&rt);
+        let (r, rootfs, token) = run(true);
         assert!(r.is_err());
-        let token = rt.token.lock().unwrap().clone();
-        assert!(!mounted_on_host(&format!("-{token}")));
-        assert!(!host_mount_points()
-            .iter()
-            .any(|m| m.starts_with(&*rootfs.to_string_lossy())));
+        assert_no_mount_left(&token, &rootfs);
     }
 }

@@ -1,6 +1,7 @@
 //! `net.only-loopback`: in a new network namespace the only interface is `lo`, and a TCP port
 //! the host listens on at 127.0.0.1 is out of reach.
 
+use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use crate::spawner::SpawnError;
@@ -44,13 +45,7 @@ impl Check for OnlyLoopback {
             },
         );
         drop(listener);
-        let p = out?
-            .observation
-            .probes
-            .get("net")
-            .cloned()
-            .unwrap_or(Value::Null);
-        Ok(judge(&p))
+        Ok(judge(&host_side::probe_result(&out?, "net")))
     }
 }
 

@@ -11,6 +11,7 @@
 //! by `--escape`). It sits in a directory of its own under the private scratch dir, bound onto
 //! the container's `/tmp`, so only the container's mount namespace can reach it.
 
+use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Bind, Isolation, RunError, Sabotage};
 use crate::spawner::SpawnError;
@@ -121,12 +122,7 @@ impl Check for NoNewPrivs {
             },
         )?;
         drop(helper);
-        let p = out
-            .observation
-            .probes
-            .get("nnp")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let p = host_side::probe_result(&out, "nnp");
         Ok(judge(&p))
     }
 }

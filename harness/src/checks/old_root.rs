@@ -3,7 +3,7 @@
 //! own `/` or `/proc`; a kept old root shows up as an extra mount point the canary is read
 //! through.
 
-use super::host_side;
+use super::host_side::{self, Canary};
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use crate::spawner::OLD_ROOT;
@@ -38,26 +38,22 @@ impl Check for OldRootGone {
         Sabotage::KeepOldRoot
     }
     fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
-        let dir = tempfile::Builder::new()
-            .prefix("isoprobe-canary-")
-            .tempdir_in(ctx.scratch)
-            .map_err(|e| host_side::setup("create the canary dir", ctx.scratch, e))?;
-        let canary = dir.path().join("canary");
-        let secret = format!("isoprobe-canary-{}", host_side::token());
-        fs::write(&canary, &secret)
-            .map_err(|e| host_side::setup("write the canary", &canary, e))?;
+        let canary = Canary::create(ctx.scratch)?;
         let _put_old = RemovedIfNew::new(ctx.rootfs.join(&OLD_ROOT[1..]));
         let out = ctx.run(
             iso,
             AgentArgs {
                 probes: vec![ProbeRequest::new(
                     "oldroot",
-                    format!("canary={}", canary.display()),
+                    format!("canary={}", canary.path().display()),
                 )],
                 ..AgentArgs::default()
             },
         )?;
-        Ok(judge(&host_side::probe_result(&out, "oldroot"), &secret))
+        Ok(judge(
+            &host_side::probe_result(&out, "oldroot"),
+            canary.secret(),
+        ))
     }
 }
 

@@ -7,6 +7,7 @@
 //! its children stay alive until it stops forking. So exactly `pids.max - threads` forks
 //! succeed; fewer would mean something else is charged to the container.
 
+use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use isoprobe_probes::{AgentArgs, ProbeRequest};
@@ -49,12 +50,7 @@ impl Check for PidsLimitEnforced {
                 ..AgentArgs::default()
             },
         )?;
-        let p = out
-            .observation
-            .probes
-            .get("forks")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let p = host_side::probe_result(&out, "forks");
         let refused = out.cgroup.as_ref().and_then(|c| c.pids_refused.clone());
         Ok(judge(&p, refused))
     }

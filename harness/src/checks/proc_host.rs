@@ -131,6 +131,7 @@ fn judge(p: &Value, sleeper_alive: bool) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::fake::{self, FnRuntime};
 
     fn unreachable() -> Value {
         json!({
@@ -201,40 +202,20 @@ mod tests {
         }
     }
 
-    /// Records the sleeper's pid, then fails like a container that could not start.
-    #[derive(Default)]
-    struct FailingRuntime {
-        pid: std::sync::Mutex<Option<i32>>,
-    }
-
-    impl crate::runtime::Runtime for FailingRuntime {
-        fn name(&self) -> String {
-            "failing".into()
-        }
-        fn version(&self) -> String {
-            "0".into()
-        }
-        fn unsupported(&self, _: &Isolation) -> Option<String> {
-            None
-        }
-        fn run(&self, job: &crate::runtime::Job) -> Result<crate::runtime::RunOutcome, RunError> {
+    #[test]
+    fn the_sleeper_is_killed_and_reaped_when_the_run_fails() {
+        let rootfs = crate::rootfs::PreparedRootfs::fresh(crate::agent_binary::AGENT).unwrap();
+        let sleeper_pid = std::sync::Mutex::new(None::<i32>);
+        // Records the sleeper's pid, then fails like a container that could not start.
+        let rt = FnRuntime::new("failing", |job| {
             let pid = job.args.probes[0]
                 .arg
                 .trim_start_matches("pid=")
                 .parse()
                 .ok();
-            *self.pid.lock().unwrap() = pid;
-            Err(RunError::AgentFailed {
-                exit: crate::spawner::ExitKind::Code(1),
-                stderr: "simulated".into(),
-            })
-        }
-    }
-
-    #[test]
-    fn the_sleeper_is_killed_and_reaped_when_the_run_fails() {
-        let rootfs = crate::rootfs::PreparedRootfs::fresh(crate::agent_binary::AGENT).unwrap();
-        let rt = FailingRuntime::default();
+            *sleeper_pid.lock().unwrap() = pid;
+            Err(fake::agent_failed())
+        });
         let ctx = Ctx {
             runtime: &rt,
             rootfs: rootfs.path(),
@@ -244,8 +225,7 @@ mod tests {
         };
         let check = HostInvisible;
         assert!(check.probe(&ctx, &check.isolation()).is_err());
-        let pid = rt
-            .pid
+        let pid = sleeper_pid
             .lock()
             .unwrap()
             .expect("the sleeper's pid was passed on");

@@ -1,25 +1,14 @@
 //! `root.chroot-escape-blocked`: root inside the container tries the classic chroot escape
 //! (and a plain open) to reach a canary file the harness put outside the rootfs.
 
+use super::host_side::Canary;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use crate::spawner::RootMode;
 use isoprobe_probes::{AgentArgs, NsType, Probe};
 use serde_json::json;
-use std::fs;
 
 pub struct ChrootEscapeBlocked;
-
-/// A token nobody could guess or find by accident elsewhere on the disk.
-fn token() -> String {
-    let mut bytes = [0u8; 16];
-    let _ = fs::File::open("/dev/urandom").and_then(|mut f| {
-        use std::io::Read;
-        f.read_exact(&mut bytes)
-    });
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("isoprobe-canary-{}-{hex}", std::process::id())
-}
 
 impl Check for ChrootEscapeBlocked {
     fn id(&self) -> String {
@@ -40,20 +29,11 @@ impl Check for ChrootEscapeBlocked {
         Sabotage::RootMode(RootMode::Chroot)
     }
     fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
-        let dir = tempfile::Builder::new()
-            .prefix("isoprobe-canary-")
-            .tempdir_in(ctx.scratch)
-            .map_err(|e| {
-                crate::spawner::SpawnError::parent("create the canary dir", ctx.scratch, e)
-            })?;
-        let canary = dir.path().join("canary");
-        let secret = token();
-        fs::write(&canary, &secret)
-            .map_err(|e| crate::spawner::SpawnError::parent("write the canary", &canary, e))?;
+        let canary = Canary::create(ctx.scratch)?;
         let out = ctx.run(
             iso,
             AgentArgs {
-                escape_canary: Some(canary.display().to_string()),
+                escape_canary: Some(canary.path().display().to_string()),
                 ..AgentArgs::default()
             },
         )?;
@@ -69,7 +49,7 @@ impl Check for ChrootEscapeBlocked {
         let mut observed = serde_json::Map::new();
         for a in &attempts {
             let outcome = match &a.read {
-                Probe::Ok(text) if text.trim() == secret => {
+                Probe::Ok(text) if text.trim() == canary.secret() => {
                     failures.push(format!("`{}` reached the host canary", a.method));
                     "reached the canary".to_string()
                 }

@@ -4,6 +4,7 @@
 //! The negative control really changes the host's value; a [`RestoreSysctl`] guard puts the
 //! original back on every path, after the judge has read what the container did.
 
+use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::{Isolation, RunError, Sabotage};
 use crate::spawner::SpawnError;
@@ -91,12 +92,7 @@ impl Check for NetSysctlIsolated {
         )?;
         let after = read_host()?;
         let restored = guard.restore();
-        let p = out
-            .observation
-            .probes
-            .get("sysctl")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let p = host_side::probe_result(&out, "sysctl");
         let mut failures = judge(&p, value, &before, &after);
         if let Err(e) = restored {
             failures.push(e);
@@ -160,33 +156,8 @@ mod tests {
 #[cfg(test)]
 mod host_tests {
     use super::*;
-    use crate::runtime::{Job, RunOutcome, Runtime};
-    use crate::spawner::ExitKind;
+    use crate::runtime::fake::{self, FnRuntime};
     use std::time::Duration;
-
-    /// Acts like a container without a network namespace that dies after its write.
-    struct WriteThenFail;
-
-    impl Runtime for WriteThenFail {
-        fn name(&self) -> String {
-            "write-then-fail".into()
-        }
-        fn version(&self) -> String {
-            "0".into()
-        }
-        fn unsupported(&self, _: &Isolation) -> Option<String> {
-            None
-        }
-        fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
-            let arg = &job.args.probes[0].arg;
-            let value = arg.rsplit_once("value=").map(|(_, v)| v).unwrap_or("");
-            fs::write(SYSCTL, format!("{value}\n")).unwrap();
-            Err(RunError::AgentFailed {
-                exit: ExitKind::Code(1),
-                stderr: "simulated".into(),
-            })
-        }
-    }
 
     #[test]
     fn the_hosts_value_is_restored_when_the_run_fails() {
@@ -194,10 +165,17 @@ mod host_tests {
             eprintln!("SKIP the_hosts_value_is_restored_when_the_run_fails: needs root");
             return;
         }
+        // Acts like a container without a network namespace that dies after its write.
+        let write_then_fail = FnRuntime::new("write-then-fail", |job| {
+            let arg = &job.args.probes[0].arg;
+            let value = arg.rsplit_once("value=").map(|(_, v)| v).unwrap_or("");
+            fs::write(SYSCTL, format!("{value}\n")).unwrap();
+            Err(fake::agent_failed())
+        });
         let before = read_host().unwrap();
         let dir = std::env::temp_dir();
         let ctx = Ctx {
-            runtime: &WriteThenFail,
+            runtime: &write_then_fail,
             rootfs: &dir,
             agent: "/isoprobe-agent",
             scratch: &dir,

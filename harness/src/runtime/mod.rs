@@ -6,6 +6,8 @@
 //! input, and name in [`Runtime::unsupported`] what it cannot express), then add it to
 //! [`by_name`].
 
+#[cfg(test)]
+pub(crate) mod fake;
 mod isolation;
 mod native;
 

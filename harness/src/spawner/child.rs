@@ -247,14 +247,23 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 match &plan.put_old {
                     None => {
                         // pivot_root(".", "."): the old root ends up stacked on the new one,
-                        // and the detach takes it away without needing a directory for it.
+                        // and the detach takes it away without needing a directory for it. A
+                        // descriptor of the old root, opened before, lets us name it alone.
+                        let old = libc::open(
+                            c"/".as_ptr(),
+                            libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
+                        );
+                        check(plan, Step::PivotRoot, old as _);
                         check(
                             plan,
                             Step::PivotRoot,
                             libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
                         );
-                        // rslave first: where the host's mounts are shared, the detach of
-                        // the old root would otherwise propagate and unmount them on the host.
+                        check(plan, Step::DetachOldRoot, libc::fchdir(old) as _);
+                        libc::close(old);
+                        // rslave first: where the host's mounts are shared, the detach would
+                        // otherwise propagate and unmount them on the host. Only the old root:
+                        // the new root keeps the propagation it was given.
                         check(
                             plan,
                             Step::DetachOldRoot,
