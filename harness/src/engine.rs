@@ -41,12 +41,16 @@ pub fn run_checks(
         scratch: scratch.path(),
         timeout: opts.timeout,
     };
+    let unavailable = runtime.available().err();
     let mut results = Vec::new();
     for check in checks {
         if crate::cancel::requested() {
             return Err(HarnessError::Interrupted);
         }
-        results.push(run_one(&ctx, check.as_ref(), opts.negative_controls)?);
+        results.push(match &unavailable {
+            Some(why) => unavailable_result(check.as_ref(), why, opts.negative_controls),
+            None => run_one(&ctx, check.as_ref(), opts.negative_controls)?,
+        });
     }
     Ok(Report {
         isoprobe_version: env!("CARGO_PKG_VERSION").into(),
@@ -72,6 +76,21 @@ fn skipped(check: &dyn Check, reason: String, started: Instant) -> CheckResult {
         duration_ms: started.elapsed().as_millis() as u64,
         negative_control: None,
     }
+}
+
+/// A check of a runtime that is not here: skipped with the runtime's reason (and its control).
+fn unavailable_result(check: &dyn Check, why: &str, with_control: bool) -> CheckResult {
+    let reason = format!("runtime unavailable: {why}");
+    let mut r = skipped(check, reason.clone(), Instant::now());
+    if with_control {
+        r.negative_control = Some(ControlResult {
+            sabotage: check.sabotage().describe(),
+            status: ControlStatus::Skip,
+            reason,
+            observed: Value::Null,
+        });
+    }
+    r
 }
 
 /// Why the check cannot run here, if it cannot.

@@ -15,7 +15,7 @@ fn run(id: &str, controls: bool) -> CheckResult {
     let rootfs = PreparedRootfs::fresh(isoprobe::agent_binary::AGENT).expect("rootfs");
     let selected = checks::select(&[id.to_string()]).expect("known id");
     let report = run_checks(
-        &NativeRuntime,
+        &NativeRuntime::PIVOT,
         &selected,
         &rootfs,
         &RunOptions {

@@ -21,7 +21,7 @@ fn report_matches_this_kernels_snapshot() {
     require_root!("report_matches_this_kernels_snapshot");
     let rootfs = PreparedRootfs::fresh(isoprobe::agent_binary::AGENT).unwrap();
     let report = run_checks(
-        &NativeRuntime,
+        &NativeRuntime::PIVOT,
         &checks::all(),
         &rootfs,
         &RunOptions {

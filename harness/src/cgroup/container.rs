@@ -33,7 +33,7 @@ pub struct CgroupSample {
 }
 
 #[derive(Debug)]
-struct OwnedCgroup {
+struct CgroupDir {
     path: PathBuf,
     version: CgroupVersion,
     controllers: Vec<&'static str>,
@@ -42,7 +42,7 @@ struct OwnedCgroup {
 /// All the cgroups of one container, removed on drop.
 #[derive(Debug)]
 pub struct ContainerCgroups {
-    groups: Vec<OwnedCgroup>,
+    groups: Vec<CgroupDir>,
     limits: CgroupLimits,
 }
 
@@ -54,43 +54,20 @@ impl ContainerCgroups {
     /// Creates the cgroups named `name` and writes the limits. `Err(reason)` when a needed
     /// controller is not available to us (no cgroup is left behind then).
     pub fn create(name: &str, limits: CgroupLimits) -> Result<ContainerCgroups, String> {
-        let mut needed = vec!["cpu"];
-        if limits.pids_max.is_some() {
-            needed.push("pids");
-        }
-        if limits.memory_max.is_some() {
-            needed.push("memory");
-        }
-        let mut located: Vec<(ControllerLocation, Vec<&'static str>)> = Vec::new();
-        for c in needed {
-            let loc = locate(c)?;
-            // On v2 (or co-mounted v1 controllers) one directory serves several controllers.
-            match located
-                .iter_mut()
-                .find(|(l, _)| l.caller_dir() == loc.caller_dir())
-            {
-                Some((_, cs)) => cs.push(c),
-                None => located.push((loc, vec![c])),
-            }
-        }
+        let dirs = dirs_for(name, limits)?;
         let mut me = ContainerCgroups {
             groups: Vec::new(),
             limits,
         };
-        for (loc, controllers) in located {
-            let path = loc.caller_dir().join(name);
-            fs::create_dir(&path).map_err(|e| with_path(e, "mkdir", &path).to_string())?;
-            me.groups.push(OwnedCgroup {
-                path,
-                version: loc.version.clone(),
-                controllers,
-            });
+        for dir in dirs {
+            fs::create_dir(&dir.path).map_err(|e| with_path(e, "mkdir", &dir.path).to_string())?;
+            me.groups.push(dir);
         }
         me.apply_limits().map_err(|e| e.to_string())?;
         Ok(me)
     }
 
-    fn group(&self, controller: &str) -> Option<&OwnedCgroup> {
+    fn group(&self, controller: &str) -> Option<&CgroupDir> {
         self.groups
             .iter()
             .find(|g| g.controllers.contains(&controller))
@@ -138,42 +115,75 @@ impl ContainerCgroups {
     }
 
     pub fn sample(&self) -> CgroupSample {
-        let cpu_stat = match self.group("cpu") {
-            Some(g) => g.read("cpu.stat").and_then(|t| {
-                parse_cpu_stat(&t).map_err(|e| format!("{}/cpu.stat: {e}", g.path.display()))
-            }),
-            None => Err("no cpu cgroup".into()),
-        };
-        let keyed = |controller: &str, file: &str, key: &str| {
-            self.group(controller).map(|g| {
-                g.read(file).and_then(|t| {
-                    flat_keyed_value(&t, key)
-                        .map_err(|e| e.to_string())?
-                        .ok_or_else(|| format!("{}/{file} has no `{key}` line", g.path.display()))
-                })
-            })
-        };
-        let oom_file = match self.group("memory").map(|g| &g.version) {
-            Some(CgroupVersion::V2) => "memory.events",
-            _ => "memory.oom_control",
-        };
-        CgroupSample {
-            paths: self.paths(),
-            limits: self.limits,
-            cpu_stat,
-            pids_refused: self
-                .limits
-                .pids_max
-                .and(keyed("pids", "pids.events", "max")),
-            oom_kills: self
-                .limits
-                .memory_max
-                .and(keyed("memory", oom_file, "oom_kill")),
-        }
+        sample_dirs(&self.groups, self.limits)
     }
 }
 
-impl OwnedCgroup {
+/// Where the cgroups named `name` of a container with `limits` are (or go): under the caller's
+/// own cgroup in the cpu hierarchy, and in the pids and memory ones when those limits are set.
+/// A runtime given the relative cgroups path `name` puts the container there too.
+fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, String> {
+    let mut needed = vec!["cpu"];
+    if limits.pids_max.is_some() {
+        needed.push("pids");
+    }
+    if limits.memory_max.is_some() {
+        needed.push("memory");
+    }
+    let mut dirs: Vec<CgroupDir> = Vec::new();
+    for c in needed {
+        let loc: ControllerLocation = locate(c)?;
+        let path = loc.caller_dir().join(name);
+        // On v2 (or co-mounted v1 controllers) one directory serves several controllers.
+        match dirs.iter_mut().find(|d| d.path == path) {
+            Some(d) => d.controllers.push(c),
+            None => dirs.push(CgroupDir {
+                path,
+                version: loc.version.clone(),
+                controllers: vec![c],
+            }),
+        }
+    }
+    Ok(dirs)
+}
+
+/// Reads the statistics of cgroups a runtime made from the relative cgroups path `name`
+/// (before the runtime removes them).
+pub fn sample_runtime_cgroups(name: &str, limits: CgroupLimits) -> Result<CgroupSample, String> {
+    Ok(sample_dirs(&dirs_for(name, limits)?, limits))
+}
+
+fn sample_dirs(groups: &[CgroupDir], limits: CgroupLimits) -> CgroupSample {
+    let group = |c: &str| groups.iter().find(|g| g.controllers.contains(&c));
+    let cpu_stat = match group("cpu") {
+        Some(g) => g.read("cpu.stat").and_then(|t| {
+            parse_cpu_stat(&t).map_err(|e| format!("{}/cpu.stat: {e}", g.path.display()))
+        }),
+        None => Err("no cpu cgroup".into()),
+    };
+    let keyed = |controller: &str, file: &str, key: &str| {
+        group(controller).map(|g| {
+            g.read(file).and_then(|t| {
+                flat_keyed_value(&t, key)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{}/{file} has no `{key}` line", g.path.display()))
+            })
+        })
+    };
+    let oom_file = match group("memory").map(|g| &g.version) {
+        Some(CgroupVersion::V2) => "memory.events",
+        _ => "memory.oom_control",
+    };
+    CgroupSample {
+        paths: groups.iter().map(|g| g.path.clone()).collect(),
+        limits,
+        cpu_stat,
+        pids_refused: limits.pids_max.and(keyed("pids", "pids.events", "max")),
+        oom_kills: limits.memory_max.and(keyed("memory", oom_file, "oom_kill")),
+    }
+}
+
+impl CgroupDir {
     fn write(&self, file: &str, value: &str) -> io::Result<()> {
         let p = self.path.join(file);
         fs::write(&p, value).map_err(|e| with_path(e, &format!("write `{value}` to"), &p))

@@ -64,20 +64,26 @@ pub trait Runtime: Send + Sync {
     /// The name users pass to `--runtime`.
     fn name(&self) -> String;
     fn version(&self) -> String;
+    /// `Err(reason)` when the runtime cannot run on this machine at all (not installed, say):
+    /// every check is then skipped with the reason.
+    fn available(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Why this runtime cannot run `iso` as asked, if it cannot: the check is then skipped
     /// with this reason instead of passing on a setup that was never built.
     fn unsupported(&self, iso: &Isolation) -> Option<String>;
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError>;
 }
 
-/// The runtimes `--runtime` accepts.
-pub const NAMES: [&str; 1] = ["native"];
+/// The runtimes `--runtime` accepts by name; `oci:PATH` names any OCI runtime binary.
+pub const NAMES: [&str; 2] = ["native", "native-chroot"];
 
 pub fn by_name(name: &str) -> Result<Box<dyn Runtime>, String> {
     match name {
-        "native" => Ok(Box::new(NativeRuntime)),
+        "native" => Ok(Box::new(NativeRuntime::PIVOT)),
+        "native-chroot" => Ok(Box::new(NativeRuntime::CHROOT)),
         other => Err(format!(
-            "unknown runtime `{other}`; known runtimes: {}",
+            "unknown runtime `{other}`; known runtimes: {}, or oci:PATH for any OCI runtime binary",
             NAMES.join(", ")
         )),
     }

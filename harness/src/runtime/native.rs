@@ -1,25 +1,43 @@
-//! The `native` runtime: isoprobe's own spawner.
+//! The `native` runtime: isoprobe's own spawner; and `native-chroot`, the same spawner entering
+//! the rootfs with chroot only, kept as a weak runtime the escape checks must catch.
 
 use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::spawner::{self, CgroupLimits, CgroupPlacement, RootMode, SpawnSpec};
 
-pub struct NativeRuntime;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NativeRuntime {
+    /// Enter every rootfs with chroot, whatever the check asks for.
+    pub chroot_only: bool,
+}
+
+impl NativeRuntime {
+    pub const PIVOT: NativeRuntime = NativeRuntime { chroot_only: false };
+    pub const CHROOT: NativeRuntime = NativeRuntime { chroot_only: true };
+}
 
 impl Runtime for NativeRuntime {
     fn name(&self) -> String {
-        "native".into()
+        if self.chroot_only {
+            "native-chroot".into()
+        } else {
+            "native".into()
+        }
     }
 
     fn version(&self) -> String {
         env!("CARGO_PKG_VERSION").into()
     }
 
-    fn unsupported(&self, _iso: &Isolation) -> Option<String> {
-        None
+    fn unsupported(&self, iso: &Isolation) -> Option<String> {
+        (self.chroot_only && !iso.detach_old_root)
+            .then(|| "native-chroot does not pivot, so there is no old root to keep".into())
     }
 
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
-        let spec = spawn_spec(job);
+        let mut spec = spawn_spec(job);
+        if self.chroot_only && spec.root_mode == RootMode::PivotRoot {
+            spec.root_mode = RootMode::Chroot;
+        }
         let out = spawner::spawn(&spec)?;
         let observation = parse_observation(out.exit, &out.stdout, &out.stderr)?;
         Ok(RunOutcome {
