@@ -10,6 +10,12 @@ command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
 # setpriv (tests run the CLI as an unprivileged user), unshare, mount.
 command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
 command -v pgrep >/dev/null 2>&1 || need_pkgs+=(procps)
+# The runtimes isoprobe compares (`isoprobe compare`, harness/tests/runtimes.rs).
+if [ "${ISOPROBE_SETUP_RUNTIMES:-0}" = 1 ]; then
+  command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
+  command -v crun >/dev/null 2>&1 || need_pkgs+=(crun)
+  command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
+fi
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -32,3 +38,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "is too old): install it with rustup, then run this again." >&2
   exit 2
 fi
+
+# youki is not in Debian: built from crates.io (about 3 minutes) only when it is missing.
+if [ "${ISOPROBE_SETUP_RUNTIMES:-0}" = 1 ] && [ "$(id -u)" = 0 ] \
+  && ! command -v youki >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/youki" ]; then
+  echo "isoprobe set-up: installing youki with cargo install (a few minutes)" >&2
+  cargo install -q --locked youki --no-default-features --features v1,v2 >&2
+fi
+[ -x "$HOME/.cargo/bin/youki" ] && export PATH="$PATH:$HOME/.cargo/bin"
+true

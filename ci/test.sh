@@ -4,6 +4,8 @@
 # ISOPROBE_REQUIRE_ALL=1 turns every skip into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests compare runc, crun, youki, bubblewrap and unshare with isoprobe's own spawner.
+export ISOPROBE_SETUP_RUNTIMES=1
 source ci/setup.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -q -- -D warnings

@@ -34,6 +34,9 @@ pub enum Command {
     },
     /// Run the checks (and with --negative-controls, each check's control).
     Run(RunArgs),
+    /// Run the checks and their controls under several runtimes and print one matrix: checks
+    /// as rows, runtimes as columns.
+    Compare(CompareArgs),
     /// Show the kernel feature inventory: namespace types, cgroup layout and files, clone3,
     /// pidfd, the mount API, seccomp notification, Landlock... each found by trying it. Runs
     /// without root; entries that need root to be tried say "needs root".
@@ -41,6 +44,34 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Comma-separated runtimes (names of `--runtime`, or oci:PATH); default: every known one.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub runtimes: Vec<String>,
+    /// Compare only this check (repeatable); default: all.
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+    /// Say why each check that did not pass did not.
+    #[arg(long)]
+    pub reasons: bool,
+    /// Skip the negative controls (they run by default here).
+    #[arg(long)]
+    pub no_controls: bool,
+    /// Kill a container that runs longer than this many seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,6 +139,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             exit::PASS
         }
         Command::Features { format } => features(format),
+        Command::Compare(args) => match compare(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("isoprobe: {e}");
+                e.exit_code()
+            }
+        },
         Command::Run(args) => match run(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -139,16 +177,55 @@ fn features(format: ListFormat) -> i32 {
     exit::PASS
 }
 
+fn require_root(what: &str) -> Result<(), HarnessError> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(HarnessError::Usage(format!(
+            "isoprobe {what} needs root: it creates namespaces, mounts and cgroups. Run it as \
+             root (sudo isoprobe {what} ...), or in a privileged container"
+        )))
+    }
+}
+
+fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
+    let names: Vec<String> = if args.runtimes.is_empty() {
+        runtime::NAMES.iter().map(|n| n.to_string()).collect()
+    } else {
+        args.runtimes.clone()
+    };
+    let runtimes = names
+        .iter()
+        .map(|n| runtime::by_name(n))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(HarnessError::Usage)?;
+    let checks = checks::select(&args.checks).map_err(HarnessError::Usage)?;
+    require_root("compare")?;
+    crate::cancel::install_handlers()
+        .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
+    let rootfs = PreparedRootfs::fresh(crate::agent_binary::AGENT)?;
+    let opts = RunOptions {
+        negative_controls: !args.no_controls,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let cmp = crate::compare::compare(&runtimes, &checks, &rootfs, &opts)?;
+    let out = match args.format {
+        CompareFormat::Text => crate::compare::render_text(&cmp, args.reasons),
+        CompareFormat::Markdown => crate::compare::render_markdown(&cmp, args.reasons),
+        CompareFormat::Json => serde_json::to_string_pretty(&cmp).unwrap_or_default() + "\n",
+    };
+    print!("{out}");
+    Ok(if crate::compare::missed_controls(&cmp) > 0 {
+        exit::FAIL
+    } else {
+        exit::PASS
+    })
+}
+
 fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::Usage)?;
     let checks = checks::select(&args.checks).map_err(HarnessError::Usage)?;
-    if !nix::unistd::geteuid().is_root() {
-        return Err(HarnessError::Usage(
-            "isoprobe run needs root: it creates namespaces, mounts and cgroups. Run it as \
-             root (sudo isoprobe run ...), or in a privileged container"
-                .into(),
-        ));
-    }
+    require_root("run")?;
     let agent = match &args.agent {
         Some(p) => read_agent(p)?,
         None => crate::agent_binary::AGENT.to_vec(),

@@ -11,6 +11,7 @@ pub mod cancel;
 pub mod cgroup;
 pub mod checks;
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod error;
 pub mod features;

@@ -30,6 +30,10 @@ pub struct CgroupSample {
     /// OOM kills in the memory cgroup (v1 `memory.oom_control`, v2 `memory.events`), when a
     /// memory limit was set.
     pub oom_kills: Option<Result<u64, String>>,
+    /// CPU time of the cgroup's tasks from a v1 `cpuacct` cgroup of the same name, where a
+    /// runtime made one (runc makes one in every hierarchy; isoprobe's own cgroups have none,
+    /// so this is `None` for them, and on v2, where `cpu.stat` has `usage_usec`).
+    pub cpu_usage_usec: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -150,7 +154,20 @@ fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, String> 
 /// Reads the statistics of cgroups a runtime made from the relative cgroups path `name`
 /// (before the runtime removes them).
 pub fn sample_runtime_cgroups(name: &str, limits: CgroupLimits) -> Result<CgroupSample, String> {
-    Ok(sample_dirs(&dirs_for(name, limits)?, limits))
+    let dirs = dirs_for(name, limits)?;
+    let mut sample = sample_dirs(&dirs, limits);
+    let cpu_on_v1 = dirs
+        .iter()
+        .any(|d| d.controllers.contains(&"cpu") && d.version == CgroupVersion::V1);
+    if cpu_on_v1 {
+        sample.cpu_usage_usec = locate("cpuacct")
+            .ok()
+            .filter(|l| l.version == CgroupVersion::V1)
+            .and_then(|l| fs::read_to_string(l.caller_dir().join(name).join("cpuacct.usage")).ok())
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(|ns| ns / 1000);
+    }
+    Ok(sample)
 }
 
 fn sample_dirs(groups: &[CgroupDir], limits: CgroupLimits) -> CgroupSample {
@@ -180,6 +197,7 @@ fn sample_dirs(groups: &[CgroupDir], limits: CgroupLimits) -> CgroupSample {
         cpu_stat,
         pids_refused: limits.pids_max.and(keyed("pids", "pids.events", "max")),
         oom_kills: limits.memory_max.and(keyed("memory", oom_file, "oom_kill")),
+        cpu_usage_usec: None,
     }
 }
 

@@ -63,13 +63,15 @@ impl Check for CpuThrottled {
         let sample = out.observation.cpu;
         let wall_share = sample.map(|s| s.wall_share());
         let stat = out.cgroup.as_ref().map(|c| c.cpu_stat.clone());
-        // Host-side CPU time first (wait4, or the cgroup's own usage on v2): the agent's figure
+        // Host-side CPU time first (wait4, or the cgroup's own usage on v2, or its v1 cpuacct
+        // usage for a runtime whose container is not isoprobe's child): the agent's figure
         // is its claim, the host's is a measurement.
         let cpu_us = stat
             .as_ref()
             .and_then(|s| s.as_ref().ok())
             .and_then(|s| s.usage_usec)
-            .or_else(|| out.cpu_time.map(|d| d.as_micros() as u64));
+            .or_else(|| out.cpu_time.map(|d| d.as_micros() as u64))
+            .or_else(|| out.cgroup.as_ref().and_then(|c| c.cpu_usage_usec));
         let mut failures = Vec::new();
         let (periods, throttled) = match &stat {
             Some(Ok(s)) => (s.nr_periods, s.nr_throttled),

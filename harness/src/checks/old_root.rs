@@ -86,9 +86,12 @@ fn judge(p: &Value, secret: &str) -> Verdict {
                     failures.push(format!("`{want}` is not among the mount points"));
                 }
             }
+            // Runtimes cover parts of /proc (read-only binds of /proc/irq, /proc/bus, ...):
+            // those are the container's own proc, not the old root; the canary is still
+            // tried below them.
             points
                 .into_iter()
-                .filter(|m| !EXPECTED.contains(m))
+                .filter(|m| !EXPECTED.contains(m) && !m.starts_with("/proc/"))
                 .map(str::to_string)
                 .collect()
         }
@@ -171,6 +174,12 @@ mod tests {
     fn each_assertion_fails_on_its_own() {
         let mut extra = gone();
         extra["mount_points"] = json!(["/", "/proc", "/.old", "/.old/sys"]);
+        let mut proc_covers = gone();
+        proc_covers["mount_points"] = json!(["/", "/proc", "/proc/irq", "/proc/bus"]);
+        assert!(
+            judge(&proc_covers, SECRET).pass,
+            "covers of /proc are not the old root"
+        );
         let mut no_proc = gone();
         no_proc["mount_points"] = json!(["/"]);
         let mut unlisted = gone();

@@ -61,7 +61,7 @@ impl Check for ChrootEscapeBlocked {
         Ok(Verdict::from_failures(
             failures,
             "no escape attempt reached the host canary",
-            json!({"direct-open": "blocked", "chroot-dotdot": "blocked", "chroot-fchdir": "blocked"}),
+            json!({"direct-open": "blocked", "chroot-dotdot": "blocked", "chroot-fchdir": "blocked", "umount-setns": "blocked"}),
             serde_json::Value::Object(observed),
         ))
     }

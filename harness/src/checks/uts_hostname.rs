@@ -31,7 +31,12 @@ impl Check for HostnameIndependent {
         vec![Requirement::Root, Requirement::Namespace(NsType::Uts)]
     }
     fn isolation(&self) -> Isolation {
-        Isolation::base().with_ns(NsType::Uts)
+        // The hostname is part of what is asked, so that a runtime that cannot set one says
+        // so; probe() gives each of the two containers its own.
+        Isolation {
+            hostname: Some(NAMES[0].into()),
+            ..Isolation::base().with_ns(NsType::Uts)
+        }
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Uts)

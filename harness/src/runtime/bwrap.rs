@@ -1,0 +1,537 @@
+//! The `bwrap` runtime: bubblewrap (0.8 on this project's machines) run as root.
+//!
+//! What bubblewrap always does, whatever it is asked: a new mount namespace whose mounts are
+//! made slaves of the host's, a root entered with pivot_root whose old root is unmounted, and
+//! no_new_privs set. What it cannot do: cgroups (no limits, no cgroup of its own), a time
+//! namespace (not in 0.8), a chroot-only root. Those parts of an [`Isolation`] are reported by
+//! [`Runtime::unsupported`].
+//!
+//! Run as root, bubblewrap behaves differently from its usual unprivileged use, and the checks
+//! see it as it is:
+//! - `--unshare-user` maps only the caller's own uid: the container's root is the host's root
+//!   (`0 0 1`), not an unprivileged range.
+//! - `--cap-drop` takes the capability out of the effective, permitted and inheritable sets,
+//!   but the bounding set is only reduced inside a user namespace.
+//!
+//! bwrap reports its child's host pid on `--info-fd`; the child waits on `--block-fd` until the
+//! harness has read the child's NSpid, so that the pid is read while the agent still lives.
+
+use super::process::{self, SideChannel};
+use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
+use crate::spawner::{ExitKind, RootMode, SpawnError};
+use isoprobe_probes::NsType;
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+const INSTALL: &str = "bwrap is not installed (apt-get install bubblewrap)";
+
+#[derive(Debug, Default)]
+pub struct BwrapRuntime {
+    version: OnceLock<String>,
+}
+
+impl Runtime for BwrapRuntime {
+    fn name(&self) -> String {
+        "bwrap".into()
+    }
+
+    fn version(&self) -> String {
+        self.version
+            .get_or_init(|| {
+                process::find_binary("bwrap")
+                    .and_then(|b| process::version_line(&b))
+                    // "bubblewrap 0.8.0"
+                    .map(|l| l.rsplit(' ').next().unwrap_or(&l).to_string())
+                    .unwrap_or_else(|| "not installed".into())
+            })
+            .clone()
+    }
+
+    fn available(&self) -> Result<(), String> {
+        process::find_binary("bwrap")
+            .map(|_| ())
+            .ok_or_else(|| INSTALL.into())
+    }
+
+    fn unsupported(&self, iso: &Isolation) -> Option<String> {
+        let reasons = unsupported_reasons(iso);
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+
+    fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
+        let bin = process::find_binary("bwrap").ok_or(SpawnError::InvalidSpec(INSTALL.into()))?;
+        if let Some(why) = self.unsupported(job.isolation) {
+            return Err(
+                SpawnError::InvalidSpec(format!("bwrap cannot run this setup: {why}")).into(),
+            );
+        }
+        let (info_r, info_w) = process::pipe()?;
+        let (block_r, block_w) = process::pipe()?;
+        let fds = Fds {
+            info: info_w.as_raw_fd(),
+            block: block_r.as_raw_fd(),
+        };
+        let mut agent_argv = vec![job.agent.to_string()];
+        agent_argv.extend(job.args.to_argv());
+        let mut cmd = Command::new(&bin);
+        cmd.args(args(job.isolation, job.rootfs, &agent_argv, fds))
+            .env_clear()
+            .env("PATH", "/")
+            .current_dir("/");
+
+        let seen: RefCell<(Option<i32>, Option<Vec<i32>>)> = RefCell::new((None, None));
+        let mut release = Some(block_w);
+        let side = SideChannel {
+            read: info_r,
+            on_data: Box::new(|buf: &[u8], eof| {
+                let pid = child_pid(buf);
+                if pid.is_none() && !eof {
+                    return false;
+                }
+                if let Some(pid) = pid {
+                    *seen.borrow_mut() = (Some(pid), process::read_nspid(pid));
+                }
+                // Lets the child exec the agent (or, when bwrap failed, read end of file).
+                if let Some(w) = release.take() {
+                    let _ = nix::unistd::write(&w, b"g");
+                }
+                true
+            }),
+        };
+        let out = process::run(&mut cmd, job.timeout, vec![info_w, block_r], Some(side))?;
+        let exit = bwrap_exit(out.exit);
+        let observation = parse_observation(exit, &out.stdout, &out.stderr)?;
+        let (host_pid, host_nspid) = seen.into_inner();
+        Ok(RunOutcome {
+            observation,
+            exit,
+            host_pid,
+            host_nspid,
+            cpu_time: Some(out.cpu_time),
+            cgroup: None,
+        })
+    }
+}
+
+/// The descriptors bwrap's command line names.
+#[derive(Debug, Clone, Copy)]
+struct Fds {
+    info: RawFd,
+    block: RawFd,
+}
+
+/// `child-pid` of bwrap's info JSON, once all of it has arrived.
+fn child_pid(buf: &[u8]) -> Option<i32> {
+    serde_json::from_slice::<serde_json::Value>(buf)
+        .ok()?
+        .get("child-pid")?
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok())
+}
+
+/// bwrap exits with 128 + the signal that killed its child, as a shell does; the agent itself
+/// never exits above 3.
+fn bwrap_exit(e: ExitKind) -> ExitKind {
+    match e {
+        ExitKind::Code(c) if (129..=128 + 64).contains(&c) => ExitKind::Signal(c - 128),
+        other => other,
+    }
+}
+
+/// Why bwrap cannot build `iso`, one reason per part it cannot express.
+fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
+    let mut r: Vec<String> = Vec::new();
+    if !iso.namespaces.contains(&NsType::Mnt) || iso.root == RootMode::None {
+        r.push(
+            "bwrap always runs the command in a new mount namespace under a new root; it \
+             cannot leave it in the host's"
+                .into(),
+        );
+    } else if iso.root == RootMode::Chroot {
+        r.push("bwrap always enters the new root with pivot_root; it has no chroot mode".into());
+    }
+    if iso.namespaces.contains(&NsType::Time) {
+        r.push("bubblewrap 0.8 has no option for a time namespace".into());
+    }
+    if iso.cpu_quota.is_some() {
+        r.push("bwrap cannot set a CPU quota".into());
+    }
+    if iso.pids_max.is_some() {
+        r.push("bwrap cannot set a pids limit".into());
+    }
+    if iso.memory_max.is_some() {
+        r.push("bwrap cannot set a memory limit".into());
+    }
+    if iso.own_cgroup
+        && iso.cpu_quota.is_none()
+        && iso.pids_max.is_none()
+        && iso.memory_max.is_none()
+    {
+        r.push("bwrap cannot put the container in a cgroup of its own".into());
+    }
+    if !iso.make_mounts_private {
+        r.push(
+            "bwrap always makes the mounts of its namespace slaves of the host's; it cannot \
+             leave them shared"
+                .into(),
+        );
+    }
+    if !iso.detach_old_root {
+        r.push("bwrap always unmounts the old root after pivot_root; it cannot keep it".into());
+    }
+    let unprivileged = iso.user.is_some_and(|(u, g)| (u, g) != (0, 0));
+    if unprivileged && !iso.namespaces.contains(&NsType::User) {
+        r.push(
+            "bwrap switches to another uid/gid (--uid/--gid) only inside a user namespace \
+             (--unshare-user), which this setup does not have"
+                .into(),
+        );
+    }
+    // no_new_privs only changes what an exec can gain for a process that is not already
+    // root with every capability, so leaving it set elsewhere changes nothing a check sees.
+    if unprivileged && !iso.no_new_privs {
+        r.push("bwrap always sets no_new_privs; it cannot leave it unset".into());
+    }
+    for cap in &iso.drop_caps {
+        if cap_name(*cap).is_none() {
+            r.push(format!("capability number {cap} has no name bwrap knows"));
+        }
+    }
+    r
+}
+
+/// bwrap's command line for `iso`; `agent_argv` is the agent's path inside the rootfs and its
+/// arguments.
+fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<OsString> {
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    // The container dies with bwrap, and bwrap with the harness's thread that started it.
+    push(&["--die-with-parent"]);
+    let has = |ns| iso.namespaces.contains(&ns);
+    for (ns, flag) in [
+        (NsType::Pid, "--unshare-pid"),
+        (NsType::Ipc, "--unshare-ipc"),
+        (NsType::Net, "--unshare-net"),
+        (NsType::Uts, "--unshare-uts"),
+        (NsType::Cgroup, "--unshare-cgroup"),
+    ] {
+        if has(ns) {
+            push(&[flag]);
+        }
+    }
+    if has(NsType::User) {
+        let (uid, gid) = iso.user.unwrap_or((0, 0));
+        push(&[
+            "--unshare-user",
+            "--uid",
+            &uid.to_string(),
+            "--gid",
+            &gid.to_string(),
+        ]);
+    }
+    if has(NsType::Pid) {
+        // Without it bwrap's own reaper is PID 1 and the agent PID 2.
+        push(&["--as-pid-1"]);
+    }
+    if let (Some(h), true) = (&iso.hostname, has(NsType::Uts)) {
+        push(&["--hostname", h]);
+    }
+    for cap in &iso.drop_caps {
+        if let Some(name) = cap_name(*cap) {
+            push(&["--cap-drop", name]);
+        }
+    }
+    push(&["--chdir", "/"]);
+    a.extend(["--bind".into(), rootfs.as_os_str().to_owned(), "/".into()]);
+    a.extend(["--proc", "/proc"].map(OsString::from));
+    for b in &iso.binds {
+        a.extend([
+            "--bind".into(),
+            b.source.as_os_str().to_owned(),
+            OsString::from(&b.target),
+        ]);
+    }
+    a.extend(
+        [
+            "--info-fd".to_string(),
+            fds.info.to_string(),
+            "--block-fd".to_string(),
+            fds.block.to_string(),
+            "--".to_string(),
+        ]
+        .map(OsString::from),
+    );
+    a.extend(agent_argv.iter().map(OsString::from));
+    a
+}
+
+/// The name of capability number `cap` (capabilities(7)), as bwrap's --cap-drop takes it.
+fn cap_name(cap: u32) -> Option<&'static str> {
+    const NAMES: [&str; 41] = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+    NAMES.get(cap as usize).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{Bind, Sabotage};
+    use crate::spawner::CpuQuota;
+
+    const FDS: Fds = Fds { info: 7, block: 8 };
+
+    fn argv(iso: &Isolation) -> Vec<String> {
+        args(
+            iso,
+            Path::new("/tmp/r"),
+            &["/isoprobe-agent".into(), "--linger-ms".into(), "5".into()],
+            FDS,
+        )
+        .into_iter()
+        .map(|s| s.into_string().unwrap())
+        .collect()
+    }
+
+    fn has_seq(v: &[String], seq: &[&str]) -> bool {
+        v.windows(seq.len()).any(|w| w == seq)
+    }
+
+    #[test]
+    fn base_is_a_pid_namespace_with_the_agent_as_pid_1_in_the_bound_root() {
+        let a = argv(&Isolation::base());
+        assert!(has_seq(&a, &["--unshare-pid"]));
+        assert!(has_seq(&a, &["--as-pid-1"]));
+        assert!(has_seq(&a, &["--bind", "/tmp/r", "/"]));
+        assert!(has_seq(&a, &["--proc", "/proc"]));
+        assert!(has_seq(&a, &["--info-fd", "7", "--block-fd", "8"]));
+        assert!(has_seq(&a, &["--", "/isoprobe-agent", "--linger-ms", "5"]));
+        assert!(!a
+            .iter()
+            .any(|s| s == "--unshare-net" || s == "--unshare-user"));
+        assert_eq!(
+            unsupported_reasons(&Isolation::base()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn without_a_pid_namespace_bwrap_keeps_its_reaper() {
+        let iso = Sabotage::DropNamespace(NsType::Pid).apply(&Isolation::base());
+        let a = argv(&iso);
+        assert!(!a.iter().any(|s| s == "--unshare-pid" || s == "--as-pid-1"));
+    }
+
+    #[test]
+    fn namespaces_hostname_user_caps_and_binds_map_to_flags() {
+        let iso = Isolation {
+            hostname: Some("h1".into()),
+            drop_caps: vec![21, 12],
+            binds: vec![Bind {
+                source: "/src".into(),
+                target: "/tmp".into(),
+            }],
+            ..Isolation::base()
+                .with_ns(NsType::Uts)
+                .with_ns(NsType::Net)
+                .with_ns(NsType::Ipc)
+                .with_ns(NsType::Cgroup)
+                .with_ns(NsType::User)
+        };
+        let a = argv(&iso);
+        for f in [
+            "--unshare-uts",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-cgroup",
+        ] {
+            assert!(has_seq(&a, &[f]), "{f}");
+        }
+        assert!(has_seq(&a, &["--unshare-user", "--uid", "0", "--gid", "0"]));
+        assert!(has_seq(&a, &["--hostname", "h1"]));
+        assert!(has_seq(
+            &a,
+            &["--cap-drop", "CAP_SYS_ADMIN", "--cap-drop", "CAP_NET_ADMIN"]
+        ));
+        let root = a.iter().position(|s| s == "/tmp/r").unwrap();
+        let bind = a.iter().position(|s| s == "/src").unwrap();
+        assert!(
+            root < bind,
+            "the root is bound before what is bound into it"
+        );
+        assert!(has_seq(&a, &["--bind", "/src", "/tmp"]));
+        assert!(unsupported_reasons(&iso).is_empty());
+    }
+
+    #[test]
+    fn a_hostname_without_a_uts_namespace_is_ignored() {
+        let iso = Isolation {
+            hostname: Some("h1".into()),
+            ..Isolation::base()
+        };
+        assert!(!argv(&iso).iter().any(|s| s == "--hostname"));
+    }
+
+    #[test]
+    fn what_bwrap_cannot_express_is_named() {
+        let base = Isolation::base();
+        let cases: Vec<(Isolation, &str)> = vec![
+            (
+                Sabotage::DropNamespace(NsType::Mnt).apply(&base),
+                "new mount namespace",
+            ),
+            (
+                Sabotage::RootMode(RootMode::Chroot).apply(&base),
+                "no chroot mode",
+            ),
+            (base.clone().with_ns(NsType::Time), "time namespace"),
+            (
+                Isolation {
+                    own_cgroup: true,
+                    cpu_quota: Some(CpuQuota {
+                        quota_us: 20_000,
+                        period_us: 100_000,
+                    }),
+                    ..base.clone()
+                },
+                "CPU quota",
+            ),
+            (
+                Isolation {
+                    own_cgroup: true,
+                    pids_max: Some(8),
+                    ..base.clone()
+                },
+                "pids limit",
+            ),
+            (
+                Isolation {
+                    own_cgroup: true,
+                    memory_max: Some(1 << 20),
+                    ..base.clone()
+                },
+                "memory limit",
+            ),
+            (
+                Isolation {
+                    own_cgroup: true,
+                    ..base.clone()
+                },
+                "cgroup of its own",
+            ),
+            (Sabotage::SharedMounts.apply(&base), "slaves"),
+            (Sabotage::KeepOldRoot.apply(&base), "old root"),
+            (
+                Isolation {
+                    user: Some((1000, 1000)),
+                    no_new_privs: true,
+                    ..base.clone()
+                },
+                "--uid/--gid",
+            ),
+            (
+                Isolation {
+                    user: Some((1000, 1000)),
+                    ..base.clone().with_ns(NsType::User)
+                },
+                "no_new_privs",
+            ),
+            (
+                Isolation {
+                    drop_caps: vec![99],
+                    ..base.clone()
+                },
+                "99",
+            ),
+        ];
+        for (iso, needle) in cases {
+            let r = unsupported_reasons(&iso).join("; ");
+            assert!(r.contains(needle), "{needle}: {r}");
+        }
+    }
+
+    #[test]
+    fn root_inside_needs_no_user_switch() {
+        let iso = Isolation {
+            user: Some((0, 0)),
+            ..Isolation::base()
+        };
+        assert!(unsupported_reasons(&iso).is_empty());
+    }
+
+    #[test]
+    fn info_and_exit_decoding() {
+        assert_eq!(child_pid(b"{\n    \"child-pid\": 42,\n"), None);
+        assert_eq!(
+            child_pid(b"{\n    \"child-pid\": 42,\n    \"mnt-namespace\": 4026532177\n}\n"),
+            Some(42)
+        );
+        assert_eq!(bwrap_exit(ExitKind::Code(137)), ExitKind::Signal(9));
+        assert_eq!(bwrap_exit(ExitKind::Code(1)), ExitKind::Code(1));
+        assert_eq!(bwrap_exit(ExitKind::Signal(9)), ExitKind::Signal(9));
+        assert_eq!(cap_name(21), Some("CAP_SYS_ADMIN"));
+        assert_eq!(cap_name(40), Some("CAP_CHECKPOINT_RESTORE"));
+        assert_eq!(cap_name(41), None);
+    }
+
+    #[test]
+    fn live_run_reports_the_host_pid_and_a_timeout_leaves_nothing() {
+        use crate::runtime::process::live;
+        if let Some(why) = live::unmet("bwrap") {
+            eprintln!("SKIP bwrap live test: {why}");
+            return;
+        }
+        let rt = BwrapRuntime::default();
+        let out = live::run(&rt, &Isolation::base());
+        assert_eq!(out.observation.pid, 1);
+        assert_eq!(out.exit, ExitKind::Code(0));
+        let host = out.host_pid.expect("bwrap reports its child's pid");
+        assert!(host > 1);
+        assert_eq!(out.host_nspid, Some(vec![host, 1]));
+        live::timeout_leaves_nothing(&rt);
+    }
+}

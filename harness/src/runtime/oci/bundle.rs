@@ -1,0 +1,548 @@
+//! `Isolation` -> `config.json`: a straight mapping, so that an OCI runtime gives the agent what
+//! the native spawner gives it for the same isolation (proc at /proc, `PATH=/`, the full
+//! capability set of root minus the dropped ones), and nothing else (no /dev, no masked or
+//! read-only paths, no rlimits, no seccomp): a check must see the runtime's isolation, not
+//! extras the native runtime would not have.
+
+use crate::runtime::Isolation;
+use crate::spawner::{IdMap, RootMode};
+use isoprobe_probes::NsType;
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxDeviceCgroupBuilder, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxTimeOffsetBuilder,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The spec version written: the newest runc 1.1 and crun 1.8 accept without complaint.
+pub const OCI_VERSION: &str = "1.0.2";
+
+/// cgroup v1 `cpu.shares` default. Stated whenever the container has a cgroup of its own:
+/// youki makes a hierarchy's cgroup only when one of its resources is set, and without a cpu
+/// cgroup there is no `cpu.stat` to judge.
+const DEFAULT_CPU_SHARES: u64 = 1024;
+
+/// Capability names by number (`capabilities(7)`); the runtime-spec names them, not numbers.
+pub const CAP_NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The number of a capability name (`CAP_SYS_ADMIN` -> 21), if it is one this table knows.
+pub fn cap_number(name: &str) -> Option<u32> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    CAP_NAMES.iter().position(|n| *n == full).map(|i| i as u32)
+}
+
+/// What a bundle is made of besides the isolation.
+#[derive(Debug, Clone)]
+pub struct BundleInput<'a> {
+    pub iso: &'a Isolation,
+    /// The rootfs, absolute.
+    pub rootfs: &'a Path,
+    /// The agent's argv: its path inside the rootfs, then its arguments.
+    pub argv: Vec<String>,
+    /// The relative cgroups path (the runtime nests it under its own cgroup).
+    pub cgroups_path: &'a str,
+    /// The capabilities root would have here: those in isoprobe's own bounding set that the
+    /// runtime knows. The container gets these minus `iso.drop_caps`.
+    pub available_caps: &'a BTreeSet<u32>,
+    /// `linux.rootfsPropagation`, spelled as the runtime understands it (see
+    /// `Flavor::rootfs_propagation`).
+    pub rootfs_propagation: &'a str,
+    /// Mount a tmpfs on `/dev` (see [`dev_tmpfs`]).
+    pub dev_tmpfs: bool,
+}
+
+/// Whether the container gets a tmpfs on `/dev`: with a user namespace. A runtime sets up
+/// `/dev` itself (runc: unless something is bind-mounted there), and runc needs `/dev/null`
+/// inside to start the process at all. In a user namespace it makes the device files as the
+/// container's root, an unprivileged host uid that may not write the host-owned rootfs
+/// (`open .../dev/null: permission denied`); on a tmpfs of its own it may, as in every
+/// runtime's default config. Without a user namespace the rootfs's `/dev` is used as the
+/// native runtime has it (a tmpfs there would be a mount point that `root.old-root-gone`
+/// rightly counts) and what the runtime made in it is removed after the run.
+pub fn dev_tmpfs(iso: &Isolation) -> bool {
+    iso.namespaces.contains(&NsType::User)
+}
+
+pub fn oci_namespace(ns: NsType) -> LinuxNamespaceType {
+    match ns {
+        NsType::Cgroup => LinuxNamespaceType::Cgroup,
+        NsType::Ipc => LinuxNamespaceType::Ipc,
+        NsType::Mnt => LinuxNamespaceType::Mount,
+        NsType::Net => LinuxNamespaceType::Network,
+        NsType::Pid => LinuxNamespaceType::Pid,
+        NsType::Time => LinuxNamespaceType::Time,
+        NsType::User => LinuxNamespaceType::User,
+        NsType::Uts => LinuxNamespaceType::Uts,
+    }
+}
+
+/// The capability set the container's root gets.
+pub fn granted_caps(available: &BTreeSet<u32>, dropped: &[u32]) -> BTreeSet<u32> {
+    available
+        .iter()
+        .copied()
+        .filter(|c| !dropped.contains(c))
+        .collect()
+}
+
+fn capabilities(numbers: &BTreeSet<u32>) -> Result<Capabilities, String> {
+    numbers
+        .iter()
+        .filter_map(|n| CAP_NAMES.get(*n as usize))
+        .map(|name| {
+            serde_json::from_value::<Capability>(serde_json::Value::String(name.to_string()))
+                .map_err(|e| format!("oci-spec does not know {name}: {e}"))
+        })
+        .collect()
+}
+
+fn err(what: &str) -> impl Fn(oci_spec::OciSpecError) -> String + '_ {
+    move |e| format!("cannot build the OCI {what}: {e}")
+}
+
+/// The config.json for one run. `Err` only when oci-spec refuses a value.
+pub fn spec(input: &BundleInput) -> Result<Spec, String> {
+    let iso = input.iso;
+    let caps = capabilities(&granted_caps(input.available_caps, &iso.drop_caps))?;
+    let (uid, gid) = iso.user.unwrap_or((0, 0));
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .user(
+            UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .build()
+                .map_err(err("user"))?,
+        )
+        .args(input.argv.clone())
+        .env(vec!["PATH=/".to_string()])
+        .cwd("/")
+        .capabilities(
+            // Root under native: exec gives it every capability of the bounding set, and
+            // nothing inheritable or ambient.
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps)
+                .inheritable(Capabilities::new())
+                .ambient(Capabilities::new())
+                .build()
+                .map_err(err("capabilities"))?,
+        )
+        .no_new_privileges(iso.no_new_privs)
+        .build()
+        .map_err(err("process"))?;
+    let mut process = process;
+    // The builder's defaults (oci-spec's `Process::default`) add an RLIMIT_NOFILE the native
+    // runtime does not set.
+    process.set_rlimits(None);
+
+    let mut mounts = vec![MountBuilder::default()
+        .destination("/proc")
+        .typ("proc")
+        .source("proc")
+        .options(vec![
+            "nosuid".to_string(),
+            "noexec".to_string(),
+            "nodev".to_string(),
+        ])
+        .build()
+        .map_err(err("proc mount"))?];
+    if input.dev_tmpfs {
+        mounts.push(
+            MountBuilder::default()
+                .destination("/dev")
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(
+                    ["nosuid", "strictatime", "mode=755", "size=65536k"]
+                        .map(String::from)
+                        .to_vec(),
+                )
+                .build()
+                .map_err(err("/dev tmpfs"))?,
+        );
+    }
+    for b in &iso.binds {
+        mounts.push(
+            MountBuilder::default()
+                .destination(PathBuf::from(&b.target))
+                .typ("bind")
+                .source(b.source.clone())
+                .options(vec!["rbind".to_string()])
+                .build()
+                .map_err(err("bind mount"))?,
+        );
+    }
+
+    let namespaces = iso
+        .namespaces
+        .iter()
+        .map(|ns| {
+            LinuxNamespaceBuilder::default()
+                .typ(oci_namespace(*ns))
+                .build()
+                .map_err(err("namespace"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .cgroups_path(PathBuf::from(input.cgroups_path))
+        .resources(resources(iso)?)
+        .rootfs_propagation(input.rootfs_propagation)
+        .build()
+        .map_err(err("linux section"))?;
+    // oci-spec's `Linux::default` masks and write-protects paths under /proc and /sys; the
+    // native runtime does neither.
+    linux.set_masked_paths(None);
+    linux.set_readonly_paths(None);
+    if iso.namespaces.contains(&NsType::User) {
+        let map = IdMap::DEFAULT;
+        let mapping = LinuxIdMappingBuilder::default()
+            .container_id(map.inside)
+            .host_id(map.outside)
+            .size(map.count)
+            .build()
+            .map_err(err("id mapping"))?;
+        linux.set_uid_mappings(Some(vec![mapping]));
+        linux.set_gid_mappings(Some(vec![mapping]));
+    }
+    if let (Some(t), true) = (iso.time_offsets, iso.namespaces.contains(&NsType::Time)) {
+        let offset = |secs: i64| {
+            LinuxTimeOffsetBuilder::default()
+                .secs(secs)
+                .build()
+                .map_err(err("time offset"))
+        };
+        linux.set_time_offsets(Some(HashMap::from([
+            ("monotonic".to_string(), offset(t.monotonic_secs)?),
+            ("boottime".to_string(), offset(t.boottime_secs)?),
+        ])));
+    }
+
+    let mut spec = SpecBuilder::default()
+        .version(OCI_VERSION)
+        .root(
+            RootBuilder::default()
+                .path(input.rootfs)
+                .readonly(false)
+                .build()
+                .map_err(err("root"))?,
+        )
+        .mounts(mounts)
+        .process(process)
+        .linux(linux)
+        .build()
+        .map_err(err("spec"))?;
+    // A hostname needs a uts namespace of its own (runtimes refuse it otherwise); the uts
+    // control drops the namespace and keeps the name, which then means nothing.
+    spec.set_hostname(
+        iso.hostname
+            .clone()
+            .filter(|_| iso.namespaces.contains(&NsType::Uts)),
+    );
+    spec.set_annotations(None);
+    Ok(spec)
+}
+
+fn resources(iso: &Isolation) -> Result<oci_spec::runtime::LinuxResources, String> {
+    let own = iso.own_cgroup
+        || iso.cpu_quota.is_some()
+        || iso.pids_max.is_some()
+        || iso.memory_max.is_some();
+    // No device restriction, as under native (which makes no devices cgroup).
+    let mut b = LinuxResourcesBuilder::default().devices(vec![LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .access("rwm")
+        .build()
+        .map_err(err("device rule"))?]);
+    if own {
+        let mut cpu = LinuxCpuBuilder::default().shares(DEFAULT_CPU_SHARES);
+        if let Some(q) = iso.cpu_quota {
+            cpu = cpu.quota(q.quota_us as i64).period(q.period_us);
+        }
+        b = b.cpu(cpu.build().map_err(err("cpu resources"))?);
+    }
+    if let Some(n) = iso.pids_max {
+        b = b.pids(
+            LinuxPidsBuilder::default()
+                .limit(n as i64)
+                .build()
+                .map_err(err("pids resources"))?,
+        );
+    }
+    if let Some(bytes) = iso.memory_max {
+        // Swap equal to the limit: memory+swap may not exceed it, so the limit kills instead
+        // of paging out (as native sets memory.swap.max 0 on v2).
+        b = b.memory(
+            LinuxMemoryBuilder::default()
+                .limit(bytes as i64)
+                .swap(bytes as i64)
+                .build()
+                .map_err(err("memory resources"))?,
+        );
+    }
+    b.build().map_err(err("resources"))
+}
+
+/// Whether the bundle should be entered without pivot_root (`--no-pivot`): the OCI runtimes'
+/// weak mode, and their nearest to a chroot-only root (the escape check's control). It moves
+/// the rootfs over / and chroots, which a `..` walk cannot leave, but the old root stays
+/// mounted underneath (the agent's `umount-setns` escape reaches it).
+pub fn wants_no_pivot(iso: &Isolation) -> bool {
+    iso.root == RootMode::Chroot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{Bind, TimeOffsets};
+    use crate::spawner::CpuQuota;
+    use serde_json::{json, Value};
+
+    fn all_caps() -> BTreeSet<u32> {
+        (0..=40).filter(|c| *c != 24).collect()
+    }
+
+    fn config(iso: &Isolation) -> Value {
+        let caps = all_caps();
+        let propagation = if iso.make_mounts_private {
+            "rprivate"
+        } else {
+            "rshared"
+        };
+        let input = BundleInput {
+            iso,
+            rootfs: Path::new("/tmp/isoprobe-rootfs-x"),
+            argv: vec!["/isoprobe-agent".into(), "--spin-ms".into(), "5".into()],
+            cgroups_path: "isoprobe-oci-1-0",
+            available_caps: &caps,
+            rootfs_propagation: propagation,
+            dev_tmpfs: dev_tmpfs(iso),
+        };
+        serde_json::to_value(spec(&input).unwrap()).unwrap()
+    }
+
+    fn names(v: &Value) -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn cap_numbers_match_the_kernel_names() {
+        assert_eq!(cap_number("CAP_SYS_ADMIN"), Some(21));
+        assert_eq!(cap_number("net_admin"), Some(12));
+        assert_eq!(cap_number("CAP_CHECKPOINT_RESTORE"), Some(40));
+        assert_eq!(cap_number("CAP_NOPE"), None);
+    }
+
+    #[test]
+    fn base_isolation_is_only_what_native_gives() {
+        let c = config(&Isolation::base());
+        assert_eq!(c["ociVersion"], OCI_VERSION);
+        assert_eq!(
+            c["root"],
+            json!({"path": "/tmp/isoprobe-rootfs-x", "readonly": false})
+        );
+        let p = &c["process"];
+        assert_eq!(p["args"], json!(["/isoprobe-agent", "--spin-ms", "5"]));
+        assert_eq!(p["env"], json!(["PATH=/"]));
+        assert_eq!(p["cwd"], "/");
+        assert_eq!(p["terminal"], false);
+        assert_eq!(p["user"], json!({"uid": 0, "gid": 0}));
+        assert_eq!(p["noNewPrivileges"], false);
+        assert!(p.get("rlimits").is_none(), "{p}");
+        let caps = names(&p["capabilities"]["bounding"]);
+        assert_eq!(caps.len(), 40);
+        assert!(!caps.contains("CAP_SYS_RESOURCE"));
+        assert_eq!(names(&p["capabilities"]["effective"]), caps);
+        assert_eq!(names(&p["capabilities"]["permitted"]), caps);
+        assert_eq!(p["capabilities"]["inheritable"], json!([]));
+        assert_eq!(p["capabilities"]["ambient"], json!([]));
+        assert_eq!(
+            c["mounts"],
+            json!([{"destination": "/proc", "type": "proc", "source": "proc",
+                    "options": ["nosuid", "noexec", "nodev"]}])
+        );
+        let l = &c["linux"];
+        assert_eq!(
+            names(
+                &l["namespaces"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n["type"].clone())
+                    .collect::<Value>()
+            ),
+            ["mount", "pid"].map(String::from).into_iter().collect()
+        );
+        assert_eq!(l["cgroupsPath"], "isoprobe-oci-1-0");
+        assert_eq!(l["rootfsPropagation"], "rprivate");
+        assert_eq!(
+            l["resources"],
+            json!({"devices": [{"allow": true, "access": "rwm"}]})
+        );
+        for absent in [
+            "maskedPaths",
+            "readonlyPaths",
+            "uidMappings",
+            "timeOffsets",
+            "seccomp",
+        ] {
+            assert!(l.get(absent).is_none(), "{absent}: {l}");
+        }
+        assert!(c.get("hostname").is_none());
+    }
+
+    #[test]
+    fn limits_user_and_privileges_map_one_to_one() {
+        let iso = Isolation {
+            own_cgroup: true,
+            cpu_quota: Some(CpuQuota {
+                quota_us: 10_000,
+                period_us: 50_000,
+            }),
+            pids_max: Some(16),
+            memory_max: Some(64 << 20),
+            drop_caps: vec![21, 12],
+            no_new_privs: true,
+            user: Some((1000, 1000)),
+            make_mounts_private: false,
+            binds: vec![Bind {
+                source: "/tmp/isoprobe-scratch-1/d".into(),
+                target: "/tmp".into(),
+            }],
+            ..Isolation::base()
+        };
+        let c = config(&iso);
+        let r = &c["linux"]["resources"];
+        assert_eq!(
+            r["cpu"],
+            json!({"shares": 1024, "quota": 10_000, "period": 50_000})
+        );
+        assert_eq!(r["pids"], json!({"limit": 16}));
+        assert_eq!(r["memory"], json!({"limit": 64 << 20, "swap": 64 << 20}));
+        assert_eq!(c["linux"]["rootfsPropagation"], "rshared");
+        let p = &c["process"];
+        assert_eq!(p["user"], json!({"uid": 1000, "gid": 1000}));
+        assert_eq!(p["noNewPrivileges"], true);
+        let bounding = names(&p["capabilities"]["bounding"]);
+        assert!(!bounding.contains("CAP_SYS_ADMIN") && !bounding.contains("CAP_NET_ADMIN"));
+        assert_eq!(bounding.len(), 38);
+        assert_eq!(
+            c["mounts"][1],
+            json!({"destination": "/tmp", "type": "bind",
+                   "source": "/tmp/isoprobe-scratch-1/d", "options": ["rbind"]})
+        );
+    }
+
+    #[test]
+    fn own_cgroup_alone_still_names_the_cpu_hierarchy() {
+        let c = config(&Isolation {
+            own_cgroup: true,
+            ..Isolation::base()
+        });
+        assert_eq!(c["linux"]["resources"]["cpu"], json!({"shares": 1024}));
+    }
+
+    #[test]
+    fn user_namespace_maps_root_to_the_default_range_with_dev_on_a_tmpfs() {
+        let c = config(&Isolation::base().with_ns(NsType::User));
+        let m = json!([{"containerID": 0, "hostID": 100_000, "size": 65_536}]);
+        assert_eq!(c["linux"]["uidMappings"], m);
+        assert_eq!(c["linux"]["gidMappings"], m);
+        assert_eq!(c["mounts"][1]["destination"], "/dev");
+        assert_eq!(c["mounts"][1]["type"], "tmpfs");
+        assert!(!dev_tmpfs(&Isolation::base()));
+    }
+
+    #[test]
+    fn hostname_and_time_offsets_only_with_their_namespaces() {
+        let named = Isolation {
+            hostname: Some("isoprobe-uts-a".into()),
+            time_offsets: Some(TimeOffsets {
+                monotonic_secs: 604_800,
+                boottime_secs: 3,
+            }),
+            ..Isolation::base()
+        };
+        let without = config(&named);
+        assert!(without.get("hostname").is_none());
+        assert!(without["linux"].get("timeOffsets").is_none());
+        let with = config(&named.clone().with_ns(NsType::Uts).with_ns(NsType::Time));
+        assert_eq!(with["hostname"], "isoprobe-uts-a");
+        assert_eq!(
+            with["linux"]["timeOffsets"],
+            json!({"monotonic": {"secs": 604_800}, "boottime": {"secs": 3}})
+        );
+        let types: BTreeSet<String> = with["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap().to_string())
+            .collect();
+        assert!(types.contains("uts") && types.contains("time"), "{types:?}");
+    }
+
+    #[test]
+    fn chroot_means_no_pivot() {
+        assert!(!wants_no_pivot(&Isolation::base()));
+        assert!(wants_no_pivot(&Isolation {
+            root: RootMode::Chroot,
+            ..Isolation::base()
+        }));
+    }
+}

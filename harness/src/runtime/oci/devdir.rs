@@ -1,0 +1,122 @@
+//! The rootfs's `/dev` as it was before a run, put back after it.
+//!
+//! An OCI runtime sets up `/dev` itself when the bundle mounts nothing there (runc's
+//! `needsSetupDev`): it makes the default device nodes (`null`, `zero`, `tty`, ...) and
+//! symlinks (`fd`, `stdin`, `ptmx`, ...) right in the rootfs directory, with mknod, or inside a
+//! user namespace by creating files and binding the host's nodes over them. isoprobe mounts
+//! nothing on `/dev` (the native runtime does not, and `root.old-root-gone` expects only `/`
+//! and `/proc`), so these entries land in the rootfs, which every run of a suite shares (and
+//! which may be the user's own, `--rootfs`). Left there, they would be the next run's starting
+//! point: runc inside a user namespace then fails to bind over a `tty` node a run without one
+//! made (`open .../dev/tty: no such device or address`), and youki fails on any `/dev/fd` it
+//! finds (`failed to symlink defaults: File exists`). So what appeared is removed as soon as
+//! `create` is done: by then the runtime has set the container up (runc has checked its
+//! `/dev/null`), and the agent runs with the rootfs's `/dev` as the native runtime has it.
+//!
+//! Two containers of one check may start side by side in the same rootfs (the uts check
+//! does), and no runtime's `/dev` setup is safe against another's in the same directory: the
+//! snapshot, `create` and the removal are serialised.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+static DEV: Mutex<()> = Mutex::new(());
+
+/// Held while a runtime may be writing a rootfs's `/dev`.
+pub fn lock() -> MutexGuard<'static, ()> {
+    DEV.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct DevSnapshot {
+    dir: PathBuf,
+    /// `None`: the rootfs had no `/dev` at all.
+    before: Option<BTreeSet<OsString>>,
+}
+
+fn entries(dir: &Path) -> Option<BTreeSet<OsString>> {
+    fs::read_dir(dir)
+        .ok()
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+}
+
+impl DevSnapshot {
+    /// The snapshot, and the lock to hold until the runtime's `create` is done (drop it
+    /// before the snapshot, whose removal takes the lock again).
+    pub fn take(rootfs: &Path) -> (DevSnapshot, MutexGuard<'static, ()>) {
+        let guard = lock();
+        let dir = rootfs.join("dev");
+        let snap = DevSnapshot {
+            before: entries(&dir),
+            dir,
+        };
+        (snap, guard)
+    }
+
+    /// Removes what appeared since [`DevSnapshot::take`] (never following a symlink: a
+    /// runtime's `/dev/fd` points at `/proc/self/fd`, which on the host is isoprobe's). Only
+    /// with the lock held (the guard [`DevSnapshot::take`] gave, or [`lock`]).
+    pub fn restore(&self, _held: &MutexGuard<'static, ()>) {
+        let Some(before) = &self.before else {
+            let _ = fs::remove_dir_all(&self.dir);
+            return;
+        };
+        for name in entries(&self.dir).unwrap_or_default() {
+            if before.contains(&name) {
+                continue;
+            }
+            let p = self.dir.join(&name);
+            let _ = match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => fs::remove_dir_all(&p),
+                Ok(_) => fs::remove_file(&p),
+                Err(_) => Ok(()),
+            };
+        }
+    }
+}
+
+/// Also after an error between `take` and the removal; a no-op after it.
+impl Drop for DevSnapshot {
+    fn drop(&mut self) {
+        let held = lock();
+        self.restore(&held);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_only_what_appeared() {
+        let root = tempfile::tempdir().unwrap();
+        let dev = root.path().join("dev");
+        fs::create_dir(&dev).unwrap();
+        fs::write(dev.join("mine"), "x").unwrap();
+        {
+            let (_snap, creating) = DevSnapshot::take(root.path());
+            drop(creating);
+            fs::write(dev.join("null"), "").unwrap();
+            std::os::unix::fs::symlink("/proc/self/fd", dev.join("fd")).unwrap();
+            fs::create_dir(dev.join("pts")).unwrap();
+        }
+        let left: Vec<_> = fs::read_dir(&dev)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["mine"]);
+    }
+
+    #[test]
+    fn a_dev_made_by_the_run_goes_whole() {
+        let root = tempfile::tempdir().unwrap();
+        {
+            let (_snap, creating) = DevSnapshot::take(root.path());
+            drop(creating);
+            fs::create_dir_all(root.path().join("dev/pts")).unwrap();
+        }
+        assert!(!root.path().join("dev").exists());
+    }
+}

@@ -1,0 +1,182 @@
+//! Which OCI runtime a binary is, where to find it, and what each one needs from the host to
+//! behave here.
+
+use std::path::{Path, PathBuf};
+
+/// The runtimes isoprobe knows by name. `Other` is an `oci:PATH` binary whose `--version`
+/// names none of them: it is treated with the precautions that fit the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Runc,
+    Crun,
+    Youki,
+    Other,
+}
+
+impl Flavor {
+    pub fn binary_name(self) -> Option<&'static str> {
+        match self {
+            Flavor::Runc => Some("runc"),
+            Flavor::Crun => Some("crun"),
+            Flavor::Youki => Some("youki"),
+            Flavor::Other => None,
+        }
+    }
+
+    /// The flavor of a binary from the first line of its `--version`.
+    pub fn from_version(first_line: &str) -> Flavor {
+        let l = first_line.to_ascii_lowercase();
+        [Flavor::Runc, Flavor::Crun, Flavor::Youki]
+            .into_iter()
+            .find(|f| f.binary_name().is_some_and(|n| l.starts_with(n)))
+            .unwrap_or(Flavor::Other)
+    }
+
+    /// How to get the runtime when it is missing.
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            Flavor::Runc => "apt-get install runc",
+            Flavor::Crun => "apt-get install crun",
+            Flavor::Youki => "cargo install youki --no-default-features --features v1,v2",
+            Flavor::Other => "give the path of an OCI runtime binary",
+        }
+    }
+
+    /// crun 1.8 refuses a hybrid layout ("cgroups in hybrid mode not supported, drop all
+    /// controllers from cgroupv2") as soon as it sees the cgroup2 mount, even one that binds
+    /// no controller it would use.
+    pub fn refuses_hybrid(self) -> bool {
+        self == Flavor::Crun
+    }
+
+    /// On cgroup v1, runc nests a relative cgroupsPath under its own cgroup of each hierarchy;
+    /// crun 1.8 and youki 0.7 put it at the hierarchy's root. On a host whose management keeps
+    /// isoprobe in a memory cgroup of its own, that would take the container out of it. An
+    /// unknown runtime is assumed to do the same (the precaution is harmless to one that
+    /// nests).
+    pub fn roots_relative_cgroups(self) -> bool {
+        self != Flavor::Runc
+    }
+
+    /// crun binds the rootfs onto itself with `MS_BIND | MS_REC | MS_PRIVATE` after applying
+    /// rootfsPropagation to `/` (libcrun_set_mounts), so the mounts below the rootfs are
+    /// private whatever the config says: "leave mounts shared" cannot be asked of it.
+    pub fn privatises_rootfs(self) -> bool {
+        self == Flavor::Crun
+    }
+
+    /// `linux.rootfsPropagation` for "make every mount private" (else "leave them shared").
+    /// runc and crun read `private` as "/ alone" and want the recursive `rprivate`; youki 0.7
+    /// knows only the runtime-spec's words (`private`, `shared`, ...), which it applies
+    /// recursively, and so does an unknown runtime get them. runc refuses `[r]private`
+    /// without pivot_root ("not safe"): with `--no-pivot` it gets `rslave`, its own default,
+    /// under which the host's mount events still reach the container.
+    pub fn rootfs_propagation(self, private: bool, no_pivot: bool) -> &'static str {
+        match (self, private) {
+            (Flavor::Youki | Flavor::Other, true) => "private",
+            (Flavor::Youki | Flavor::Other, false) => "shared",
+            (Flavor::Runc, true) if no_pivot => "rslave",
+            (_, true) => "rprivate",
+            (_, false) => "rshared",
+        }
+    }
+}
+
+/// The version part of a runtime's `--version` first line: `runc version 1.1.5+ds1` ->
+/// `1.1.5+ds1`, `youki version: 0.7.0` -> `0.7.0`; a line of another shape is kept whole.
+pub fn version_of(first_line: &str) -> String {
+    let line = first_line.trim();
+    match line.split_once(" version") {
+        Some((name, v)) if !name.contains(' ') => {
+            let v = v.trim_start_matches(':').trim();
+            if v.is_empty() {
+                line.to_string()
+            } else {
+                v.to_string()
+            }
+        }
+        _ => line.to_string(),
+    }
+}
+
+/// `name` in the directories of `path` (a `PATH` value), then in `extra`.
+pub fn find_in(name: &str, path: Option<&str>, extra: &[PathBuf]) -> Option<PathBuf> {
+    path.unwrap_or("")
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .chain(extra.iter().map(|d| d.join(name)))
+        .find(|p| is_executable(p))
+}
+
+pub fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Where a runtime installed with `cargo install` goes.
+pub fn cargo_bin() -> Vec<PathBuf> {
+    std::env::var_os("HOME")
+        .map(|h| vec![PathBuf::from(h).join(".cargo/bin")])
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flavor_from_the_version_line() {
+        assert_eq!(Flavor::from_version("runc version 1.1.5+ds1"), Flavor::Runc);
+        assert_eq!(Flavor::from_version("crun version 1.8.1"), Flavor::Crun);
+        assert_eq!(Flavor::from_version("youki version 0.7.0"), Flavor::Youki);
+        assert_eq!(Flavor::from_version("kata-runtime 3.0"), Flavor::Other);
+    }
+
+    #[test]
+    fn version_is_the_number() {
+        assert_eq!(version_of("runc version 1.1.5+ds1\n"), "1.1.5+ds1");
+        assert_eq!(version_of("crun version 1.8.1"), "1.8.1");
+        assert_eq!(version_of("youki version: 0.7.0"), "0.7.0");
+        assert_eq!(version_of("runc version"), "runc version");
+        assert_eq!(
+            version_of("something else entirely"),
+            "something else entirely"
+        );
+    }
+
+    #[test]
+    fn only_runc_nests_relative_cgroups_and_only_crun_refuses_hybrid() {
+        assert!(!Flavor::Runc.roots_relative_cgroups());
+        assert!(Flavor::Crun.roots_relative_cgroups());
+        assert!(Flavor::Youki.roots_relative_cgroups());
+        assert!(Flavor::Other.roots_relative_cgroups());
+        assert!(Flavor::Crun.refuses_hybrid());
+        assert!(!Flavor::Youki.refuses_hybrid());
+    }
+
+    #[test]
+    fn propagation_in_each_runtimes_words() {
+        assert_eq!(Flavor::Runc.rootfs_propagation(true, false), "rprivate");
+        assert_eq!(Flavor::Runc.rootfs_propagation(true, true), "rslave");
+        assert_eq!(Flavor::Runc.rootfs_propagation(false, true), "rshared");
+        assert_eq!(Flavor::Crun.rootfs_propagation(true, true), "rprivate");
+        assert_eq!(Flavor::Youki.rootfs_propagation(true, false), "private");
+        assert_eq!(Flavor::Other.rootfs_propagation(false, false), "shared");
+    }
+
+    #[test]
+    fn lookup_walks_path_then_extra() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("fake-oci");
+        isoprobe_fixtures::write_executable(&bin, b"#!/bin/sh\n").unwrap();
+        let extra = [dir.path().to_path_buf()];
+        assert_eq!(
+            find_in("fake-oci", Some("/nonexistent:"), &extra),
+            Some(bin.clone())
+        );
+        let p = dir.path().display().to_string();
+        assert_eq!(find_in("fake-oci", Some(&p), &[]), Some(bin));
+        assert_eq!(find_in("fake-oci", Some("/nonexistent"), &[]), None);
+    }
+}
