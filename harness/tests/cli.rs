@@ -269,3 +269,47 @@ fn require_all_turns_a_skip_into_failure() {
         "a missed control fails the run"
     );
 }
+
+#[test]
+#[serial(machine)]
+fn compare_prints_one_matrix_of_runtimes() {
+    require_root!("compare_prints_one_matrix_of_runtimes");
+    let out = isoprobe()
+        .args(["compare", "--runtimes", "native,native-chroot"])
+        .args(["--check", "root.chroot-escape-blocked", "--check", "ns.uts"])
+        .args(["--format", "markdown", "--reasons"])
+        .assert()
+        .success();
+    let md = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(md.contains("| check | native | native-chroot |"), "{md}");
+    assert!(
+        md.contains("| `root.chroot-escape-blocked` | pass ✓ | FAIL ✓ |"),
+        "chroot must be caught: {md}"
+    );
+    assert!(
+        md.contains("- native-chroot / root.chroot-escape-blocked:"),
+        "{md}"
+    );
+
+    let json = isoprobe()
+        .args([
+            "compare",
+            "--runtimes",
+            "native",
+            "--check",
+            "ns.uts",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
+    assert_eq!(v["reports"][0]["runtime"]["name"], "native");
+    assert_eq!(v["reports"][0]["checks"][0]["status"], "pass");
+
+    isoprobe()
+        .args(["compare", "--runtimes", "native,nosuch"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown runtime `nosuch`").and(no_panic()));
+}
