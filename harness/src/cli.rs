@@ -44,6 +44,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
+    /// List the Debian kernels the matrix knows (5.10, 6.1, 6.12, sid), resolved from the
+    /// archive through a private apt configuration under the cache directory
+    /// ($XDG_CACHE_HOME/isoprobe or ~/.cache/isoprobe). The system's apt is not touched.
+    Kernels(KernelsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KernelsArgs {
+    /// Resolve the kernels from the archive again instead of reading the cached list.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Also download and extract the vmlinuz of these kernels (`all` or a comma list), so
+    /// that a later `matrix` run needs no network for them.
+    #[arg(long, value_name = "NAMES")]
+    pub fetch: Option<String>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -139,6 +156,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             exit::PASS
         }
         Command::Features { format } => features(format),
+        Command::Kernels(args) => kernels(&args),
         Command::Compare(args) => match compare(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -175,6 +193,43 @@ fn features(format: ListFormat) -> i32 {
         }
     }
     exit::PASS
+}
+
+fn kernels(args: &KernelsArgs) -> i32 {
+    use crate::kmatrix::kernels as k;
+    let progress = |m: &str| eprintln!("isoprobe: {m}");
+    let specs = match k::known(args.refresh, &progress) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    };
+    if let Some(names) = &args.fetch {
+        let chosen = match k::select(&specs, names) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("isoprobe: {e}");
+                return exit::USAGE;
+            }
+        };
+        for spec in &chosen {
+            if let Err(e) = k::fetch(spec, &progress) {
+                eprintln!("isoprobe: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    match args.format {
+        ListFormat::Text => print!("{}", k::render_text(&specs)),
+        ListFormat::Json => println!("{}", k::render_json(&specs)),
+    }
+    // A kernel left out (its suite unreachable) was named on stderr; the list is incomplete.
+    if specs.len() < k::known_names().len() {
+        exit::FAIL
+    } else {
+        exit::PASS
+    }
 }
 
 fn require_root(what: &str) -> Result<(), HarnessError> {

@@ -15,6 +15,7 @@ pub mod compare;
 pub mod engine;
 pub mod error;
 pub mod features;
+pub mod kmatrix;
 pub mod report;
 pub mod rootfs;
 pub mod runtime;

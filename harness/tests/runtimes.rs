@@ -5,10 +5,7 @@
 
 mod common;
 
-use isoprobe::checks;
-use isoprobe::engine::{run_checks, RunOptions};
 use isoprobe::report::{ControlStatus, Status};
-use isoprobe::rootfs::PreparedRootfs;
 use isoprobe::runtime;
 use rstest::rstest;
 use serial_test::serial;
@@ -96,17 +93,7 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(
         common::skip(name, &reason);
         return;
     }
-    let rootfs = PreparedRootfs::fresh(isoprobe::agent_binary::AGENT).unwrap();
-    let report = run_checks(
-        rt.as_ref(),
-        &checks::all(),
-        &rootfs,
-        &RunOptions {
-            negative_controls: true,
-            ..RunOptions::default()
-        },
-    )
-    .unwrap();
+    let report = common::run_suite(rt.as_ref());
     let weak = known_weaknesses(name);
     let mut problems = Vec::new();
     for c in &report.checks {
@@ -140,7 +127,6 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(
         }
     }
     assert!(problems.is_empty(), "{name}:\n  {}", problems.join("\n  "));
-    drop(rootfs);
     common::assert_nothing_left_behind();
     assert_eq!(
         leftover_containers(name),

@@ -6,10 +6,7 @@
 
 mod common;
 
-use isoprobe::checks;
-use isoprobe::engine::{run_checks, RunOptions};
 use isoprobe::report::Report;
-use isoprobe::rootfs::PreparedRootfs;
 use isoprobe::runtime;
 use isoprobe::snapshot::{kernel_dir, normalise};
 use rstest::rstest;
@@ -67,17 +64,7 @@ fn report_matches_this_kernels_snapshot(
         common::skip(name, &reason);
         return;
     }
-    let rootfs = PreparedRootfs::fresh(isoprobe::agent_binary::AGENT).unwrap();
-    let report = run_checks(
-        rt.as_ref(),
-        &checks::all(),
-        &rootfs,
-        &RunOptions {
-            negative_controls: true,
-            ..RunOptions::default()
-        },
-    )
-    .unwrap();
+    let report = common::run_suite(rt.as_ref());
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();

@@ -16,22 +16,27 @@
 //! bwrap reports its child's host pid on `--info-fd`; the child waits on `--block-fd` until the
 //! harness has read the child's NSpid, so that the pid is read while the agent still lives.
 
-use super::process::{self, SideChannel};
-use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::spawner::{ExitKind, RootMode, SpawnError};
+use super::process::{self, Binary, SideChannel};
+use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
+use crate::spawner::{ExitKind, RootMode};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
-const INSTALL: &str = "bwrap is not installed (apt-get install bubblewrap)";
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BwrapRuntime {
-    version: OnceLock<String>,
+    bin: Binary,
+}
+
+impl Default for BwrapRuntime {
+    fn default() -> Self {
+        BwrapRuntime {
+            bin: Binary::new("bwrap", "apt-get install bubblewrap"),
+        }
+    }
 }
 
 impl Runtime for BwrapRuntime {
@@ -40,45 +45,27 @@ impl Runtime for BwrapRuntime {
     }
 
     fn version(&self) -> String {
-        self.version
-            .get_or_init(|| {
-                process::find_binary("bwrap")
-                    .and_then(|b| process::version_line(&b))
-                    // "bubblewrap 0.8.0"
-                    .map(|l| l.rsplit(' ').next().unwrap_or(&l).to_string())
-                    .unwrap_or_else(|| "not installed".into())
-            })
-            .clone()
+        self.bin.version()
     }
 
     fn available(&self) -> Result<(), String> {
-        process::find_binary("bwrap")
-            .map(|_| ())
-            .ok_or_else(|| INSTALL.into())
+        self.bin.available()
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
-        let reasons = unsupported_reasons(iso);
-        (!reasons.is_empty()).then(|| reasons.join("; "))
+        process::joined(unsupported_reasons(iso))
     }
 
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
-        let bin = process::find_binary("bwrap").ok_or(SpawnError::InvalidSpec(INSTALL.into()))?;
-        if let Some(why) = self.unsupported(job.isolation) {
-            return Err(
-                SpawnError::InvalidSpec(format!("bwrap cannot run this setup: {why}")).into(),
-            );
-        }
+        let bin = self.bin.for_job(self.unsupported(job.isolation))?;
         let (info_r, info_w) = process::pipe()?;
         let (block_r, block_w) = process::pipe()?;
         let fds = Fds {
             info: info_w.as_raw_fd(),
             block: block_r.as_raw_fd(),
         };
-        let mut agent_argv = vec![job.agent.to_string()];
-        agent_argv.extend(job.args.to_argv());
         let mut cmd = Command::new(&bin);
-        cmd.args(args(job.isolation, job.rootfs, &agent_argv, fds))
+        cmd.args(args(job.isolation, job.rootfs, &job.agent_argv(), fds))
             .env_clear()
             .env("PATH", "/")
             .current_dir("/");
@@ -157,22 +144,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     if iso.namespaces.contains(&NsType::Time) {
         r.push("bubblewrap 0.8 has no option for a time namespace".into());
     }
-    if iso.cpu_quota.is_some() {
-        r.push("bwrap cannot set a CPU quota".into());
-    }
-    if iso.pids_max.is_some() {
-        r.push("bwrap cannot set a pids limit".into());
-    }
-    if iso.memory_max.is_some() {
-        r.push("bwrap cannot set a memory limit".into());
-    }
-    if iso.own_cgroup
-        && iso.cpu_quota.is_none()
-        && iso.pids_max.is_none()
-        && iso.memory_max.is_none()
-    {
-        r.push("bwrap cannot put the container in a cgroup of its own".into());
-    }
+    r.extend(process::cgroup_reasons("bwrap", iso));
     if !iso.make_mounts_private {
         r.push(
             "bwrap always makes the mounts of its namespace slaves of the host's; it cannot \
@@ -197,7 +169,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
         r.push("bwrap always sets no_new_privs; it cannot leave it unset".into());
     }
     for cap in &iso.drop_caps {
-        if cap_name(*cap).is_none() {
+        if capability::name(*cap).is_none() {
             r.push(format!("capability number {cap} has no name bwrap knows"));
         }
     }
@@ -241,7 +213,7 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
         push(&["--hostname", h]);
     }
     for cap in &iso.drop_caps {
-        if let Some(name) = cap_name(*cap) {
+        if let Some(name) = capability::name(*cap) {
             push(&["--cap-drop", name]);
         }
     }
@@ -267,54 +239,6 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
     );
     a.extend(agent_argv.iter().map(OsString::from));
     a
-}
-
-/// The name of capability number `cap` (capabilities(7)), as bwrap's --cap-drop takes it.
-fn cap_name(cap: u32) -> Option<&'static str> {
-    const NAMES: [&str; 41] = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ];
-    NAMES.get(cap as usize).copied()
 }
 
 #[cfg(test)]
@@ -513,9 +437,6 @@ mod tests {
         assert_eq!(bwrap_exit(ExitKind::Code(137)), ExitKind::Signal(9));
         assert_eq!(bwrap_exit(ExitKind::Code(1)), ExitKind::Code(1));
         assert_eq!(bwrap_exit(ExitKind::Signal(9)), ExitKind::Signal(9));
-        assert_eq!(cap_name(21), Some("CAP_SYS_ADMIN"));
-        assert_eq!(cap_name(40), Some("CAP_CHECKPOINT_RESTORE"));
-        assert_eq!(cap_name(41), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! [`by_name`].
 
 pub mod bwrap;
+mod capability;
 #[cfg(test)]
 pub(crate) mod fake;
 mod isolation;
@@ -18,7 +19,7 @@ pub mod unshare;
 pub use isolation::{Bind, Isolation, Sabotage, TimeOffsets};
 pub use native::NativeRuntime;
 
-use crate::spawner::{CgroupSample, ExitKind, SpawnError};
+use crate::spawner::{CgroupSample, ExitKind, RootMode, SpawnError};
 use isoprobe_probes::{AgentArgs, Observation};
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +32,24 @@ pub struct Job<'a> {
     pub agent: &'a str,
     pub args: AgentArgs,
     pub timeout: Duration,
+}
+
+impl Job<'_> {
+    /// The agent's command line: its path (inside the rootfs, or on the host when the
+    /// isolation has no root of its own), then its arguments.
+    pub fn agent_argv(&self) -> Vec<String> {
+        let agent = match self.isolation.root {
+            RootMode::None => self
+                .rootfs
+                .join(self.agent.trim_start_matches('/'))
+                .display()
+                .to_string(),
+            _ => self.agent.to_string(),
+        };
+        let mut argv = vec![agent];
+        argv.extend(self.args.to_argv());
+        argv
+    }
 }
 
 /// What a run produced: the agent's observation and what the host saw of the run.

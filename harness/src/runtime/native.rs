@@ -54,17 +54,7 @@ impl Runtime for NativeRuntime {
 /// The spawner's spec for a job: a straight mapping, nothing added.
 pub fn spawn_spec(job: &Job) -> SpawnSpec {
     let iso = job.isolation;
-    let agent = match iso.root {
-        RootMode::None => job
-            .rootfs
-            .join(job.agent.trim_start_matches('/'))
-            .display()
-            .to_string(),
-        _ => job.agent.to_string(),
-    };
-    let mut argv = vec![agent];
-    argv.extend(job.args.to_argv());
-    let mut spec = SpawnSpec::new(job.rootfs, argv);
+    let mut spec = SpawnSpec::new(job.rootfs, job.agent_argv());
     spec.root_mode = iso.root;
     spec.namespaces = iso.namespaces.clone();
     spec.hostname = iso.hostname.clone();

@@ -6,22 +6,20 @@
 //! when they die). To stop one, the container (the runtime's child) is killed first, so that the
 //! runtime reaps it and exits, and the runtime itself only if it does not.
 
-use crate::cancel;
+use super::Isolation;
+use crate::spawner::supervise::{self, ChildGuard};
 use crate::spawner::{ExitKind, SpawnError};
-use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;
-use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Output beyond this is dropped: the agent prints a few KiB.
-const MAX_OUTPUT: usize = 4 << 20;
+pub(crate) use supervise::{pipe, read_nspid};
 
 /// `name` on PATH, or in the usual system directories when PATH is minimal (sudo, cron).
 pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
@@ -50,6 +48,92 @@ pub(crate) fn version_line(bin: &Path) -> Option<String> {
         .next()
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty())
+}
+
+/// A runtime's binary: looked up on every use, its version read once.
+#[derive(Debug)]
+pub(crate) struct Binary {
+    name: &'static str,
+    /// What to install when it is missing (`apt-get install bubblewrap`).
+    install_hint: &'static str,
+    version: OnceLock<String>,
+}
+
+impl Binary {
+    pub(crate) const fn new(name: &'static str, install_hint: &'static str) -> Self {
+        Binary {
+            name,
+            install_hint,
+            version: OnceLock::new(),
+        }
+    }
+
+    /// Its path, or why it is not installed.
+    fn path(&self) -> Result<PathBuf, String> {
+        find_binary(self.name)
+            .ok_or_else(|| format!("{} is not installed ({})", self.name, self.install_hint))
+    }
+
+    /// For [`Runtime::available`](super::Runtime::available).
+    pub(crate) fn available(&self) -> Result<(), String> {
+        self.path().map(|_| ())
+    }
+
+    /// The last word of the first line `--version` prints ("bubblewrap 0.8.0", "unshare from
+    /// util-linux 2.38.1"), or "not installed".
+    pub(crate) fn version(&self) -> String {
+        self.version
+            .get_or_init(|| {
+                find_binary(self.name)
+                    .and_then(|b| version_line(&b))
+                    .map(|l| l.rsplit(' ').next().unwrap_or(&l).to_string())
+                    .unwrap_or_else(|| "not installed".into())
+            })
+            .clone()
+    }
+
+    /// The binary to run a job with, unless it is not installed or the runtime cannot build
+    /// the job's isolation (`unsupported`, from [`Runtime::unsupported`](super::Runtime::unsupported)).
+    pub(crate) fn for_job(&self, unsupported: Option<String>) -> Result<PathBuf, SpawnError> {
+        let bin = self.path().map_err(SpawnError::InvalidSpec)?;
+        if let Some(why) = unsupported {
+            return Err(SpawnError::InvalidSpec(format!(
+                "{} cannot run this setup: {why}",
+                self.name
+            )));
+        }
+        Ok(bin)
+    }
+}
+
+/// All of `reasons` in one, or None when there are none (for `Runtime::unsupported`).
+pub(crate) fn joined(reasons: Vec<String>) -> Option<String> {
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+/// What a runtime without cgroup support (`who`: "bwrap") cannot build of `iso`: limits, or
+/// a cgroup of its own.
+pub(crate) fn cgroup_reasons(who: &str, iso: &Isolation) -> Vec<String> {
+    let mut r = Vec::new();
+    if iso.cpu_quota.is_some() {
+        r.push(format!("{who} cannot set a CPU quota"));
+    }
+    if iso.pids_max.is_some() {
+        r.push(format!("{who} cannot set a pids limit"));
+    }
+    if iso.memory_max.is_some() {
+        r.push(format!("{who} cannot set a memory limit"));
+    }
+    if iso.own_cgroup
+        && iso.cpu_quota.is_none()
+        && iso.pids_max.is_none()
+        && iso.memory_max.is_none()
+    {
+        r.push(format!(
+            "{who} cannot put the container in a cgroup of its own"
+        ));
+    }
+    r
 }
 
 /// How the runtime's process ended and what it printed.
@@ -103,28 +187,25 @@ pub(crate) fn run(
     let mut child = cmd
         .spawn()
         .map_err(|e| SpawnError::parent("start", &program, e))?;
-    let mut guard = Reaper {
-        pid: Pid::from_raw(child.id() as i32),
-        reaped: false,
-    };
+    let mut guard = ChildGuard::new(Pid::from_raw(child.id() as i32), kill_container_first);
     drop(inherit);
     let out: OwnedFd = child.stdout.take().expect("stdout is piped").into();
     let err: OwnedFd = child.stderr.take().expect("stderr is piped").into();
     let io = collect(&guard, out, err, side, started + timeout, timeout);
-    let (status, rusage) = guard.reap();
+    let reaped = guard.reap();
     let (stdout, stderr) = io?;
     Ok(Finished {
-        exit: decode_status(status),
+        exit: reaped.exit,
         stdout,
         stderr,
-        cpu_time: timeval(rusage.ru_utime) + timeval(rusage.ru_stime),
+        cpu_time: reaped.cpu_time,
     })
 }
 
 /// Reads stdout, stderr and the side channel until the runtime closed them, killing it when
 /// the deadline passes or the user interrupts.
 fn collect(
-    child: &Reaper,
+    child: &ChildGuard,
     out: OwnedFd,
     err: OwnedFd,
     side: Option<SideChannel>,
@@ -135,131 +216,55 @@ fn collect(
         Some(s) => (Some(fs::File::from(s.read)), Some(s.on_data)),
         None => (None, None),
     };
-    let mut files: [Option<fs::File>; 3] = [Some(out.into()), Some(err.into()), side_fd];
-    let mut bufs: [Vec<u8>; 3] = Default::default();
-    loop {
-        if cancel::requested() {
-            child.kill();
-            return Err(SpawnError::Interrupted);
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            child.kill();
-            return Err(SpawnError::Timeout(timeout));
-        }
-        let open: Vec<usize> = (0..3).filter(|i| files[*i].is_some()).collect();
-        if open.is_empty() {
-            return Ok((std::mem::take(&mut bufs[0]), std::mem::take(&mut bufs[1])));
-        }
-        let mut fds: Vec<PollFd> = open
-            .iter()
-            .map(|i| PollFd::new(files[*i].as_ref().unwrap().as_fd(), PollFlags::POLLIN))
-            .collect();
-        let wait = (deadline - now).min(Duration::from_millis(100));
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(SpawnError::parent("poll", "-", e.into())),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        for (slot, is_ready) in open.into_iter().zip(ready) {
-            if !is_ready {
-                continue;
-            }
-            let mut chunk = [0u8; 8192];
-            let eof = match files[slot].as_mut().unwrap().read(&mut chunk) {
-                Ok(0) => true,
-                Ok(n) => {
-                    if bufs[slot].len() < MAX_OUTPUT {
-                        bufs[slot].extend_from_slice(&chunk[..n]);
-                    }
-                    false
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(SpawnError::parent("read the runtime's output", "-", e)),
-            };
-            let done = match (slot, on_data.as_mut()) {
-                (2, Some(f)) => f(&bufs[2], eof) || eof,
-                _ => eof,
-            };
-            if done {
-                files[slot] = None;
-            }
-        }
-    }
-}
-
-/// Kills and reaps the runtime on every path that does not reap it normally.
-struct Reaper {
-    pid: Pid,
-    reaped: bool,
+    let files = [Some(out.into()), Some(err.into()), side_fd];
+    let [stdout, stderr, _] = supervise::collect(
+        child,
+        files,
+        deadline,
+        timeout,
+        "read the runtime's output",
+        |slot, buf, eof| match (slot, on_data.as_mut()) {
+            (2, Some(f)) => f(buf, eof),
+            _ => false,
+        },
+    )?;
+    Ok((stdout, stderr))
 }
 
 /// How long a runtime gets to reap its killed container and exit by itself.
 const REAP_GRACE: Duration = Duration::from_secs(2);
 
-impl Reaper {
-    /// Kills the container first, then the runtime if it does not exit by itself. The
-    /// runtime is the container's parent: killed first, it would leave the container (killed
-    /// by its parent-death signal) for the host's init to reap, which on this project's
-    /// machines takes a while.
-    fn kill(&self) {
-        let deadline = Instant::now() + REAP_GRACE;
-        while Instant::now() < deadline {
-            // Again on every round: a runtime still setting up forks its container later.
-            for child in children(self.pid) {
-                let _ = kill(child, Signal::SIGKILL);
-            }
-            // SAFETY: a zeroed siginfo_t is a valid value; waitid fills it.
-            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            // WNOWAIT: only look, so that `reap` still gets the status and resource usage.
-            // SAFETY: plain syscall with a valid out-pointer.
-            let rc = unsafe {
-                libc::waitid(
-                    libc::P_PID,
-                    self.pid.as_raw() as libc::id_t,
-                    &mut info,
-                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-                )
-            };
-            // SAFETY: si_pid is valid for the CLD_* codes waitid fills in.
-            if rc < 0 || unsafe { info.si_pid() } != 0 {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
+/// Kills the container first, then the runtime `pid` if it does not exit by itself. The
+/// runtime is the container's parent: killed first, it would leave the container (killed by
+/// its parent-death signal) for the host's init to reap, which on this project's machines
+/// takes a while.
+fn kill_container_first(pid: Pid) {
+    let deadline = Instant::now() + REAP_GRACE;
+    while Instant::now() < deadline {
+        // Again on every round: a runtime still setting up forks its container later.
+        for child in children(pid) {
+            let _ = kill(child, Signal::SIGKILL);
         }
-        let _ = kill(self.pid, Signal::SIGKILL);
-    }
-
-    fn reap(&mut self) -> (libc::c_int, libc::rusage) {
-        let mut status = 0;
-        // SAFETY: zeroed rusage is a valid value; wait4 fills it.
-        let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: plain syscall with valid out-pointers.
-            let rc = unsafe { libc::wait4(self.pid.as_raw(), &mut status, 0, &mut rusage) };
-            if rc >= 0 || Errno::last() != Errno::EINTR {
-                break;
-            }
+        // SAFETY: a zeroed siginfo_t is a valid value; waitid fills it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // WNOWAIT: only look, so that the guard's reap still gets the status and resource
+        // usage.
+        // SAFETY: plain syscall with a valid out-pointer.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid.as_raw() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: si_pid is valid for the CLD_* codes waitid fills in.
+        if rc < 0 || unsafe { info.si_pid() } != 0 {
+            return;
         }
-        self.reaped = true;
-        (status, rusage)
+        std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if !self.reaped {
-            self.kill();
-            self.reap();
-        }
-    }
+    let _ = kill(pid, Signal::SIGKILL);
 }
 
 /// The children of a single-threaded process (bwrap and unshare are).
@@ -270,31 +275,6 @@ fn children(pid: Pid) -> Vec<Pid> {
         .filter_map(|p| p.parse().ok())
         .map(Pid::from_raw)
         .collect()
-}
-
-fn decode_status(status: libc::c_int) -> ExitKind {
-    if libc::WIFSIGNALED(status) {
-        ExitKind::Signal(libc::WTERMSIG(status))
-    } else {
-        ExitKind::Code(libc::WEXITSTATUS(status))
-    }
-}
-
-fn timeval(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-}
-
-/// A pipe whose both ends are close-on-exec: (read, write).
-pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| SpawnError::parent("pipe2", "-", e.into()))
-}
-
-/// `NSpid` of a host process, if it is still there.
-pub(crate) fn read_nspid(pid: i32) -> Option<Vec<i32>> {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|t| isoprobe_probes::parse::parse_nspid(&t).ok().flatten())
 }
 
 /// What the runtimes' root-only tests share: a real run, and a timeout that must leave no
@@ -430,5 +410,28 @@ mod tests {
         assert!(e.to_string().contains("start"), "{e}");
         assert!(find_binary("isoprobe-surely-not-a-binary").is_none());
         assert!(find_binary("sh").is_some());
+    }
+
+    #[test]
+    fn a_runtime_binary_says_what_to_install_and_why_it_cannot_run() {
+        let missing = Binary::new("isoprobe-surely-not-a-binary", "apt-get install nothing");
+        assert_eq!(
+            missing.available(),
+            Err("isoprobe-surely-not-a-binary is not installed (apt-get install nothing)".into())
+        );
+        assert_eq!(missing.version(), "not installed");
+        let e = missing.for_job(None).unwrap_err();
+        assert!(e.to_string().contains("is not installed"), "{e}");
+        let sh = Binary::new("sh", "-");
+        assert!(sh.available().is_ok());
+        assert!(sh.for_job(None).is_ok());
+        let e = sh.for_job(Some("no hostname".into())).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("sh cannot run this setup: no hostname"),
+            "{e}"
+        );
+        assert_eq!(joined(vec![]), None);
+        assert_eq!(joined(vec!["a".into(), "b".into()]), Some("a; b".into()));
     }
 }

@@ -17,7 +17,7 @@
 //! unshare forks the container's init itself and does not say its pid, so the host pid and
 //! NSpid are not reported; the pid check then judges from inside only.
 
-use super::process;
+use super::process::{self, Binary};
 use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::spawner::{RootMode, SpawnError};
 use isoprobe_probes::NsType;
@@ -26,13 +26,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
-const INSTALL: &str = "unshare is not installed (apt-get install util-linux)";
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UnshareRuntime {
-    version: OnceLock<String>,
+    bin: Binary,
+}
+
+impl Default for UnshareRuntime {
+    fn default() -> Self {
+        UnshareRuntime {
+            bin: Binary::new("unshare", "apt-get install util-linux"),
+        }
+    }
 }
 
 impl Runtime for UnshareRuntime {
@@ -41,48 +46,22 @@ impl Runtime for UnshareRuntime {
     }
 
     fn version(&self) -> String {
-        self.version
-            .get_or_init(|| {
-                process::find_binary("unshare")
-                    .and_then(|b| process::version_line(&b))
-                    // "unshare from util-linux 2.38.1"
-                    .map(|l| l.rsplit(' ').next().unwrap_or(&l).to_string())
-                    .unwrap_or_else(|| "not installed".into())
-            })
-            .clone()
+        self.bin.version()
     }
 
     fn available(&self) -> Result<(), String> {
-        process::find_binary("unshare")
-            .map(|_| ())
-            .ok_or_else(|| INSTALL.into())
+        self.bin.available()
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
-        let reasons = unsupported_reasons(iso);
-        (!reasons.is_empty()).then(|| reasons.join("; "))
+        process::joined(unsupported_reasons(iso))
     }
 
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
         let iso = job.isolation;
-        let bin = process::find_binary("unshare").ok_or(SpawnError::InvalidSpec(INSTALL.into()))?;
-        if let Some(why) = self.unsupported(iso) {
-            return Err(
-                SpawnError::InvalidSpec(format!("unshare cannot run this setup: {why}")).into(),
-            );
-        }
-        let agent = match iso.root {
-            RootMode::None => job
-                .rootfs
-                .join(job.agent.trim_start_matches('/'))
-                .display()
-                .to_string(),
-            _ => job.agent.to_string(),
-        };
-        let mut agent_argv = vec![agent];
-        agent_argv.extend(job.args.to_argv());
+        let bin = self.bin.for_job(self.unsupported(iso))?;
         let mut cmd = Command::new(&bin);
-        cmd.args(args(iso, job.rootfs, &agent_argv))
+        cmd.args(args(iso, job.rootfs, &job.agent_argv()))
             .env_clear()
             .env("PATH", "/")
             .current_dir("/");
@@ -171,22 +150,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     if iso.hostname.is_some() && iso.namespaces.contains(&NsType::Uts) {
         r.push("util-linux unshare cannot set a hostname".into());
     }
-    if iso.cpu_quota.is_some() {
-        r.push("util-linux unshare cannot set a CPU quota".into());
-    }
-    if iso.pids_max.is_some() {
-        r.push("util-linux unshare cannot set a pids limit".into());
-    }
-    if iso.memory_max.is_some() {
-        r.push("util-linux unshare cannot set a memory limit".into());
-    }
-    if iso.own_cgroup
-        && iso.cpu_quota.is_none()
-        && iso.pids_max.is_none()
-        && iso.memory_max.is_none()
-    {
-        r.push("util-linux unshare cannot put the container in a cgroup of its own".into());
-    }
+    r.extend(process::cgroup_reasons("util-linux unshare", iso));
     if !iso.drop_caps.is_empty() {
         r.push("util-linux unshare cannot drop capabilities from the bounding set".into());
     }

@@ -14,29 +14,27 @@ mod child;
 mod error;
 mod spec;
 mod step;
+pub(crate) mod supervise;
 
 pub use crate::cgroup::CgroupSample;
 pub use error::SpawnError;
 pub use spec::{CgroupLimits, CgroupPlacement, CpuQuota, IdMap, RootMode, SpawnSpec};
 pub use step::Step;
 
-use crate::cancel;
 use crate::cgroup::{self, ContainerCgroups};
 use child::{child_main, ChildPlan, RECORD_LEN};
 use isoprobe_probes::NsType;
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::ffi::CString;
 use std::fs;
-use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use supervise::{pipe, ChildGuard};
 
 /// How the container's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +58,6 @@ pub struct SpawnOutcome {
     pub cgroup: Option<CgroupSample>,
 }
 
-/// Output beyond this is dropped: the agent prints a few KiB.
-const MAX_OUTPUT: usize = 4 << 20;
 const CHILD_STACK: usize = 1 << 20;
 
 /// Checks the spec against the machine before anything is started, so that bad input gets a
@@ -188,11 +184,6 @@ fn cstring(what: &str, bytes: &[u8]) -> Result<CString, SpawnError> {
     CString::new(bytes).map_err(|_| SpawnError::InvalidSpec(format!("{what} contains a NUL byte")))
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| SpawnError::parent("pipe2", "-", e.into()))
-}
-
 fn spawn_on_this_thread(
     spec: &SpawnSpec,
     cg: Option<&ContainerCgroups>,
@@ -250,12 +241,10 @@ fn spawn_on_this_thread(
             advice,
         }
     })?;
-    let mut child = ChildGuard { pid, reaped: false };
+    let mut child = ChildGuard::new(pid, supervise::sigkill);
     drop((sync_r, err_w, out_w, errout_w, devnull));
 
-    let host_nspid = fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|t| isoprobe_probes::parse::parse_nspid(&t).ok().flatten());
+    let host_nspid = supervise::read_nspid(pid.as_raw());
     if spec.has(NsType::User) {
         write_id_maps(pid, spec)?;
     }
@@ -273,7 +262,7 @@ fn spawn_on_this_thread(
     drop(sync_w);
 
     let io = collect_output(&child, err_r, out_r, errout_r, started, spec.timeout);
-    let (status, rusage) = child.reap();
+    let reaped = child.reap();
     let (stdout, stderr, record) = io?;
 
     if let Some(rec) = record {
@@ -289,12 +278,12 @@ fn spawn_on_this_thread(
         }
     }
     Ok(SpawnOutcome {
-        exit: decode_status(status),
+        exit: reaped.exit,
         stdout,
         stderr,
         host_pid: pid.as_raw(),
         host_nspid,
-        cpu_time: timeval(rusage.ru_utime) + timeval(rusage.ru_stime),
+        cpu_time: reaped.cpu_time,
         wall_time: started.elapsed(),
         cgroup: None,
     })
@@ -417,110 +406,19 @@ fn collect_output(
     started: Instant,
     timeout: Duration,
 ) -> Result<Output, SpawnError> {
-    let deadline = started + timeout;
-    let mut files: [Option<fs::File>; 3] = [
+    let files = [
         Some(out_r.into()),
         Some(errout_r.into()),
         Some(err_r.into()),
     ];
-    let mut bufs: [Vec<u8>; 3] = Default::default();
-    loop {
-        if cancel::requested() {
-            child.kill();
-            return Err(SpawnError::Interrupted);
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            child.kill();
-            return Err(SpawnError::Timeout(timeout));
-        }
-        let open: Vec<usize> = (0..3).filter(|i| files[*i].is_some()).collect();
-        if open.is_empty() {
-            break;
-        }
-        let mut fds: Vec<PollFd> = open
-            .iter()
-            .map(|i| PollFd::new(files[*i].as_ref().unwrap().as_fd(), PollFlags::POLLIN))
-            .collect();
-        let wait = (deadline - now).min(Duration::from_millis(100));
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(SpawnError::parent("poll", "-", e.into())),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        for (slot, is_ready) in open.into_iter().zip(ready) {
-            if !is_ready {
-                continue;
-            }
-            let mut chunk = [0u8; 8192];
-            match files[slot].as_mut().unwrap().read(&mut chunk) {
-                Ok(0) => files[slot] = None,
-                Ok(n) => {
-                    if bufs[slot].len() < MAX_OUTPUT {
-                        bufs[slot].extend_from_slice(&chunk[..n]);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(SpawnError::parent("read the container's output", "-", e)),
-            }
-        }
-    }
-    let [out, err, rec] = bufs;
+    let [out, err, rec] = supervise::collect(
+        child,
+        files,
+        started + timeout,
+        timeout,
+        "read the container's output",
+        |_, _, _| false,
+    )?;
     let record = (rec.len() >= RECORD_LEN).then(|| rec[..RECORD_LEN].try_into().unwrap());
     Ok((out, err, record))
-}
-
-/// Kills and reaps the child on every path that does not reap it normally (errors, panics).
-struct ChildGuard {
-    pid: Pid,
-    reaped: bool,
-}
-
-impl ChildGuard {
-    fn kill(&self) {
-        let _ = kill(self.pid, Signal::SIGKILL);
-    }
-
-    fn reap(&mut self) -> (libc::c_int, libc::rusage) {
-        let mut status = 0;
-        // SAFETY: zeroed rusage is a valid value; wait4 fills it.
-        let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: plain syscall with valid out-pointers.
-            let rc = unsafe { libc::wait4(self.pid.as_raw(), &mut status, 0, &mut rusage) };
-            if rc >= 0 || Errno::last() != Errno::EINTR {
-                break;
-            }
-        }
-        self.reaped = true;
-        (status, rusage)
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if !self.reaped {
-            self.kill();
-            self.reap();
-        }
-    }
-}
-
-fn decode_status(status: libc::c_int) -> ExitKind {
-    if libc::WIFSIGNALED(status) {
-        ExitKind::Signal(libc::WTERMSIG(status))
-    } else {
-        ExitKind::Code(libc::WEXITSTATUS(status))
-    }
-}
-
-fn timeval(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
 }

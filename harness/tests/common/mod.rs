@@ -1,8 +1,12 @@
 //! Shared test helpers: skips that print their reason (and fail under ISOPROBE_REQUIRE_ALL=1),
-//! and leftover detection.
+//! the whole suite under a runtime, and leftover detection.
 
 #![allow(dead_code)]
 
+use isoprobe::engine::{run_checks, RunOptions};
+use isoprobe::report::Report;
+use isoprobe::rootfs::PreparedRootfs;
+use isoprobe::runtime::Runtime;
 use std::path::Path;
 
 pub fn require_all() -> bool {
@@ -41,6 +45,22 @@ macro_rules! require_root {
             return;
         }
     };
+}
+
+/// Every check, with its negative control, under `rt` in a fresh rootfs (removed before this
+/// returns).
+pub fn run_suite(rt: &dyn Runtime) -> Report {
+    let rootfs = PreparedRootfs::fresh(isoprobe::agent_binary::AGENT).unwrap();
+    run_checks(
+        rt,
+        &isoprobe::checks::all(),
+        &rootfs,
+        &RunOptions {
+            negative_controls: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap()
 }
 
 /// Every `isoprobe-*` cgroup directory on the machine.

@@ -4,7 +4,7 @@
 //! read-only paths, no rlimits, no seccomp): a check must see the runtime's isolation, not
 //! extras the native runtime would not have.
 
-use crate::runtime::Isolation;
+use crate::runtime::{capability, Isolation};
 use crate::spawner::{IdMap, RootMode};
 use isoprobe_probes::NsType;
 use oci_spec::runtime::{
@@ -23,62 +23,6 @@ pub const OCI_VERSION: &str = "1.0.2";
 /// youki makes a hierarchy's cgroup only when one of its resources is set, and without a cpu
 /// cgroup there is no `cpu.stat` to judge.
 const DEFAULT_CPU_SHARES: u64 = 1024;
-
-/// Capability names by number (`capabilities(7)`); the runtime-spec names them, not numbers.
-pub const CAP_NAMES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-/// The number of a capability name (`CAP_SYS_ADMIN` -> 21), if it is one this table knows.
-pub fn cap_number(name: &str) -> Option<u32> {
-    let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") {
-        upper
-    } else {
-        format!("CAP_{upper}")
-    };
-    CAP_NAMES.iter().position(|n| *n == full).map(|i| i as u32)
-}
 
 /// What a bundle is made of besides the isolation.
 #[derive(Debug, Clone)]
@@ -137,7 +81,7 @@ pub fn granted_caps(available: &BTreeSet<u32>, dropped: &[u32]) -> BTreeSet<u32>
 fn capabilities(numbers: &BTreeSet<u32>) -> Result<Capabilities, String> {
     numbers
         .iter()
-        .filter_map(|n| CAP_NAMES.get(*n as usize))
+        .filter_map(|n| capability::name(*n))
         .map(|name| {
             serde_json::from_value::<Capability>(serde_json::Value::String(name.to_string()))
                 .map_err(|e| format!("oci-spec does not know {name}: {e}"))
@@ -379,14 +323,6 @@ mod tests {
             .iter()
             .map(|s| s.as_str().unwrap().to_string())
             .collect()
-    }
-
-    #[test]
-    fn cap_numbers_match_the_kernel_names() {
-        assert_eq!(cap_number("CAP_SYS_ADMIN"), Some(21));
-        assert_eq!(cap_number("net_admin"), Some(12));
-        assert_eq!(cap_number("CAP_CHECKPOINT_RESTORE"), Some(40));
-        assert_eq!(cap_number("CAP_NOPE"), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod cli;
 mod devdir;
 mod flavor;
 
-use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
+use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::cgroup::{self, CgroupLimits};
 use crate::spawner::{ExitKind, RootMode, SpawnError};
 use bundle::BundleInput;
@@ -145,14 +145,13 @@ impl OciRuntime {
                     namespaces: [NsType::Mnt, ns].into_iter().collect(),
                     ..Isolation::base()
                 }) {
-                    // The error's last words vary run to run (EPIPE or ECONNRESET on the
-                    // sync socket), so the reason names the failure without them.
+                    // How the create fails varies run to run (EPIPE or ECONNRESET on the
+                    // sync socket, stderr or none), so the reason names the failure only.
                     Ok(()) => format!(
                         "{} fails to start a container that has a {ns} namespace next to a \
-                         pid namespace (tried, as it has no `features` command to ask: {}); \
+                         pid namespace (tried, as it has no `features` command to ask); \
                          without the pid namespace it starts",
-                        self.who(),
-                        e.split(": write to sync socket").next().unwrap_or(&e)
+                        self.who()
                     ),
                     Err(_) => format!(
                         "{} could not run a container with a {ns} namespace (tried, as it \
@@ -203,7 +202,7 @@ impl OciRuntime {
             .and_then(|s| s.trim().parse::<u32>().ok())
             .unwrap_or(40);
         let known = self.probe().features.as_ref().and_then(|s| s.caps.clone());
-        (0..=last.min(bundle::CAP_NAMES.len() as u32 - 1))
+        (0..=last.min(capability::NAMES.len() as u32 - 1))
             .filter(|c| isoprobe_probes::parse::has_cap(own, *c))
             .filter(|c| known.as_ref().is_none_or(|k| k.contains(c)))
             .collect()
@@ -306,7 +305,7 @@ fn parse_features(json: &str) -> Option<Support> {
     let caps = linux
         .capabilities()
         .as_ref()
-        .map(|c| c.iter().filter_map(|n| bundle::cap_number(n)).collect());
+        .map(|c| c.iter().filter_map(|n| capability::number(n)).collect());
     Some(Support { namespaces, caps })
 }
 

@@ -1,0 +1,316 @@
+//! `isoprobe matrix`: every requested kernel × cgroup mode booted, the suite's report brought
+//! back, and one table of the results (checks and features as rows, kernel/mode as columns).
+
+use super::{initramfs, kernels, qemu, GuestCgroup};
+use crate::report::{Report, Status};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One kernel booted in one cgroup mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub kernel: kernels::KernelSpec,
+    pub cgroup: GuestCgroup,
+    pub boot_ms: u64,
+    /// The suite's report from inside the guest, when it came back.
+    pub report: Option<Report>,
+    /// What the guest's /init set up (cgroup mounts that failed, ...).
+    pub guest: Option<serde_json::Value>,
+    /// Why there is no report: the boot timed out or the kernel died; with the console's tail.
+    pub failure: Option<String>,
+}
+
+impl Cell {
+    pub fn column(&self) -> String {
+        format!("{} {}", self.kernel.name, self.cgroup.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Matrix {
+    pub isoprobe_version: String,
+    pub cells: Vec<Cell>,
+    pub total_ms: u64,
+}
+
+pub struct MatrixOptions {
+    pub jobs: usize,
+    pub boot_timeout: Duration,
+}
+
+/// Boots every kernel × mode (`jobs` at a time); a kernel that fails to boot or report becomes
+/// a failed cell and the others still run.
+pub fn run(
+    kernels: &[kernels::KernelSpec],
+    modes: &[GuestCgroup],
+    opts: &MatrixOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Matrix, String> {
+    let started = Instant::now();
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the isoprobe binary: {e}"))?;
+    let work = tempfile::Builder::new()
+        .prefix("isoprobe-matrix-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a work directory: {e}"))?;
+    let initrd = work.path().join("initramfs.cpio");
+    initramfs::build(&initrd, &exe)?;
+    let mut jobs = Vec::new();
+    for k in kernels {
+        progress(&format!("fetching kernel {} ({} {})", k.name, k.package, k.version));
+        let t = Instant::now();
+        let files = kernels::fetch(k, progress)?;
+        progress(&format!(
+            "kernel {} ready in {:.1} s",
+            k.name,
+            t.elapsed().as_secs_f64()
+        ));
+        for m in modes {
+            jobs.push((k.clone(), *m, files.vmlinuz.clone()));
+        }
+    }
+    let cells: Mutex<Vec<Option<Cell>>> = Mutex::new(vec![None; jobs.len()]);
+    let next = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1) {
+            s.spawn(|| loop {
+                if crate::cancel::requested() {
+                    return;
+                }
+                let i = {
+                    let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
+                    let i = *n;
+                    *n += 1;
+                    i
+                };
+                let Some((k, m, vmlinuz)) = jobs.get(i) else {
+                    return;
+                };
+                progress(&format!("booting {} with cgroup {}", k.name, m.name()));
+                let cell = boot_one(k, *m, vmlinuz, &initrd, opts.boot_timeout);
+                progress(&format!(
+                    "{} {}: {} in {:.1} s",
+                    k.name,
+                    m.name(),
+                    if cell.report.is_some() { "report" } else { "FAILED" },
+                    cell.boot_ms as f64 / 1000.0
+                ));
+                cells.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(cell);
+            });
+        }
+    });
+    if crate::cancel::requested() {
+        return Err("interrupted".into());
+    }
+    Ok(Matrix {
+        isoprobe_version: env!("CARGO_PKG_VERSION").into(),
+        cells: cells
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .flatten()
+            .collect(),
+        total_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+fn boot_one(
+    k: &kernels::KernelSpec,
+    m: GuestCgroup,
+    vmlinuz: &Path,
+    initrd: &Path,
+    timeout: Duration,
+) -> Cell {
+    let t = Instant::now();
+    let mut cell = Cell {
+        kernel: k.clone(),
+        cgroup: m,
+        boot_ms: 0,
+        report: None,
+        guest: None,
+        failure: None,
+    };
+    match qemu::boot(vmlinuz, initrd, m, timeout) {
+        Ok(b) => {
+            cell.guest = b.guest_info.clone();
+            match (&b.outcome, b.report) {
+                (_, Some(r)) => cell.report = Some(r),
+                (qemu::BootOutcome::TimedOut, None) => {
+                    cell.failure = Some(format!(
+                        "no report within {:?}; console tail:\n{}",
+                        timeout,
+                        qemu::console_tail(&b.console, 15)
+                    ))
+                }
+                (qemu::BootOutcome::NoReport { reason }, None) => {
+                    cell.failure = Some(format!(
+                        "{reason}; console tail:\n{}",
+                        qemu::console_tail(&b.console, 15)
+                    ))
+                }
+                (qemu::BootOutcome::Reported, None) => {
+                    cell.failure = Some("the report could not be parsed".into())
+                }
+            }
+        }
+        Err(e) => cell.failure = Some(e),
+    }
+    cell.boot_ms = t.elapsed().as_millis() as u64;
+    cell
+}
+
+/// Rows of the table: every check id, then the features that differ between cells.
+fn rows(m: &Matrix) -> Vec<(String, Vec<String>)> {
+    let mut ids: Vec<String> = Vec::new();
+    for c in &m.cells {
+        for r in c.report.iter().flat_map(|r| &r.checks) {
+            if !ids.contains(&r.id) {
+                ids.push(r.id.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let row = m
+            .cells
+            .iter()
+            .map(|c| match &c.report {
+                None => "no report".to_string(),
+                Some(r) => r
+                    .checks
+                    .iter()
+                    .find(|x| x.id == id)
+                    .map(|x| {
+                        let s = match x.status {
+                            Status::Pass => "pass",
+                            Status::Fail => "FAIL",
+                            Status::Skip => "skip",
+                        };
+                        match x.negative_control.as_ref().map(|n| n.status) {
+                            Some(crate::report::ControlStatus::Detected) => format!("{s} ✓"),
+                            Some(crate::report::ControlStatus::Missed) => format!("{s} MISSED"),
+                            _ => s.to_string(),
+                        }
+                    })
+                    .unwrap_or_else(|| "-".into()),
+            })
+            .collect();
+        out.push((format!("`{id}`"), row));
+    }
+    for (label, path) in FEATURE_ROWS {
+        let row: Vec<String> = m
+            .cells
+            .iter()
+            .map(|c| {
+                c.report
+                    .as_ref()
+                    .and_then(|r| r.features.as_ref())
+                    .map(|f| feature_text(f.pointer(path)))
+                    .unwrap_or_else(|| "-".into())
+            })
+            .collect();
+        out.push((label.to_string(), row));
+    }
+    out
+}
+
+/// Features shown in the matrix: (row label, JSON pointer into the report's features).
+const FEATURE_ROWS: [(&str, &str); 9] = [
+    ("v1 controllers", "/cgroup/v1_controllers"),
+    ("v2 controllers", "/cgroup/v2_controllers"),
+    ("cgroup.kill", "/cgroup/v2_files/cgroup.kill"),
+    ("memory.peak", "/cgroup/v2_files/memory.peak"),
+    ("cpu.stat.local", "/cgroup/v2_files/cpu.stat.local"),
+    ("clone3", "/syscalls/clone3/available"),
+    ("mount_setattr", "/syscalls/mount_setattr/available"),
+    ("landlock ABI", "/syscalls/landlock/version"),
+    ("time namespaces", "/syscalls/time_namespaces/available"),
+];
+
+fn feature_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "-".into(),
+        Some(serde_json::Value::Bool(true)) => "yes".into(),
+        Some(serde_json::Value::Bool(false)) => "no".into(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(other) => other.to_string().trim_matches('"').to_string(),
+    }
+}
+
+pub fn render_markdown(m: &Matrix) -> String {
+    let mut s = String::from("| | ");
+    s += &m.cells.iter().map(Cell::column).collect::<Vec<_>>().join(" | ");
+    s += " |\n| --- |";
+    s += &" --- |".repeat(m.cells.len());
+    s += "\n";
+    for (label, row) in rows(m) {
+        s += &format!("| {label} | {} |\n", row.join(" | "));
+    }
+    s += "\nKernels: ";
+    s += &m
+        .cells
+        .iter()
+        .filter(|c| c.cgroup == GuestCgroup::V2 || m.cells.len() == 1)
+        .map(|c| format!("{} = {} {}", c.kernel.name, c.kernel.package, c.kernel.version))
+        .collect::<Vec<_>>()
+        .join("; ");
+    s += ".\n";
+    for c in m.cells.iter().filter(|c| c.failure.is_some()) {
+        s += &format!(
+            "\n{}: {}\n",
+            c.column(),
+            c.failure.as_deref().unwrap_or_default()
+        );
+    }
+    s
+}
+
+pub fn render_text(m: &Matrix) -> String {
+    let rows = rows(m);
+    let cols: Vec<String> = m.cells.iter().map(Cell::column).collect();
+    let lw = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|(_, r)| r[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(1)
+        })
+        .collect();
+    let mut s = format!("{:lw$}", "");
+    for (c, w) in cols.iter().zip(&widths) {
+        s += &format!("  {c:<w$}");
+    }
+    s = s.trim_end().to_string() + "\n";
+    for (label, row) in &rows {
+        let mut line = format!("{label}{}", " ".repeat(lw - label.chars().count()));
+        for (v, w) in row.iter().zip(&widths) {
+            line += &format!("  {v}{}", " ".repeat(w - v.chars().count()));
+        }
+        s += line.trim_end();
+        s += "\n";
+    }
+    for c in &m.cells {
+        s += &format!(
+            "{}: {} {}, boot+suite {:.1} s{}\n",
+            c.column(),
+            c.kernel.package,
+            c.kernel.version,
+            c.boot_ms as f64 / 1000.0,
+            c.failure
+                .as_ref()
+                .map(|f| format!("; FAILED: {f}"))
+                .unwrap_or_default()
+        );
+    }
+    s += &format!("total {:.1} s\n", m.total_ms as f64 / 1000.0);
+    s
+}

@@ -1,0 +1,42 @@
+//! The kernel matrix: real Debian kernels booted under QEMU, the suite run inside each, the
+//! reports brought back over the serial console and compared with per-kernel snapshots.
+//!
+//! - `kernels`: which kernels exist (resolved from Debian's archive through a private apt
+//!   configuration under the cache directory), and fetching their vmlinuz (cached).
+//! - `initramfs` and `guest`: the initramfs holding isoprobe as /init, and what /init does in
+//!   the guest (mounts, cgroup mode, switch_root, the suite, the report on the console).
+//! - `qemu`: one bounded boot, its console captured.
+
+pub mod apt;
+pub mod guest;
+pub mod initramfs;
+pub mod kernels;
+pub mod qemu;
+
+use serde::{Deserialize, Serialize};
+
+/// How the guest mounts cgroups before the suite runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestCgroup {
+    /// cgroup2 alone at /sys/fs/cgroup, with cpu, pids and memory enabled for children.
+    V2,
+    /// v1 hierarchies (a tmpfs at /sys/fs/cgroup and one mount per controller the kernel can
+    /// still mount on v1).
+    V1,
+}
+
+impl GuestCgroup {
+    pub fn name(self) -> &'static str {
+        match self {
+            GuestCgroup::V1 => "v1",
+            GuestCgroup::V2 => "v2",
+        }
+    }
+}
+
+/// The kernel command-line word that tells /init which cgroup mode to mount.
+pub const CGROUP_PARAM: &str = "isoprobe.cgroup";
+/// The console lines around the guest's JSON report.
+pub const REPORT_BEGIN: &str = "ISOPROBE-REPORT-BEGIN";
+pub const REPORT_END: &str = "ISOPROBE-REPORT-END";
