@@ -15,6 +15,8 @@ if [ "${ISOPROBE_SETUP_RUNTIMES:-0}" = 1 ]; then
   command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
   command -v crun >/dev/null 2>&1 || need_pkgs+=(crun)
   command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
+  # The kernel matrix boots Debian kernels under QEMU (software emulation).
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-x86)
 fi
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

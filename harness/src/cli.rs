@@ -48,6 +48,40 @@ pub enum Command {
     /// archive through a private apt configuration under the cache directory
     /// ($XDG_CACHE_HOME/isoprobe or ~/.cache/isoprobe). The system's apt is not touched.
     Kernels(KernelsArgs),
+    /// Boot each kernel (and cgroup mode) under QEMU, run the suite inside, and print one
+    /// matrix: checks and features as rows, kernel × cgroup mode as columns.
+    Matrix(MatrixArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    /// Kernels to boot: `all` or a comma list of names from `isoprobe kernels`.
+    #[arg(long, default_value = "all")]
+    pub kernels: String,
+    /// cgroup modes to mount in the guest.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "v2")]
+    pub cgroup: Vec<crate::kmatrix::GuestCgroup>,
+    /// Only `native` runs inside the guest.
+    #[arg(long, default_value = "native")]
+    pub runtime: String,
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
+    pub format: MatrixFormat,
+    /// Boots at a time.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Give up on a boot (and record the console's tail) after this many seconds.
+    #[arg(long, default_value_t = 240, value_name = "SECONDS")]
+    pub boot_timeout: u64,
+    /// Re-resolve the kernels from the archive first.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -157,6 +191,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         }
         Command::Features { format } => features(format),
         Command::Kernels(args) => kernels(&args),
+        Command::Matrix(args) => matrix(&args),
         Command::Compare(args) => match compare(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -193,6 +228,78 @@ fn features(format: ListFormat) -> i32 {
         }
     }
     exit::PASS
+}
+
+fn matrix(args: &MatrixArgs) -> i32 {
+    use crate::kmatrix::{kernels as k, matrix as m};
+    if args.runtime != "native" {
+        eprintln!(
+            "isoprobe: the kernel matrix runs the native runtime only (got `{}`)",
+            args.runtime
+        );
+        return exit::USAGE;
+    }
+    if let Err(e) = require_root("matrix") {
+        eprintln!("isoprobe: {e}");
+        return e.exit_code();
+    }
+    if let Err(e) = crate::cancel::install_handlers() {
+        eprintln!("isoprobe: cannot install signal handlers: {e}");
+        return exit::USAGE;
+    }
+    let progress = |msg: &str| eprintln!("isoprobe: {msg}");
+    let chosen = match k::known(args.refresh, &progress).and_then(|s| k::select(&s, &args.kernels))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    };
+    let isoprobe_exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("isoprobe: cannot find its own binary for the guest's /init: {e}");
+            return exit::USAGE;
+        }
+    };
+    let opts = m::MatrixOptions {
+        jobs: args.jobs,
+        boot_timeout: Duration::from_secs(args.boot_timeout),
+        isoprobe_exe,
+    };
+    let matrix = match m::run(&chosen, &args.cgroup, &opts, &progress) {
+        Ok(x) => x,
+        Err(e) if crate::cancel::requested() => {
+            eprintln!("isoprobe: {e}");
+            return exit::INTERRUPTED;
+        }
+        Err(e) => {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    };
+    match args.format {
+        MatrixFormat::Text => print!("{}", m::render_text(&matrix)),
+        MatrixFormat::Markdown => print!("{}", m::render_markdown(&matrix)),
+        MatrixFormat::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&matrix).unwrap_or_default()
+            )
+        }
+    }
+    // A kernel that gave no report, a failed check or a missed control: not all green.
+    let bad = matrix.cells.iter().any(|c| {
+        c.report
+            .as_ref()
+            .is_none_or(|r| r.summary.fail > 0 || r.missed_controls() > 0)
+    });
+    if bad {
+        exit::FAIL
+    } else {
+        exit::PASS
+    }
 }
 
 fn kernels(args: &KernelsArgs) -> i32 {

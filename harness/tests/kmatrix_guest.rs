@@ -37,18 +37,9 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `kernels::cache_dir()`'s rule: `$XDG_CACHE_HOME/isoprobe`, else `~/.cache/isoprobe`.
-fn cache_dir() -> PathBuf {
-    match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        Some(x) => PathBuf::from(x).join("isoprobe"),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-            .join(".cache/isoprobe"),
-    }
-}
-
 /// The system suite's cloud kernel, fetched once into the cache directory.
 fn system_kernel() -> Result<PathBuf, String> {
-    let dir = cache_dir().join("guest-test");
+    let dir = isoprobe::kmatrix::kernels::cache_dir().join("guest-test");
     let vmlinuz = dir.join("vmlinuz");
     if vmlinuz.is_file() {
         return Ok(vmlinuz);
@@ -117,16 +108,15 @@ fn setup(test: &str) -> Option<(PathBuf, tempfile::TempDir)> {
 }
 
 fn boot(vmlinuz: &Path, dir: &Path, mode: GuestCgroup, checks: &str) -> qemu::Boot {
-    let extra: Vec<String> = if checks.is_empty() {
-        vec![]
-    } else {
-        vec![format!("isoprobe.checks={checks}")]
-    };
+    let mut opts = qemu::BootOptions::default();
+    if !checks.is_empty() {
+        opts.extra_params.push(format!("isoprobe.checks={checks}"));
+    }
     let b = qemu::boot_with(
         vmlinuz,
         &dir.join("initramfs.cpio"),
         mode,
-        &extra,
+        &opts,
         BOOT_TIMEOUT,
     )
     .unwrap();
@@ -149,6 +139,7 @@ fn boot(vmlinuz: &Path, dir: &Path, mode: GuestCgroup, checks: &str) -> qemu::Bo
 /// Both modes, the whole suite with its negative controls: every check passes or is a
 /// recorded skip, and every control that ran was detected.
 #[test]
+#[serial_test::serial(machine)]
 fn the_whole_suite_runs_in_the_guest_in_both_modes() {
     let test = "the_whole_suite_runs_in_the_guest_in_both_modes";
     let Some((vmlinuz, dir)) = setup(test) else {
@@ -185,6 +176,7 @@ fn the_whole_suite_runs_in_the_guest_in_both_modes() {
 /// One quick boot with two checks: the pipeline (initramfs, /init, cgroups, console markers)
 /// works, and the guest says what it set up.
 #[test]
+#[serial_test::serial(machine)]
 fn a_quick_boot_brings_a_report_back() {
     let test = "a_quick_boot_brings_a_report_back";
     let Some((vmlinuz, dir)) = setup(test) else {

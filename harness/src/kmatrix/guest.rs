@@ -3,8 +3,12 @@
 //! suite in-process, print the report on the console, power off.
 //!
 //! The kernel command line says what to do: `isoprobe.cgroup=v1|v2` (v2 when absent),
-//! optionally `isoprobe.runtime=NAME` (native when absent) and `isoprobe.checks=ID,ID` (all
-//! when absent).
+//! optionally `isoprobe.runtime=NAME` (native when absent), `isoprobe.checks=ID,ID` (all when
+//! absent) and `isoprobe.watch=SECS` (list the processes every SECS seconds, to see where a
+//! hanging check waits).
+//!
+//! Console lines: `ISOPROBE-GUEST {json}` (what was set up, [`GuestInfo`]) before the suite,
+//! then the report between `REPORT_BEGIN` and `REPORT_END`, or `ISOPROBE-GUEST-ERROR <why>`.
 
 use super::{GuestCgroup, CGROUP_PARAM, REPORT_BEGIN, REPORT_END};
 use crate::engine::{self, RunOptions};
@@ -23,6 +27,11 @@ pub const GUEST_INFO: &str = "ISOPROBE-GUEST";
 pub const GUEST_ERROR: &str = "ISOPROBE-GUEST-ERROR";
 pub const RUNTIME_PARAM: &str = "isoprobe.runtime";
 pub const CHECKS_PARAM: &str = "isoprobe.checks";
+/// `isoprobe.watch=SECS`: every SECS seconds, list the guest's processes on the console (to see
+/// where a hanging check waits).
+pub const WATCH_PARAM: &str = "isoprobe.watch";
+/// The console line prefix of the process lists `isoprobe.watch` asks for.
+pub const GUEST_WATCH: &str = "ISOPROBE-GUEST-WATCH";
 
 /// Under TCG a container start takes tens of milliseconds and the CPU check's spin is timed in
 /// wall-clock seconds; this bounds one container, far above what any check needs there.
@@ -70,6 +79,7 @@ pub struct GuestParams {
     pub cgroup_given: bool,
     pub runtime: String,
     pub checks: Vec<String>,
+    pub watch: Option<Duration>,
 }
 
 /// Parses `/proc/cmdline`. As with the kernel's own parameters, the last occurrence wins.
@@ -79,6 +89,7 @@ pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, String> {
         cgroup_given: false,
         runtime: "native".into(),
         checks: Vec::new(),
+        watch: None,
     };
     for word in cmdline.split_whitespace() {
         let Some((key, value)) = word.split_once('=') else {
@@ -96,6 +107,12 @@ pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, String> {
                 p.cgroup_given = true;
             }
             k if k == RUNTIME_PARAM => p.runtime = value.to_string(),
+            k if k == WATCH_PARAM => {
+                let secs: u64 = value
+                    .parse()
+                    .map_err(|_| format!("{WATCH_PARAM}={value}: expected seconds"))?;
+                p.watch = (secs > 0).then(|| Duration::from_secs(secs));
+            }
             k if k == CHECKS_PARAM => {
                 p.checks = value
                     .split(',')
@@ -172,6 +189,12 @@ fn run() -> Result<(), String> {
     let info_json = serde_json::to_string(&info).map_err(|e| e.to_string())?;
     console_write(&format!("{GUEST_INFO} {info_json}\n"));
 
+    if let Some(every) = params.watch {
+        std::thread::spawn(move || loop {
+            std::thread::sleep(every);
+            console_write(&process_list());
+        });
+    }
     let runtime = crate::runtime::by_name(&params.runtime)?;
     let checks = crate::checks::select(&params.checks)?;
     let rootfs =
@@ -188,6 +211,47 @@ fn run() -> Result<(), String> {
     let _ = fs::write("/proc/sys/kernel/printk", "1");
     console_write(&format!("\n{REPORT_BEGIN}\n{json}\n{REPORT_END}\n"));
     Ok(())
+}
+
+/// One line per process: pid, state, what it runs, where it waits (wchan and the system call
+/// it is in).
+fn process_list() -> String {
+    let mut out = String::new();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return out;
+    };
+    let mut pids: Vec<u32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    for pid in pids {
+        let read = |f: &str| fs::read_to_string(format!("/proc/{pid}/{f}")).unwrap_or_default();
+        let status = read("status");
+        let field = |k: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(str::trim)
+                .unwrap_or("")
+                .to_string()
+        };
+        let cmdline = read("cmdline").replace('\0', " ");
+        // Kernel threads have no command line; only user processes tell where a check waits.
+        if cmdline.trim().is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "{GUEST_WATCH} pid {pid} ppid {} {} uid {} wchan {} syscall {} cmd {}\n",
+            field("PPid:"),
+            field("State:"),
+            field("Uid:").split_whitespace().next().unwrap_or(""),
+            read("wchan"),
+            read("syscall").trim(),
+            one_line(cmdline.trim()),
+        ));
+    }
+    out
 }
 
 fn errno_name(e: &std::io::Error) -> String {
@@ -436,6 +500,14 @@ mod tests {
                 .unwrap();
         assert_eq!(p.cgroup, GuestCgroup::V1);
         assert_eq!(p.runtime, "native-chroot");
+    }
+
+    #[test]
+    fn cmdline_watch_is_seconds() {
+        let p = parse_cmdline("isoprobe.watch=20").unwrap();
+        assert_eq!(p.watch, Some(Duration::from_secs(20)));
+        assert_eq!(parse_cmdline("isoprobe.watch=0").unwrap().watch, None);
+        assert!(parse_cmdline("isoprobe.watch=soon").is_err());
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Matrix {
 pub struct MatrixOptions {
     pub jobs: usize,
     pub boot_timeout: Duration,
+    /// The isoprobe binary that becomes the guest's /init.
+    pub isoprobe_exe: std::path::PathBuf,
 }
 
 /// Boots every kernel × mode (`jobs` at a time); a kernel that fails to boot or report becomes
@@ -49,16 +51,18 @@ pub fn run(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Matrix, String> {
     let started = Instant::now();
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the isoprobe binary: {e}"))?;
     let work = tempfile::Builder::new()
         .prefix("isoprobe-matrix-")
         .tempdir()
         .map_err(|e| format!("cannot create a work directory: {e}"))?;
     let initrd = work.path().join("initramfs.cpio");
-    initramfs::build(&initrd, &exe)?;
+    initramfs::build(&initrd, &opts.isoprobe_exe)?;
     let mut jobs = Vec::new();
     for k in kernels {
-        progress(&format!("fetching kernel {} ({} {})", k.name, k.package, k.version));
+        progress(&format!(
+            "fetching kernel {} ({} {})",
+            k.name, k.package, k.version
+        ));
         let t = Instant::now();
         let files = kernels::fetch(k, progress)?;
         progress(&format!(
@@ -93,7 +97,11 @@ pub fn run(
                     "{} {}: {} in {:.1} s",
                     k.name,
                     m.name(),
-                    if cell.report.is_some() { "report" } else { "FAILED" },
+                    if cell.report.is_some() {
+                        "report"
+                    } else {
+                        "FAILED"
+                    },
                     cell.boot_ms as f64 / 1000.0
                 ));
                 cells.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(cell);
@@ -244,7 +252,12 @@ fn feature_text(v: Option<&serde_json::Value>) -> String {
 
 pub fn render_markdown(m: &Matrix) -> String {
     let mut s = String::from("| | ");
-    s += &m.cells.iter().map(Cell::column).collect::<Vec<_>>().join(" | ");
+    s += &m
+        .cells
+        .iter()
+        .map(Cell::column)
+        .collect::<Vec<_>>()
+        .join(" | ");
     s += " |\n| --- |";
     s += &" --- |".repeat(m.cells.len());
     s += "\n";
@@ -256,7 +269,12 @@ pub fn render_markdown(m: &Matrix) -> String {
         .cells
         .iter()
         .filter(|c| c.cgroup == GuestCgroup::V2 || m.cells.len() == 1)
-        .map(|c| format!("{} = {} {}", c.kernel.name, c.kernel.package, c.kernel.version))
+        .map(|c| {
+            format!(
+                "{} = {} {}",
+                c.kernel.name, c.kernel.package, c.kernel.version
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ");
     s += ".\n";
@@ -273,7 +291,11 @@ pub fn render_markdown(m: &Matrix) -> String {
 pub fn render_text(m: &Matrix) -> String {
     let rows = rows(m);
     let cols: Vec<String> = m.cells.iter().map(Cell::column).collect();
-    let lw = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let lw = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()

@@ -11,6 +11,7 @@ pub mod apt;
 pub mod guest;
 pub mod initramfs;
 pub mod kernels;
+pub mod matrix;
 pub mod qemu;
 
 use serde::{Deserialize, Serialize};

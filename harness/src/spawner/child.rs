@@ -19,8 +19,6 @@ pub(super) struct ChildPlan {
     pub stdio: [RawFd; 3],
     /// The child is in a new user namespace: become its root, and no setgroups.
     pub in_user_ns: bool,
-    /// The content for /proc/self/timens_offsets of a time namespace the child makes itself.
-    pub time_offsets: Option<CString>,
     pub unshare_cgroup: bool,
     pub make_mounts_private: bool,
     /// The mount the rootfs lives on. When mounts are not made private it is still made
@@ -51,7 +49,6 @@ impl ChildPlan {
             err_fd,
             stdio,
             in_user_ns: false,
-            time_offsets: None,
             unshare_cgroup: false,
             make_mounts_private: true,
             rootfs_parent_mount: None,
@@ -123,6 +120,22 @@ fn mount(src: &CStr, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong)
     }
 }
 
+// The credential calls go to the kernel directly, never through glibc's wrappers: those make
+// every thread of the process change too, walking the thread list the child inherited from its
+// multi-threaded parent and signalling each tid with tgkill(getpid(), tid) until none answers.
+// In the child that list is stale, and where isoprobe is PID 1 (a kernel-matrix guest) its main
+// thread's tid is 1, which in the container's PID namespace is the child itself: it answers
+// every time and the wrapper spins forever.
+fn raw_setresuid(uid: libc::uid_t) -> libc::c_long {
+    // SAFETY: a system call without pointers.
+    unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }
+}
+
+fn raw_setresgid(gid: libc::gid_t) -> libc::c_long {
+    // SAFETY: a system call without pointers.
+    unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }
+}
+
 /// Runs in the cloned child. Never returns: it execs or exits.
 pub(super) fn child_main(plan: &ChildPlan) -> isize {
     // SAFETY: each call below is a system call on memory prepared before the clone.
@@ -155,31 +168,9 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             libc::_exit(1);
         }
 
-        if let Some(offsets) = &plan.time_offsets {
-            // Offsets can be set only before any process is in the namespace, so the child
-            // makes it for itself and enters it at exec.
-            check(
-                plan,
-                Step::UnshareTime,
-                libc::unshare(libc::CLONE_NEWTIME) as _,
-            );
-            let fd = libc::open(
-                c"/proc/self/timens_offsets".as_ptr(),
-                libc::O_WRONLY | libc::O_CLOEXEC,
-            );
-            check(plan, Step::SetTimeOffsets, fd as _);
-            let bytes = offsets.as_bytes();
-            let w = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
-            check(
-                plan,
-                Step::SetTimeOffsets,
-                if w as usize == bytes.len() { 0 } else { -1 },
-            );
-            libc::close(fd);
-        }
         if plan.in_user_ns {
-            check(plan, Step::SetGid, libc::setresgid(0, 0, 0) as _);
-            check(plan, Step::SetUid, libc::setresuid(0, 0, 0) as _);
+            check(plan, Step::SetGid, raw_setresgid(0));
+            check(plan, Step::SetUid, raw_setresuid(0));
         }
         // After joining the cgroup, so that the namespace's root is the container's own cgroup.
         if plan.unshare_cgroup {
@@ -313,10 +304,14 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
         if let Some((uid, gid)) = plan.user {
             // A user namespace whose setgroups is denied has no supplementary groups to drop.
             if !plan.in_user_ns {
-                check(plan, Step::SetGroups, libc::setgroups(0, ptr::null()) as _);
+                check(
+                    plan,
+                    Step::SetGroups,
+                    libc::syscall(libc::SYS_setgroups, 0, ptr::null::<libc::gid_t>()),
+                );
             }
-            check(plan, Step::SetUser, libc::setresgid(gid, gid, gid) as _);
-            check(plan, Step::SetUser, libc::setresuid(uid, uid, uid) as _);
+            check(plan, Step::SetUser, raw_setresgid(gid));
+            check(plan, Step::SetUser, raw_setresuid(uid));
         }
         if plan.no_new_privs {
             check(

@@ -203,10 +203,20 @@ fn spawn_on_this_thread(
         [devnull.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()],
     )?;
 
-    if spec.has(NsType::Time) && spec.time_offsets.is_none() {
+    if spec.has(NsType::Time) {
         // Affects only this thread's future children, never the caller's thread.
         nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
             .map_err(|e| SpawnError::parent("unshare(CLONE_NEWTIME)", "-", e.into()))?;
+        if let Some((mono, boot)) = spec.time_offsets {
+            // Written before the clone, while no process is in the namespace yet, and the
+            // child enters it at clone. A child that unshared for itself would enter it only
+            // at exec, which 5.10 and 6.1 do not do (the agent stayed in the host's time
+            // namespace there). /proc/self names the thread group leader; this thread's own
+            // namespace for children is read through its tid.
+            let path = format!("/proc/{}/timens_offsets", nix::unistd::gettid());
+            fs::write(&path, format!("monotonic {mono} 0\nboottime {boot} 0\n"))
+                .map_err(|e| SpawnError::parent("write the time offsets", path, e))?;
+        }
     }
     let flags = spec
         .namespaces
@@ -304,12 +314,6 @@ fn child_plan(
         plan.rootfs_parent_mount = Some(path_c("rootfs mount", &mount_point_of(&spec.rootfs))?);
     }
     plan.root_mode = spec.root_mode;
-    if let Some((mono, boot)) = spec.time_offsets {
-        plan.time_offsets = Some(cstring(
-            "time offsets",
-            format!("monotonic {mono} 0\nboottime {boot} 0\n").as_bytes(),
-        )?);
-    }
     if spec.has(NsType::Mnt) {
         for (src, target) in &spec.binds {
             plan.binds.push((

@@ -1,0 +1,138 @@
+//! The kernel matrix: real Debian kernels booted under QEMU with the suite run inside, each
+//! report compared with the snapshot recorded for that kernel and cgroup mode
+//! (`snapshots/<major.minor>-<mode>/report-native.snap`). By default the oldest and the newest
+//! kernel in cgroup v2; `.ci/run` sets ISOPROBE_MATRIX_KERNELS=all and
+//! ISOPROBE_MATRIX_CGROUP=v1,v2 for the full matrix.
+
+mod common;
+
+use isoprobe::kmatrix::matrix::{self, MatrixOptions};
+use isoprobe::kmatrix::{kernels, GuestCgroup};
+use isoprobe::snapshot::{kernel_dir, normalise};
+use serial_test::serial;
+use std::path::Path;
+use std::time::Duration;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+#[test]
+#[serial(machine)]
+fn each_kernel_reports_what_its_snapshot_recorded() {
+    require_root!("each_kernel_reports_what_its_snapshot_recorded");
+    if std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::skip(
+            "kernel matrix",
+            "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)",
+        );
+        return;
+    }
+    let quiet = |_: &str| {};
+    let specs = match kernels::known(false, &quiet) {
+        Ok(s) => s,
+        Err(e) => {
+            common::skip(
+                "kernel matrix",
+                &format!("the Debian archive is unreachable: {e}"),
+            );
+            return;
+        }
+    };
+    let wanted = env_or("ISOPROBE_MATRIX_KERNELS", "oldest,newest");
+    let names = match wanted.as_str() {
+        // Debian's names sort by version, sid last.
+        "oldest,newest" => format!(
+            "{},{}",
+            specs.first().map(|k| k.name.as_str()).unwrap_or("5.10"),
+            specs.last().map(|k| k.name.as_str()).unwrap_or("sid")
+        ),
+        other => other.to_string(),
+    };
+    let chosen = kernels::select(&specs, &names).expect("known kernels");
+    let modes: Vec<GuestCgroup> = env_or("ISOPROBE_MATRIX_CGROUP", "v2")
+        .split(',')
+        .map(|m| match m {
+            "v1" => GuestCgroup::V1,
+            _ => GuestCgroup::V2,
+        })
+        .collect();
+    let say = |m: &str| common::say(&format!("matrix: {m}"));
+    let m = matrix::run(
+        &chosen,
+        &modes,
+        &MatrixOptions {
+            jobs: 2,
+            boot_timeout: Duration::from_secs(300),
+            isoprobe_exe: env!("CARGO_BIN_EXE_isoprobe").into(),
+        },
+        &say,
+    )
+    .expect("matrix");
+    common::say(&matrix::render_text(&m));
+    let mut problems = Vec::new();
+    for cell in &m.cells {
+        let Some(report) = &cell.report else {
+            problems.push(format!(
+                "{}: no report: {}",
+                cell.column(),
+                cell.failure.as_deref().unwrap_or("")
+            ));
+            continue;
+        };
+        let normalised = normalise(report, &[]);
+        let dir = format!("snapshots/{}", kernel_dir(report));
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(&dir)
+            .join("report-native.snap");
+        if !file.is_file() {
+            let new = file.with_extension("snap.new");
+            std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+            let info = serde_json::json!({
+                "kernel_release": report.kernel.release,
+                "kernel_version": report.kernel.version,
+                "kernel_package": format!("{} {}", cell.kernel.package, cell.kernel.version),
+                "cgroup_mode": report.cgroup_mode,
+                "runtime": report.runtime,
+                "isoprobe_version": report.isoprobe_version,
+                "booted": "qemu tcg",
+            });
+            std::fs::write(
+                &new,
+                format!(
+                    "---\nsource: harness/tests/kernel_matrix.rs\ninfo: {}\n---\n{}\n",
+                    serde_json::to_string(&info).unwrap(),
+                    serde_json::to_string_pretty(&normalised).unwrap()
+                ),
+            )
+            .unwrap();
+            common::say(&format!(
+                "NEW SNAPSHOT {} (kernel {}): wrote {} for review",
+                kernel_dir(report),
+                cell.kernel.name,
+                new.display()
+            ));
+            continue;
+        }
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(&dir);
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.set_info(&serde_json::json!({
+            "kernel_release": report.kernel.release,
+            "kernel_version": report.kernel.version,
+            "kernel_package": format!("{} {}", cell.kernel.package, cell.kernel.version),
+            "cgroup_mode": report.cgroup_mode,
+            "runtime": report.runtime,
+            "isoprobe_version": report.isoprobe_version,
+            "booted": "qemu tcg",
+        }));
+        settings.bind(|| insta::assert_json_snapshot!("report-native", normalised));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
