@@ -136,3 +136,53 @@ fn each_kernel_reports_what_its_snapshot_recorded() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+#[serial(machine)]
+fn a_kernel_that_cannot_boot_becomes_a_failed_column_with_the_console_tail() {
+    require_root!("a_kernel_that_cannot_boot_becomes_a_failed_column_with_the_console_tail");
+    if std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::skip("failed boot", "qemu-system-x86_64 is not installed");
+        return;
+    }
+    let quiet = |_: &str| {};
+    let Some(oldest) = kernels::known(false, &quiet)
+        .ok()
+        .and_then(|s| s.into_iter().next())
+    else {
+        common::skip("failed boot", "the Debian archive is unreachable");
+        return;
+    };
+    // An "initramfs" that is no cpio archive: the kernel finds no /init and no root and
+    // panics. The matrix must say so, with the console's last lines, within the bound.
+    let work = tempfile::tempdir().unwrap();
+    let junk = work.path().join("not-an-initramfs");
+    std::fs::write(&junk, b"not a cpio archive").unwrap();
+    let files = kernels::fetch(&oldest, &quiet).expect("fetch");
+    let t = std::time::Instant::now();
+    let boot = isoprobe::kmatrix::qemu::boot(
+        &files.vmlinuz,
+        &junk,
+        GuestCgroup::V2,
+        Duration::from_secs(120),
+    )
+    .expect("qemu ran");
+    assert!(boot.report.is_none());
+    assert!(
+        t.elapsed() < Duration::from_secs(120),
+        "a panicking kernel must end the boot before the timeout"
+    );
+    let tail = isoprobe::kmatrix::qemu::console_tail(&boot.console, 15);
+    assert!(tail.contains("Kernel panic"), "console tail: {tail}");
+    assert!(
+        matches!(
+            boot.outcome,
+            isoprobe::kmatrix::qemu::BootOutcome::NoReport { .. }
+        ),
+        "outcome: a report-less boot"
+    );
+}
