@@ -10,7 +10,6 @@ use isoprobe::kmatrix::matrix::{self, MatrixOptions};
 use isoprobe::kmatrix::{kernels, GuestCgroup};
 use isoprobe::snapshot::{kernel_dir, normalise};
 use serial_test::serial;
-use std::path::Path;
 use std::time::Duration;
 
 fn env_or(name: &str, default: &str) -> String {
@@ -84,46 +83,7 @@ fn each_kernel_reports_what_its_snapshot_recorded() {
             ));
             continue;
         };
-        let normalised = normalise(report, &[]);
-        let dir = format!("snapshots/{}", kernel_dir(report));
-        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
-            .join(&dir)
-            .join("report-native.snap");
-        if !file.is_file() {
-            let new = file.with_extension("snap.new");
-            std::fs::create_dir_all(new.parent().unwrap()).unwrap();
-            let info = serde_json::json!({
-                "kernel_release": report.kernel.release,
-                "kernel_version": report.kernel.version,
-                "kernel_package": format!("{} {}", cell.kernel.package, cell.kernel.version),
-                "cgroup_mode": report.cgroup_mode,
-                "runtime": report.runtime,
-                "isoprobe_version": report.isoprobe_version,
-                "booted": "qemu tcg",
-            });
-            std::fs::write(
-                &new,
-                format!(
-                    "---\nsource: harness/tests/kernel_matrix.rs\ninfo: {}\n---\n{}\n",
-                    serde_json::to_string(&info).unwrap(),
-                    serde_json::to_string_pretty(&normalised).unwrap()
-                ),
-            )
-            .unwrap();
-            common::say(&format!(
-                "NEW SNAPSHOT {} (kernel {}): wrote {} for review",
-                kernel_dir(report),
-                cell.kernel.name,
-                new.display()
-            ));
-            continue;
-        }
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(&dir);
-        settings.set_prepend_module_to_snapshot(false);
-        settings.set_omit_expression(true);
-        settings.set_info(&serde_json::json!({
+        let info = serde_json::json!({
             "kernel_release": report.kernel.release,
             "kernel_version": report.kernel.version,
             "kernel_package": format!("{} {}", cell.kernel.package, cell.kernel.version),
@@ -131,8 +91,13 @@ fn each_kernel_reports_what_its_snapshot_recorded() {
             "runtime": report.runtime,
             "isoprobe_version": report.isoprobe_version,
             "booted": "qemu tcg",
-        }));
-        settings.bind(|| insta::assert_json_snapshot!("report-native", normalised));
+        });
+        common::assert_snapshot_or_record(
+            &kernel_dir(report),
+            "report-native",
+            &info,
+            &normalise(report, &[]),
+        );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -149,3 +149,43 @@ pub fn assert_nothing_left_behind() {
         "agents still running"
     );
 }
+
+/// Compares `value` with the snapshot `snapshots/<dir>/<name>.snap` (under harness/tests), with
+/// `info` in its header. A snapshot never recorded is written as `.snap.new` for review
+/// (`cargo insta review`) and the test goes on: a new kernel, cgroup mode or runtime is not a
+/// failure. (insta's own switch for that, INSTA_FORCE_PASS, is read once per process and would
+/// hide the regressions of the other cases.)
+pub fn assert_snapshot_or_record(
+    dir: &str,
+    name: &str,
+    info: &serde_json::Value,
+    value: &serde_json::Value,
+) {
+    // Absolute: insta takes a relative path from the file of the assertion, which is this one.
+    let snap_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(dir);
+    let file = snap_dir.join(format!("{name}.snap"));
+    if !file.is_file() {
+        let new = file.with_extension("snap.new");
+        std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+        // insta's header is YAML; a JSON object is valid YAML on one line.
+        let text = format!(
+            "---\nsource: harness/tests\ninfo: {}\n---\n{}\n",
+            serde_json::to_string(info).unwrap(),
+            serde_json::to_string_pretty(value).unwrap()
+        );
+        std::fs::write(&new, text).unwrap();
+        say(&format!(
+            "NEW SNAPSHOT {dir} / {name}: none recorded yet; wrote {} for review (cargo insta review)",
+            new.display()
+        ));
+        return;
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(&snap_dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_info(info);
+    settings.bind(|| insta::assert_json_snapshot!(name, value));
+}
