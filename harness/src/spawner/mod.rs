@@ -370,7 +370,6 @@ fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
             spec.rootfs.clone()
         }
         Step::MountProc => host_path_of(spec, "/proc"),
-        Step::SetTimeOffsets => "/proc/self/timens_offsets".into(),
         Step::BindMount => spec
             .binds
             .iter()

@@ -10,8 +10,6 @@ pub enum Step {
     ParentDeathSignal = 1,
     RedirectStdio,
     WaitForParent,
-    UnshareTime,
-    SetTimeOffsets,
     SetGid,
     SetUid,
     UnshareCgroup,
@@ -33,12 +31,10 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 23] = [
+    const ALL: [Step; 21] = [
         Step::ParentDeathSignal,
         Step::RedirectStdio,
         Step::WaitForParent,
-        Step::UnshareTime,
-        Step::SetTimeOffsets,
         Step::SetGid,
         Step::SetUid,
         Step::UnshareCgroup,
@@ -68,8 +64,6 @@ impl Step {
             Step::ParentDeathSignal => "prctl(PR_SET_PDEATHSIG)",
             Step::RedirectStdio => "dup2 stdio",
             Step::WaitForParent => "wait for the parent",
-            Step::UnshareTime => "unshare(CLONE_NEWTIME)",
-            Step::SetTimeOffsets => "write /proc/self/timens_offsets",
             Step::SetGid => "setresgid(0)",
             Step::SetUid => "setresuid(0)",
             Step::UnshareCgroup => "unshare(CLONE_NEWCGROUP)",
