@@ -17,6 +17,8 @@ if [ "${ISOPROBE_SETUP_RUNTIMES:-0}" = 1 ]; then
   command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
   # The kernel matrix boots Debian kernels under QEMU (software emulation).
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-x86)
+  # The initramfs writer's test reads its archive back with GNU cpio.
+  command -v cpio >/dev/null 2>&1 || need_pkgs+=(cpio)
 fi
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

@@ -66,7 +66,13 @@ pub fn run_checks(
     })
 }
 
-fn skipped(check: &dyn Check, reason: String, started: Instant) -> CheckResult {
+/// A skipped check and, when controls run (`control_reason` is given), its skipped control.
+fn skipped(
+    check: &dyn Check,
+    reason: String,
+    control_reason: Option<String>,
+    started: Instant,
+) -> CheckResult {
     CheckResult {
         id: check.id(),
         status: Status::Skip,
@@ -74,23 +80,20 @@ fn skipped(check: &dyn Check, reason: String, started: Instant) -> CheckResult {
         expected: Value::Null,
         observed: Value::Null,
         duration_ms: started.elapsed().as_millis() as u64,
-        negative_control: None,
+        negative_control: control_reason.map(|reason| ControlResult {
+            sabotage: check.sabotage().describe(),
+            status: ControlStatus::Skip,
+            reason,
+            observed: Value::Null,
+        }),
     }
 }
 
 /// A check of a runtime that is not here: skipped with the runtime's reason (and its control).
 fn unavailable_result(check: &dyn Check, why: &str, with_control: bool) -> CheckResult {
     let reason = format!("runtime unavailable: {why}");
-    let mut r = skipped(check, reason.clone(), Instant::now());
-    if with_control {
-        r.negative_control = Some(ControlResult {
-            sabotage: check.sabotage().describe(),
-            status: ControlStatus::Skip,
-            reason,
-            observed: Value::Null,
-        });
-    }
-    r
+    let control = with_control.then(|| reason.clone());
+    skipped(check, reason, control, Instant::now())
 }
 
 /// Why the check cannot run here, if it cannot.
@@ -109,16 +112,8 @@ fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
 fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResult, HarnessError> {
     let started = Instant::now();
     if let Some(reason) = unmet(ctx, check) {
-        let mut r = skipped(check, reason.clone(), started);
-        if with_control {
-            r.negative_control = Some(ControlResult {
-                sabotage: check.sabotage().describe(),
-                status: ControlStatus::Skip,
-                reason: format!("check skipped: {reason}"),
-                observed: Value::Null,
-            });
-        }
-        return Ok(r);
+        let control = with_control.then(|| format!("check skipped: {reason}"));
+        return Ok(skipped(check, reason, control, started));
     }
     let iso = check.isolation();
     let verdict = interruptible(check.probe(ctx, &iso))?;

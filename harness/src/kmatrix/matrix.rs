@@ -2,7 +2,7 @@
 //! back, and one table of the results (checks and features as rows, kernel/mode as columns).
 
 use super::{initramfs, kernels, qemu, GuestCgroup};
-use crate::report::{Report, Status};
+use crate::report::Report;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Mutex;
@@ -185,23 +185,7 @@ fn rows(m: &Matrix) -> Vec<(String, Vec<String>)> {
             .iter()
             .map(|c| match &c.report {
                 None => "no report".to_string(),
-                Some(r) => r
-                    .checks
-                    .iter()
-                    .find(|x| x.id == id)
-                    .map(|x| {
-                        let s = match x.status {
-                            Status::Pass => "pass",
-                            Status::Fail => "FAIL",
-                            Status::Skip => "skip",
-                        };
-                        match x.negative_control.as_ref().map(|n| n.status) {
-                            Some(crate::report::ControlStatus::Detected) => format!("{s} ✓"),
-                            Some(crate::report::ControlStatus::Missed) => format!("{s} MISSED"),
-                            _ => s.to_string(),
-                        }
-                    })
-                    .unwrap_or_else(|| "-".into()),
+                Some(r) => crate::compare::cell(r, &id),
             })
             .collect();
         out.push((format!("`{id}`"), row));
