@@ -2,13 +2,13 @@
 //! binary, a Debian kernel under QEMU (TCG), /init setting cgroups up in each mode, the report
 //! read back from the console.
 //!
-//! The kernel: `ISOPROBE_GUEST_VMLINUZ` when set, else the system's own Debian suite's cloud
-//! kernel, downloaded once with the system's apt (no other suite is involved) into the cache
-//! directory. Without QEMU, or without the archive, the tests skip with the reason.
+//! The kernel: `ISOPROBE_GUEST_VMLINUZ` when set, else the oldest kernel of `isoprobe kernels`,
+//! fetched through the matrix's own cache. Without QEMU, or without the archive, the tests skip
+//! with the reason.
 
 mod common;
 
-use isoprobe::kmatrix::{initramfs, qemu, GuestCgroup};
+use isoprobe::kmatrix::{initramfs, kernels, qemu, GuestCgroup};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -25,67 +25,17 @@ fn qemu_missing() -> Option<String> {
     }
 }
 
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{cmd:?}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The system suite's cloud kernel, fetched once into the cache directory.
-fn system_kernel() -> Result<PathBuf, String> {
-    let dir = isoprobe::kmatrix::kernels::cache_dir().join("guest-test");
-    let vmlinuz = dir.join("vmlinuz");
-    if vmlinuz.is_file() {
-        return Ok(vmlinuz);
-    }
-    let deps = run(Command::new("apt-cache").args(["depends", "linux-image-cloud-amd64"]))?;
-    let pkg = deps
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Depends: "))
-        .find(|p| p.starts_with("linux-image-") && p.ends_with("-cloud-amd64"))
-        .ok_or_else(|| {
-            format!("apt-cache knows no linux-image-cloud-amd64 (run apt-get update): {deps}")
-        })?
-        .to_string();
-    let debs = tempfile::tempdir().map_err(|e| e.to_string())?;
-    run(Command::new("apt-get")
-        .args(["download", "-q", &pkg])
-        .current_dir(debs.path()))?;
-    let deb = std::fs::read_dir(debs.path())
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or("apt-get download left no .deb")?;
-    let x = debs.path().join("x");
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&x))?;
-    let found = std::fs::read_dir(x.join("boot"))
-        .map_err(|e| e.to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .ok_or("the package holds no boot/vmlinuz-*")?;
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let partial = dir.join("vmlinuz.partial");
-    std::fs::copy(&found, &partial).map_err(|e| e.to_string())?;
-    std::fs::rename(&partial, &vmlinuz).map_err(|e| e.to_string())?;
-    Ok(vmlinuz)
-}
-
+/// The oldest kernel the matrix knows, fetched (once, cached) the matrix's way.
 fn kernel() -> Result<PathBuf, String> {
-    match std::env::var_os("ISOPROBE_GUEST_VMLINUZ") {
-        Some(p) => Ok(PathBuf::from(p)),
-        None => system_kernel(),
+    if let Some(p) = std::env::var_os("ISOPROBE_GUEST_VMLINUZ") {
+        return Ok(PathBuf::from(p));
     }
+    let quiet = |_: &str| {};
+    let oldest = kernels::known(false, &quiet)?
+        .into_iter()
+        .next()
+        .ok_or("the archive lists no kernel")?;
+    Ok(kernels::fetch(&oldest, &quiet)?.vmlinuz)
 }
 
 /// A kernel and an initramfs, or the reason the test cannot run here.
