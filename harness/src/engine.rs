@@ -217,8 +217,9 @@ mod tests {
     use super::*;
     use crate::checks::Requirement;
     use crate::runtime::fake::FnRuntime;
-    use crate::runtime::{Isolation, Sabotage};
-    use crate::spawner::{CpuQuota, SpawnError};
+    use crate::spawner::SpawnError;
+    use crate::vocabulary::CpuQuota;
+    use crate::vocabulary::{Isolation, Sabotage};
 
     /// Passes on its own isolation; its sabotaged run errors or passes, as told.
     struct Fake {

@@ -21,3 +21,4 @@ pub mod rootfs;
 pub mod runtime;
 pub mod snapshot;
 pub mod spawner;
+pub mod vocabulary;

@@ -3,9 +3,8 @@
 
 mod common;
 
-use isoprobe::spawner::{
-    spawn, CgroupLimits, CgroupPlacement, CpuQuota, RootMode, SpawnError, SpawnSpec, Step,
-};
+use isoprobe::spawner::{spawn, CgroupPlacement, SpawnError, SpawnSpec, Step};
+use isoprobe::vocabulary::{CgroupLimits, CpuQuota, RootMode};
 use isoprobe_fixtures::{write_executable, TestRootfs, AGENT_IN_ROOTFS};
 use isoprobe_probes::{NsType, Observation};
 use nix::errno::Errno;

@@ -3,38 +3,12 @@
 //! after it exits, and every directory removed on drop.
 
 use super::{locate, CgroupVersion, ControllerLocation};
-use crate::spawner::CpuQuota;
-use isoprobe_probes::parse::{flat_keyed_value, parse_cpu_stat, CpuStat};
+use crate::vocabulary::{CgroupLimits, CgroupSample};
+use isoprobe_probes::parse::{flat_keyed_value, parse_cpu_stat};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The limits a container's cgroup gets. A cgroup in the cpu hierarchy is always made (it
-/// gives the CPU statistics); pids and memory ones only for their limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CgroupLimits {
-    pub cpu_quota: Option<CpuQuota>,
-    pub pids_max: Option<u64>,
-    pub memory_max: Option<u64>,
-}
-
-/// What the cgroups recorded, read after the container exited.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CgroupSample {
-    pub paths: Vec<PathBuf>,
-    pub limits: CgroupLimits,
-    pub cpu_stat: Result<CpuStat, String>,
-    /// Forks refused by `pids.max` (`pids.events` `max`), when a pids limit was set.
-    pub pids_refused: Option<Result<u64, String>>,
-    /// OOM kills in the memory cgroup (v1 `memory.oom_control`, v2 `memory.events`), when a
-    /// memory limit was set.
-    pub oom_kills: Option<Result<u64, String>>,
-    /// CPU time of the cgroup's tasks from a v1 `cpuacct` cgroup of the same name, where a
-    /// runtime made one (runc makes one in every hierarchy; isoprobe's own cgroups have none,
-    /// so this is `None` for them, and on v2, where `cpu.stat` has `usage_usec`).
-    pub cpu_usage_usec: Option<u64>,
-}
 
 #[derive(Debug)]
 struct CgroupDir {

@@ -6,7 +6,7 @@
 
 mod container;
 
-pub use container::{sample_runtime_cgroups, CgroupLimits, CgroupSample, ContainerCgroups};
+pub use container::{sample_runtime_cgroups, ContainerCgroups};
 pub use isoprobe_probes::parse::{CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation};
 
 use std::fs;

@@ -3,7 +3,8 @@
 //! cgroup), which the host sees under a non-root path.
 
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::runtime::RunError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType};
 use serde_json::json;
 

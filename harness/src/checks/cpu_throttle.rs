@@ -6,8 +6,9 @@
 //! merely waited for a CPU, while the periods count only the bandwidth it was given.
 
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
-use crate::spawner::CpuQuota;
+use crate::runtime::RunError;
+use crate::vocabulary::CpuQuota;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::AgentArgs;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! errors, bounded waits, and mounts that are undone on every path.
 
 use crate::runtime::{RunError, RunOutcome};
-use crate::spawner::SpawnError;
+use crate::vocabulary::HostStepError;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ pub(super) fn probe_result(out: &RunOutcome, name: &str) -> serde_json::Value {
 
 /// A host-side preparation step that failed: the check cannot run.
 pub(super) fn setup(step: &'static str, path: &Path, e: std::io::Error) -> RunError {
-    RunError::Spawn(SpawnError::parent(step, path, e))
+    HostStepError::new(step, path, e).into()
 }
 
 /// Polls `ready` until it holds or `limit` passes, or `give_up` says waiting is pointless.

@@ -6,13 +6,13 @@
 
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
-use crate::spawner::SpawnError;
+use crate::runtime::RunError;
+use crate::vocabulary::HostStepError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use nix::errno::Errno;
 use serde_json::{json, Value};
 use std::ffi::CString;
-use std::io;
 
 pub struct IpcSysvIsolated;
 
@@ -35,7 +35,7 @@ fn random_name() -> String {
 }
 
 fn host_err(step: &'static str, what: &str, e: Errno) -> RunError {
-    SpawnError::parent(step, what, io::Error::from_raw_os_error(e as i32)).into()
+    HostStepError::errno(step, what, e).into()
 }
 
 fn cname(name: &str) -> CString {

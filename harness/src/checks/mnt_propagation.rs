@@ -8,7 +8,8 @@
 
 use super::host_side::{self, HostMounts};
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::runtime::RunError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -239,7 +240,7 @@ mod host_tests {
     use super::*;
     use crate::runtime::fake::{self, FnRuntime};
     use crate::runtime::{RunOutcome, Runtime};
-    use crate::spawner::ExitKind;
+    use crate::vocabulary::ExitKind;
     use std::sync::Mutex;
     use std::time::Duration;
 

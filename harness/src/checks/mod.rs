@@ -27,7 +27,9 @@ mod uts_hostname;
 
 pub use requirement::Requirement;
 
-use crate::runtime::{Isolation, Job, RunError, RunOutcome, Runtime, Sabotage};
+use crate::runtime::{Job, RunError, RunOutcome, Runtime};
+
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::AgentArgs;
 use serde_json::Value;
 use std::path::Path;

@@ -2,7 +2,8 @@
 //! kernel gives it (device and inode of `/proc/self/ns/<type>`).
 
 use super::{host_ns_id, Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::runtime::RunError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, Probe};
 use serde_json::json;
 

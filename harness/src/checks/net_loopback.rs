@@ -3,8 +3,9 @@
 
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
-use crate::spawner::SpawnError;
+use crate::runtime::RunError;
+use crate::vocabulary::HostStepError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use serde_json::{json, Value};
 use std::net::TcpListener;
@@ -33,10 +34,10 @@ impl Check for OnlyLoopback {
         // Held open for the whole run: the kernel completes a connect into the backlog without
         // an accept, so nobody has to serve it. Closed when it drops, on every path.
         let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| SpawnError::parent("listen on the host", "127.0.0.1:0", e))?;
+            .map_err(|e| HostStepError::new("listen on the host", "127.0.0.1:0", e))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| SpawnError::parent("read the listener's port", "127.0.0.1:0", e))?;
+            .map_err(|e| HostStepError::new("read the listener's port", "127.0.0.1:0", e))?;
         let out = ctx.run(
             iso,
             AgentArgs {

@@ -13,8 +13,9 @@
 
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Bind, Isolation, RunError, Sabotage};
-use crate::spawner::SpawnError;
+use crate::runtime::RunError;
+use crate::vocabulary::HostStepError;
+use crate::vocabulary::{Bind, Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, ProbeRequest};
 use serde_json::{json, Value};
 use std::fs;
@@ -35,17 +36,17 @@ struct SuidHelper {
 
 impl SuidHelper {
     /// Copies `agent` (a host path) into a new directory under `scratch`.
-    fn create(scratch: &Path, agent: &Path) -> Result<SuidHelper, SpawnError> {
+    fn create(scratch: &Path, agent: &Path) -> Result<SuidHelper, HostStepError> {
         let dir = tempfile::Builder::new()
             .prefix("isoprobe-suid-")
             .tempdir_in(scratch)
-            .map_err(|e| SpawnError::parent("create the helper dir", scratch, e))?;
+            .map_err(|e| HostStepError::new("create the helper dir", scratch, e))?;
         let me = SuidHelper {
             dir,
             name: format!("isoprobe-suid-{}-{}", std::process::id(), unique()),
         };
         let path = me.host_path();
-        let err = |step, e| SpawnError::parent(step, &path, e);
+        let err = |step, e| HostStepError::new(step, &path, e);
         // The container's uid must be able to walk into the bound directory.
         fs::set_permissions(me.dir.path(), fs::Permissions::from_mode(0o755))
             .map_err(|e| err("chmod 0755 the dir of", e))?;

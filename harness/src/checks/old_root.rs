@@ -5,8 +5,9 @@
 
 use super::host_side::{self, Canary};
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
-use crate::spawner::OLD_ROOT;
+use crate::runtime::RunError;
+use crate::vocabulary::OLD_ROOT;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use serde_json::{json, Value};
 use std::fs;

@@ -2,7 +2,8 @@
 //! container, and the host sees it under another pid.
 
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::runtime::RunError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType};
 use serde_json::json;
 

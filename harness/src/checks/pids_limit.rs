@@ -9,7 +9,8 @@
 
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::runtime::RunError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, ProbeRequest};
 use serde_json::{json, Value};
 

@@ -3,8 +3,9 @@
 
 use super::host_side::Canary;
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
-use crate::spawner::RootMode;
+use crate::runtime::RunError;
+use crate::vocabulary::RootMode;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, Probe};
 use serde_json::json;
 

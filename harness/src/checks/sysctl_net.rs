@@ -6,8 +6,9 @@
 
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
-use crate::spawner::SpawnError;
+use crate::runtime::RunError;
+use crate::vocabulary::HostStepError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use serde_json::{json, Value};
 use std::fs;
@@ -20,7 +21,7 @@ const SYSCTL: &str = "/proc/sys/net/ipv4/ip_default_ttl";
 fn read_host() -> Result<String, RunError> {
     fs::read_to_string(SYSCTL)
         .map(|s| s.trim().to_string())
-        .map_err(|e| SpawnError::parent("read the host's sysctl", SYSCTL, e).into())
+        .map_err(|e| HostStepError::new("read the host's sysctl", SYSCTL, e).into())
 }
 
 /// A valid TTL that differs from the host's.

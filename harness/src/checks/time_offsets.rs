@@ -3,8 +3,9 @@
 //! host's clocks do not move.
 
 use super::{host_ns_id, Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage, TimeOffsets};
-use crate::spawner::SpawnError;
+use crate::runtime::RunError;
+use crate::vocabulary::HostStepError;
+use crate::vocabulary::{Isolation, Sabotage, TimeOffsets};
 use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use serde_json::{json, Value};
 
@@ -50,7 +51,7 @@ impl Clocks {
 fn read(clock: libc::clockid_t) -> Result<i128, RunError> {
     nix::time::clock_gettime(nix::time::ClockId::from_raw(clock))
         .map(|t| i128::from(t.tv_sec()) * NS + i128::from(t.tv_nsec()))
-        .map_err(|e| SpawnError::parent("clock_gettime", "-", e.into()).into())
+        .map_err(|e| HostStepError::new("clock_gettime", "-", e.into()).into())
 }
 
 /// How far `inside` is from the window `[lo, hi]` shifted by `offset`, in whole seconds

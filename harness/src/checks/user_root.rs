@@ -5,8 +5,9 @@
 
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Bind, Isolation, RunError, Sabotage};
-use crate::spawner::IdMap;
+use crate::runtime::RunError;
+use crate::vocabulary::IdMap;
+use crate::vocabulary::{Bind, Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
 use serde_json::{json, Value};
 use std::fs;

@@ -2,7 +2,8 @@
 //! for them, and the host's is unchanged.
 
 use super::{Check, Ctx, Requirement, Verdict};
-use crate::runtime::{Isolation, RunError, Sabotage};
+use crate::runtime::RunError;
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType};
 use serde_json::json;
 

@@ -18,7 +18,7 @@
 
 use super::process::{self, Binary, SideChannel};
 use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::spawner::{ExitKind, RootMode};
+use crate::vocabulary::{ExitKind, RootMode};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -244,8 +244,8 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{Bind, Sabotage};
-    use crate::spawner::CpuQuota;
+    use crate::vocabulary::CpuQuota;
+    use crate::vocabulary::{Bind, Sabotage};
 
     const FDS: Fds = Fds { info: 7, block: 8 };
 

@@ -1,7 +1,7 @@
 //! Runtimes for unit tests: a closure stands in for the container.
 
 use super::{Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::spawner::ExitKind;
+use crate::vocabulary::ExitKind;
 
 /// A runtime that supports every isolation and answers every run with `run(job)`.
 pub(crate) struct FnRuntime<F> {

@@ -10,16 +10,15 @@ pub mod bwrap;
 mod capability;
 #[cfg(test)]
 pub(crate) mod fake;
-mod isolation;
 mod native;
 pub mod oci;
 mod process;
 pub mod unshare;
 
-pub use isolation::{Bind, Isolation, Sabotage, TimeOffsets};
 pub use native::NativeRuntime;
 
-use crate::spawner::{CgroupSample, ExitKind, RootMode, SpawnError};
+use crate::spawner::SpawnError;
+use crate::vocabulary::{CgroupSample, ExitKind, HostStepError, Isolation, RootMode};
 use isoprobe_probes::{AgentArgs, Observation};
 use std::path::Path;
 use std::time::Duration;
@@ -70,6 +69,17 @@ pub struct RunOutcome {
 pub enum RunError {
     #[error(transparent)]
     Spawn(#[from] SpawnError),
+    /// A step the host took around the container (an adapter's or a check's set-up) failed.
+    #[error(transparent)]
+    Host(#[from] HostStepError),
+    /// The runtime binary refused a step of the container's life.
+    #[error("{step} `{container}`: {runtime}: {detail}")]
+    Runtime {
+        runtime: String,
+        step: &'static str,
+        container: String,
+        detail: String,
+    },
     #[error("the agent exited with {exit:?} and printed no observation; its stderr: {stderr}")]
     AgentFailed { exit: ExitKind, stderr: String },
     #[error("the agent's output is not an observation ({error}): {stdout}")]

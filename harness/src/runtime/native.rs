@@ -2,7 +2,8 @@
 //! the rootfs with chroot only, kept as a weak runtime the escape checks must catch.
 
 use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::spawner::{self, CgroupLimits, CgroupPlacement, RootMode, SpawnSpec};
+use crate::spawner::{self, CgroupPlacement, SpawnSpec};
+use crate::vocabulary::{CgroupLimits, RootMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NativeRuntime {

@@ -8,7 +8,8 @@
 
 use super::Isolation;
 use crate::spawner::supervise::{self, ChildGuard};
-use crate::spawner::{ExitKind, SpawnError};
+use crate::spawner::SpawnError;
+use crate::vocabulary::ExitKind;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;
@@ -281,8 +282,9 @@ fn children(pid: Pid) -> Vec<Pid> {
 /// agent behind.
 #[cfg(test)]
 pub(crate) mod live {
-    use crate::runtime::{Isolation, Job, RunError, RunOutcome, Runtime};
+    use crate::runtime::{Job, RunError, RunOutcome, Runtime};
     use crate::spawner::SpawnError;
+    use crate::vocabulary::Isolation;
     use isoprobe_fixtures::{TestRootfs, AGENT_IN_ROOTFS};
     use isoprobe_probes::AgentArgs;
     use std::os::unix::fs::MetadataExt;

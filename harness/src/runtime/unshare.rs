@@ -19,7 +19,8 @@
 
 use super::process::{self, Binary};
 use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::spawner::{RootMode, SpawnError};
+use crate::spawner::SpawnError;
+use crate::vocabulary::RootMode;
 use isoprobe_probes::NsType;
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -253,8 +254,8 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String]) -> Vec<OsString> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{Bind, Sabotage, TimeOffsets};
-    use crate::spawner::CpuQuota;
+    use crate::vocabulary::CpuQuota;
+    use crate::vocabulary::{Bind, Sabotage, TimeOffsets};
 
     fn argv(iso: &Isolation) -> Vec<String> {
         args(

@@ -6,8 +6,8 @@
 //! pointer arrays in a [`ChildPlan`], and a failure is reported as two integers (step, errno)
 //! written to a pipe that exec closes.
 
-use super::spec::RootMode;
 use super::step::Step;
+use crate::vocabulary::RootMode;
 use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 use std::ptr;

@@ -1,6 +1,7 @@
 //! How a spawn fails, with the step, the path and the errno, and what to do.
 
 use super::step::Step;
+use crate::vocabulary::{hint, HostStepError};
 use nix::errno::Errno;
 use std::path::PathBuf;
 
@@ -11,13 +12,8 @@ pub enum SpawnError {
     InvalidSpec(String),
 
     /// A setup step in the parent failed.
-    #[error("{step} `{path}`: {source}{}", hint(.advice))]
-    Parent {
-        step: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-        advice: &'static str,
-    },
+    #[error(transparent)]
+    Parent(#[from] HostStepError),
 
     /// A setup step in the child failed; it reported the step and errno before exiting.
     #[error("container setup failed at step `{}` on `{}`: {errno} ({}){}", .step.name(), .path.display(), .errno.desc(), hint(.advice))]
@@ -39,26 +35,8 @@ pub enum SpawnError {
     Interrupted,
 }
 
-fn hint(advice: &str) -> String {
-    if advice.is_empty() {
-        String::new()
-    } else {
-        format!(" — {advice}")
-    }
-}
-
 impl SpawnError {
     pub fn parent(step: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        let advice = match source.raw_os_error().map(Errno::from_raw) {
-            Some(Errno::EPERM) | Some(Errno::EACCES) => "run isoprobe as root",
-            Some(Errno::EROFS) => "the file system is read-only",
-            _ => "",
-        };
-        SpawnError::Parent {
-            step,
-            path: path.into(),
-            source,
-            advice,
-        }
+        SpawnError::Parent(HostStepError::new(step, path, source))
     }
 }

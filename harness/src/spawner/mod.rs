@@ -16,12 +16,12 @@ mod spec;
 mod step;
 pub(crate) mod supervise;
 
-pub use crate::cgroup::CgroupSample;
 pub use error::SpawnError;
-pub use spec::{CgroupLimits, CgroupPlacement, CpuQuota, IdMap, RootMode, SpawnSpec};
+pub use spec::{CgroupPlacement, SpawnSpec};
 pub use step::Step;
 
 use crate::cgroup::{self, ContainerCgroups};
+use crate::vocabulary::{CgroupSample, ExitKind, HostStepError, RootMode, OLD_ROOT};
 use child::{child_main, ChildPlan, RECORD_LEN};
 use isoprobe_probes::NsType;
 use nix::errno::Errno;
@@ -35,13 +35,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use supervise::{pipe, ChildGuard};
-
-/// How the container's process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitKind {
-    Code(i32),
-    Signal(i32),
-}
 
 #[derive(Debug, Clone)]
 pub struct SpawnOutcome {
@@ -244,12 +237,10 @@ fn spawn_on_this_thread(
             }
             _ => "",
         };
-        SpawnError::Parent {
-            step: "clone",
-            path: "-".into(),
-            source: e.into(),
+        SpawnError::Parent(HostStepError {
             advice,
-        }
+            ..HostStepError::errno("clone", "-", e)
+        })
     })?;
     let mut child = ChildGuard::new(pid, supervise::sigkill);
     drop((sync_r, err_w, out_w, errout_w, devnull));
@@ -360,9 +351,6 @@ fn mount_point_of(path: &std::path::Path) -> PathBuf {
         .max_by_key(|m| m.components().count())
         .unwrap_or_else(|| "/".into())
 }
-
-/// Where a kept old root is mounted inside the container.
-pub const OLD_ROOT: &str = "/.isoprobe-oldroot";
 
 fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
     match step {

@@ -1,68 +1,10 @@
 //! What the native spawner is asked to build.
 
-pub use crate::cgroup::CgroupLimits;
+use crate::vocabulary::{CgroupLimits, IdMap, RootMode};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// How the container gets its root directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum RootMode {
-    /// Bind the rootfs onto itself, `pivot_root` into it and detach the old root: nothing of
-    /// the host's tree stays reachable.
-    #[default]
-    PivotRoot,
-    /// `chroot` only: the weak mode, kept on purpose as a negative control (the old root stays
-    /// reachable to a root process).
-    Chroot,
-    /// Stay in the host's root.
-    None,
-}
-
-impl RootMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            RootMode::PivotRoot => "pivot-root",
-            RootMode::Chroot => "chroot",
-            RootMode::None => "none",
-        }
-    }
-}
-
-/// A CPU bandwidth limit: `quota_us` of CPU time in every `period_us`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuQuota {
-    pub quota_us: u64,
-    pub period_us: u64,
-}
-
-impl CpuQuota {
-    pub fn share(&self) -> f64 {
-        self.quota_us as f64 / self.period_us as f64
-    }
-}
-
-/// One contiguous uid or gid mapping of a user namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdMap {
-    pub inside: u32,
-    pub outside: u32,
-    pub count: u32,
-}
-
-impl IdMap {
-    /// Root inside is host uid 100000: unprivileged outside, the usual subuid range start.
-    pub const DEFAULT: IdMap = IdMap {
-        inside: 0,
-        outside: 100_000,
-        count: 65_536,
-    };
-
-    pub fn map_line(&self) -> String {
-        format!("{} {} {}\n", self.inside, self.outside, self.count)
-    }
-}
 
 /// Where the container's cgroup goes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -4,8 +4,10 @@
 //! read-only paths, no rlimits, no seccomp): a check must see the runtime's isolation, not
 //! extras the native runtime would not have.
 
-use crate::runtime::{capability, Isolation};
-use crate::spawner::{IdMap, RootMode};
+use crate::runtime::capability;
+
+use crate::vocabulary::Isolation;
+use crate::vocabulary::{IdMap, RootMode};
 use isoprobe_probes::NsType;
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
@@ -290,8 +292,8 @@ pub fn wants_no_pivot(iso: &Isolation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{Bind, TimeOffsets};
-    use crate::spawner::CpuQuota;
+    use crate::vocabulary::CpuQuota;
+    use crate::vocabulary::{Bind, TimeOffsets};
     use serde_json::{json, Value};
 
     fn all_caps() -> BTreeSet<u32> {

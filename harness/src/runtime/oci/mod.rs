@@ -19,8 +19,10 @@ mod devdir;
 mod flavor;
 
 use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::cgroup::{self, CgroupLimits};
-use crate::spawner::{ExitKind, RootMode, SpawnError};
+use crate::cgroup::{self};
+use crate::spawner::SpawnError;
+use crate::vocabulary::CgroupLimits;
+use crate::vocabulary::{ExitKind, RootMode};
 use bundle::BundleInput;
 use cli::{Cli, Cut, MountView, Reader, COMMAND_TIMEOUT};
 use flavor::Flavor;
@@ -174,7 +176,7 @@ impl OciRuntime {
             .map_err(|e| format!("cannot build a rootfs to try it in: {e}"))?;
         let mut iso = iso.clone();
         if iso.namespaces.contains(&NsType::Time) {
-            iso.time_offsets = Some(super::TimeOffsets {
+            iso.time_offsets = Some(crate::vocabulary::TimeOffsets {
                 monotonic_secs: 1,
                 boottime_secs: 1,
             });
@@ -491,13 +493,12 @@ impl Runtime for OciRuntime {
 
 impl OciRuntime {
     fn failed(&self, step: &'static str, id: &str, why: String) -> RunError {
-        SpawnError::Parent {
+        RunError::Runtime {
+            runtime: self.who(),
             step,
-            path: PathBuf::from(id),
-            source: std::io::Error::other(format!("{}: {why}", self.who())),
-            advice: "",
+            container: id.to_string(),
+            detail: why,
         }
-        .into()
     }
 
     fn cut(&self, cut: Cut, timeout: Duration) -> RunError {
@@ -521,13 +522,12 @@ struct Created<'a> {
 impl Created<'_> {
     fn state(&self) -> Result<serde_json::Value, RunError> {
         let fail = |why: String| -> RunError {
-            SpawnError::Parent {
+            RunError::Runtime {
+                runtime: self.cli.binary.display().to_string(),
                 step: "state",
-                path: PathBuf::from(self.id),
-                source: std::io::Error::other(why),
-                advice: "",
+                container: self.id.to_string(),
+                detail: why,
             }
-            .into()
         };
         let out = self
             .cli

@@ -1,0 +1,19 @@
+//! The words every layer speaks: what a container is asked to be ([`Isolation`], its
+//! [`RootMode`] and limits), what a negative control breaks ([`Sabotage`]), and what the host
+//! saw of a finished run ([`ExitKind`], [`CgroupSample`]); and how a step the host took fails
+//! ([`HostStepError`]).
+//!
+//! The spawner, the cgroup code, the runtime adapters and the checks all depend on this module
+//! and not on each other's internals.
+
+mod host_step;
+mod isolation;
+mod limits;
+mod outcome;
+mod sabotage;
+
+pub use host_step::{hint, HostStepError};
+pub use isolation::{Bind, Isolation, TimeOffsets, OLD_ROOT};
+pub use limits::{CgroupLimits, CpuQuota, IdMap, RootMode};
+pub use outcome::{CgroupSample, ExitKind};
+pub use sabotage::Sabotage;
