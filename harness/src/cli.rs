@@ -360,7 +360,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         .iter()
         .map(|n| runtime::by_name(n))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(HarnessError::Usage)?;
+        .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(HarnessError::Usage)?;
     require_root("compare")?;
     crate::cancel::install_handlers()
@@ -385,7 +385,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
 }
 
 fn run(args: &RunArgs) -> Result<i32, HarnessError> {
-    let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::Usage)?;
+    let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(HarnessError::Usage)?;
     require_root("run")?;
     let agent = match &args.agent {

@@ -41,7 +41,7 @@ pub fn run_checks(
         scratch: scratch.path(),
         timeout: opts.timeout,
     };
-    let unavailable = runtime.available().err();
+    let unavailable = runtime.available().err().map(|e| e.to_string());
     let mut results = Vec::new();
     for check in checks {
         if crate::cancel::requested() {

@@ -1,5 +1,8 @@
-//! Errors that end a run before it can report, each with its exit code.
+//! Errors that end a run before it can report, each with its exit code, and how each layer's
+//! error becomes one.
 
+use crate::cgroup::CgroupError;
+use crate::runtime::{RunError, UnknownRuntime};
 use crate::spawner::SpawnError;
 
 /// Exit codes, documented in the README.
@@ -19,6 +22,10 @@ pub enum HarnessError {
     Usage(String),
     #[error("setup failed: {0}")]
     Setup(String),
+    /// A runtime that cannot run here or refused the container: not the user's typing, but
+    /// it exits like a setup error.
+    #[error("runtime failed: {0}")]
+    Runtime(String),
     #[error("interrupted; containers were killed and cgroups removed")]
     Interrupted,
 }
@@ -26,7 +33,9 @@ pub enum HarnessError {
 impl HarnessError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            HarnessError::Usage(_) | HarnessError::Setup(_) => exit::USAGE,
+            HarnessError::Usage(_) | HarnessError::Setup(_) | HarnessError::Runtime(_) => {
+                exit::USAGE
+            }
             HarnessError::Interrupted => exit::INTERRUPTED,
         }
     }
@@ -39,5 +48,64 @@ impl From<SpawnError> for HarnessError {
             SpawnError::InvalidSpec(m) => HarnessError::Usage(m),
             other => HarnessError::Setup(other.to_string()),
         }
+    }
+}
+
+impl From<CgroupError> for HarnessError {
+    fn from(e: CgroupError) -> Self {
+        HarnessError::Setup(e.to_string())
+    }
+}
+
+/// An unknown `--runtime` is the user's typing.
+impl From<UnknownRuntime> for HarnessError {
+    fn from(e: UnknownRuntime) -> Self {
+        HarnessError::Usage(e.to_string())
+    }
+}
+
+impl From<RunError> for HarnessError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Interrupted => HarnessError::Interrupted,
+            RunError::Spawn(s) => s.into(),
+            RunError::Unavailable(_)
+            | RunError::Unsupported { .. }
+            | RunError::Runtime { .. }
+            | RunError::Timeout(_)
+            | RunError::AgentFailed { .. }
+            | RunError::BadOutput { .. } => HarnessError::Runtime(e.to_string()),
+            RunError::Host(_) | RunError::Cgroup(_) | RunError::Bundle(_) => {
+                HarnessError::Setup(e.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Unavailable;
+
+    #[test]
+    fn each_layer_keeps_its_exit_code_and_only_typing_is_usage() {
+        let unknown = crate::runtime::by_name("podman").err().unwrap();
+        assert!(matches!(
+            HarnessError::from(unknown),
+            HarnessError::Usage(_)
+        ));
+        let missing = RunError::from(Unavailable::NotInstalled {
+            runtime: "youki".into(),
+            hint: "cargo install youki".into(),
+        });
+        let e = HarnessError::from(missing);
+        assert!(matches!(e, HarnessError::Runtime(_)), "{e:?}");
+        assert_eq!(e.exit_code(), exit::USAGE);
+        let interrupted = HarnessError::from(RunError::from(SpawnError::Interrupted));
+        assert_eq!(interrupted.exit_code(), exit::INTERRUPTED);
+        assert_eq!(
+            HarnessError::from(SpawnError::InvalidSpec("x".into())).exit_code(),
+            exit::USAGE
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! See ARCHITECTURE.md.
 
 pub mod agent_binary;
+pub mod backoff;
 pub mod cancel;
 pub mod cgroup;
 pub mod checks;
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod features;
 pub mod kmatrix;
+pub(crate) mod process;
 pub mod report;
 pub mod rootfs;
 pub mod runtime;

@@ -63,7 +63,7 @@ fn a_run_whose_containers_fail_leaves_nothing() {
 fn ctrl_c_kills_the_container_and_removes_its_cgroup() {
     require_root!("ctrl_c_kills_the_container_and_removes_its_cgroup");
     if let Err(reason) = isoprobe::cgroup::locate("cpu") {
-        common::skip("ctrl_c test", &reason);
+        common::skip("ctrl_c test", &reason.to_string());
         return;
     }
     let mut child = Command::new(cargo_bin("isoprobe"))

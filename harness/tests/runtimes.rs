@@ -90,7 +90,7 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(
         Err(e) => panic!("{name} must be a known runtime: {e}"),
     };
     if let Err(reason) = rt.available() {
-        common::skip(name, &reason);
+        common::skip(name, &reason.to_string());
         return;
     }
     let report = common::run_suite(rt.as_ref());

@@ -41,7 +41,7 @@ fn report_matches_this_kernels_snapshot(
     require_root!(name);
     let rt = runtime::by_name(name).unwrap_or_else(|e| panic!("{e}"));
     if let Err(reason) = rt.available() {
-        common::skip(name, &reason);
+        common::skip(name, &reason.to_string());
         return;
     }
     let report = common::run_suite(rt.as_ref());

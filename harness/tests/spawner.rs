@@ -128,7 +128,7 @@ fn a_hung_container_is_killed_at_the_timeout_and_its_cgroup_removed() {
     s.argv.extend(["--linger-ms".into(), "10000".into()]);
     s.timeout = std::time::Duration::from_millis(300);
     if let Err(reason) = isoprobe::cgroup::locate("cpu") {
-        common::skip("timeout test (cgroup part)", &reason);
+        common::skip("timeout test (cgroup part)", &reason.to_string());
     } else {
         s.cgroup = CgroupPlacement::Own(CgroupLimits {
             cpu_quota: Some(CpuQuota {

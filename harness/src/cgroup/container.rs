@@ -2,13 +2,17 @@
 //! hierarchy a limit needs (one in all on v2), limits written, the child added, statistics read
 //! after it exits, and every directory removed on drop.
 
-use super::{locate, CgroupVersion, ControllerLocation};
-use crate::vocabulary::{CgroupLimits, CgroupSample};
+use super::{locate, CgroupError, CgroupVersion, ControllerLocation};
+use crate::backoff::{Backoff, Budget};
+use crate::vocabulary::{CgroupLimits, CgroupSample, HostStepError};
 use isoprobe_probes::parse::{flat_keyed_value, parse_cpu_stat};
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// How long a just-emptied cgroup may stay busy: about a second in all.
+const RMDIR_BUSY: Backoff = Backoff::doubling(Duration::from_millis(1), Duration::from_millis(200));
 
 #[derive(Debug)]
 struct CgroupDir {
@@ -24,24 +28,21 @@ pub struct ContainerCgroups {
     limits: CgroupLimits,
 }
 
-fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
-}
-
 impl ContainerCgroups {
-    /// Creates the cgroups named `name` and writes the limits. `Err(reason)` when a needed
-    /// controller is not available to us (no cgroup is left behind then).
-    pub fn create(name: &str, limits: CgroupLimits) -> Result<ContainerCgroups, String> {
+    /// Creates the cgroups named `name` and writes the limits. Fails when a needed controller
+    /// is not available to us, or a step on the new cgroups fails (no cgroup is left behind
+    /// then).
+    pub fn create(name: &str, limits: CgroupLimits) -> Result<ContainerCgroups, CgroupError> {
         let dirs = dirs_for(name, limits)?;
         let mut me = ContainerCgroups {
             groups: Vec::new(),
             limits,
         };
         for dir in dirs {
-            fs::create_dir(&dir.path).map_err(|e| with_path(e, "mkdir", &dir.path).to_string())?;
+            fs::create_dir(&dir.path).map_err(|e| HostStepError::new("mkdir", &dir.path, e))?;
             me.groups.push(dir);
         }
-        me.apply_limits().map_err(|e| e.to_string())?;
+        me.apply_limits()?;
         Ok(me)
     }
 
@@ -51,7 +52,7 @@ impl ContainerCgroups {
             .find(|g| g.controllers.contains(&controller))
     }
 
-    fn apply_limits(&self) -> io::Result<()> {
+    fn apply_limits(&self) -> Result<(), HostStepError> {
         let l = self.limits;
         if let (Some(q), Some(g)) = (l.cpu_quota, self.group("cpu")) {
             match g.version {
@@ -85,9 +86,11 @@ impl ContainerCgroups {
         self.groups.iter().map(|g| g.path.clone()).collect()
     }
 
-    pub fn add_pid(&self, pid: i32) -> io::Result<()> {
+    pub fn add_pid(&self, pid: i32) -> Result<(), HostStepError> {
         for g in &self.groups {
-            g.write("cgroup.procs", &pid.to_string())?;
+            let procs = g.path.join("cgroup.procs");
+            fs::write(&procs, pid.to_string())
+                .map_err(|e| HostStepError::new("join the cgroup", procs, e))?;
         }
         Ok(())
     }
@@ -100,7 +103,7 @@ impl ContainerCgroups {
 /// Where the cgroups named `name` of a container with `limits` are (or go): under the caller's
 /// own cgroup in the cpu hierarchy, and in the pids and memory ones when those limits are set.
 /// A runtime given the relative cgroups path `name` puts the container there too.
-fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, String> {
+fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, CgroupError> {
     let mut needed = vec!["cpu"];
     if limits.pids_max.is_some() {
         needed.push("pids");
@@ -127,7 +130,10 @@ fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, String> 
 
 /// Reads the statistics of cgroups a runtime made from the relative cgroups path `name`
 /// (before the runtime removes them).
-pub fn sample_runtime_cgroups(name: &str, limits: CgroupLimits) -> Result<CgroupSample, String> {
+pub fn sample_runtime_cgroups(
+    name: &str,
+    limits: CgroupLimits,
+) -> Result<CgroupSample, CgroupError> {
     let dirs = dirs_for(name, limits)?;
     let mut sample = sample_dirs(&dirs, limits);
     let cpu_on_v1 = dirs
@@ -147,14 +153,14 @@ pub fn sample_runtime_cgroups(name: &str, limits: CgroupLimits) -> Result<Cgroup
 fn sample_dirs(groups: &[CgroupDir], limits: CgroupLimits) -> CgroupSample {
     let group = |c: &str| groups.iter().find(|g| g.controllers.contains(&c));
     let cpu_stat = match group("cpu") {
-        Some(g) => g.read("cpu.stat").and_then(|t| {
+        Some(g) => g.read("cpu.stat").map_err(|e| e.to_string()).and_then(|t| {
             parse_cpu_stat(&t).map_err(|e| format!("{}/cpu.stat: {e}", g.path.display()))
         }),
         None => Err("no cpu cgroup".into()),
     };
     let keyed = |controller: &str, file: &str, key: &str| {
         group(controller).map(|g| {
-            g.read(file).and_then(|t| {
+            g.read(file).map_err(|e| e.to_string()).and_then(|t| {
                 flat_keyed_value(&t, key)
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("{}/{file} has no `{key}` line", g.path.display()))
@@ -176,36 +182,28 @@ fn sample_dirs(groups: &[CgroupDir], limits: CgroupLimits) -> CgroupSample {
 }
 
 impl CgroupDir {
-    fn write(&self, file: &str, value: &str) -> io::Result<()> {
+    fn write(&self, file: &str, value: &str) -> Result<(), HostStepError> {
         let p = self.path.join(file);
-        fs::write(&p, value).map_err(|e| with_path(e, &format!("write `{value}` to"), &p))
+        fs::write(&p, value).map_err(|e| HostStepError::new("write a limit to", p, e))
     }
 
-    fn read(&self, file: &str) -> Result<String, String> {
-        let p = self.path.join(file);
-        fs::read_to_string(&p).map_err(|e| format!("read {}: {e}", p.display()))
+    fn read(&self, file: &str) -> Result<String, CgroupError> {
+        let path = self.path.join(file);
+        fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })
     }
 
     /// A cgroup whose last task was just reaped can still be busy for a moment, so EBUSY is
     /// retried for a while.
-    fn remove(&self) -> io::Result<()> {
-        let mut delay = Duration::from_millis(1);
-        for _ in 0..12 {
-            match fs::remove_dir(&self.path) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_millis(200));
-                }
-                Err(e) => return Err(with_path(e, "rmdir", &self.path)),
-            }
-        }
-        Err(with_path(
-            io::Error::from_raw_os_error(libc::EBUSY),
-            "rmdir",
-            &self.path,
-        ))
+    fn remove(&self) -> Result<(), HostStepError> {
+        let removed = RMDIR_BUSY.retry(Budget::Tries(12), || match fs::remove_dir(&self.path) {
+            Ok(()) => Some(Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Some(Ok(())),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => None,
+            Err(e) => Some(Err(e)),
+        });
+        removed
+            .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EBUSY)))
+            .map_err(|e| HostStepError::new("rmdir", &self.path, e))
     }
 }
 

@@ -5,25 +5,31 @@
 //! machines, one owned by the machine's management) is read, never written.
 
 mod container;
+mod error;
 
 pub use container::{sample_runtime_cgroups, ContainerCgroups};
+pub use error::CgroupError;
 pub use isoprobe_probes::parse::{CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation};
 
 use std::fs;
 
 /// The cgroup layout of the host, from `/proc/self/mountinfo`.
-pub fn detect_layout() -> Result<CgroupLayout, String> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-    isoprobe_probes::parse::parse_layout(&mountinfo)
-        .map_err(|e| format!("cannot tell the cgroup layout from /proc/self/mountinfo: {e}"))
+pub fn detect_layout() -> Result<CgroupLayout, CgroupError> {
+    let mountinfo = read_host("/proc/self/mountinfo")?;
+    isoprobe_probes::parse::parse_layout(&mountinfo).map_err(CgroupError::Layout)
+}
+
+fn read_host(path: &str) -> Result<String, CgroupError> {
+    fs::read_to_string(path).map_err(|source| CgroupError::ReadHost {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Where a child cgroup of the caller's can use `controller`, or why it cannot.
-pub fn locate(controller: &str) -> Result<ControllerLocation, String> {
+pub fn locate(controller: &str) -> Result<ControllerLocation, CgroupError> {
     let layout = detect_layout()?;
-    let own = fs::read_to_string("/proc/self/cgroup")
-        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    let own = read_host("/proc/self/cgroup")?;
     // On v2 a child may use a controller only if the caller's cgroup enables it for its
     // children; isoprobe never writes the caller's subtree_control itself.
     let subtree = layout.v2_mount.as_ref().and_then(|m| {
@@ -34,7 +40,12 @@ pub fn locate(controller: &str) -> Result<ControllerLocation, String> {
         )
         .ok()
     });
-    layout.locate(controller, &own, subtree.as_deref())
+    layout
+        .locate(controller, &own, subtree.as_deref())
+        .map_err(|reason| CgroupError::ControllerUnavailable {
+            controller: controller.to_string(),
+            reason,
+        })
 }
 
 /// A name no other run on this machine uses at the same time.

@@ -48,7 +48,9 @@ impl Requirement {
                     ))
                 }
             }
-            Requirement::Controller(c) => crate::cgroup::locate(c).map(|_| ()),
+            Requirement::Controller(c) => crate::cgroup::locate(c)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
         }
     }
 }

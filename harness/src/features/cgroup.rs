@@ -9,6 +9,7 @@
 //! delegated here" unless the controller is in `v2_probe_controllers`.
 
 use super::sys::is_root;
+use crate::backoff::{Backoff, Budget};
 use isoprobe_probes::parse::{
     cgroup_path, controller_list, enabled_kernel_controllers, CgroupLayout,
 };
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The cgroup2 files the inventory looks for. Core files (`cgroup.*`, `cpu.stat.local`) are
 /// in every non-root cgroup of a kernel that has them; the others also need their controller
@@ -73,7 +75,7 @@ pub(super) fn detect() -> CgroupFeatures {
                 v2_controllers: Vec::new(),
                 v2_probe_controllers: Vec::new(),
                 v2_files: BTreeMap::new(),
-                v2_files_skipped: Some(e),
+                v2_files_skipped: Some(e.to_string()),
             }
         }
     };
@@ -83,9 +85,9 @@ pub(super) fn detect() -> CgroupFeatures {
         .and_then(|m| fs::read_to_string(m.join("cgroup.controllers")).ok())
         .map(|t| controller_list(&t))
         .unwrap_or_default();
-    let (v2_probe_controllers, v2_files, v2_files_skipped) = match probe_v2_files(&layout) {
+    let (v2_probe_controllers, v2_files, v2_files_skipped) = match list_v2_files(&layout) {
         Ok((controllers, files)) => (controllers, files, None),
-        Err(why) => (Vec::new(), BTreeMap::new(), Some(why)),
+        Err(why) => (Vec::new(), BTreeMap::new(), Some(why.to_string())),
     };
     CgroupFeatures {
         mode: layout.mode.to_string(),
@@ -111,26 +113,48 @@ fn v1_controllers(layout: &CgroupLayout) -> Vec<String> {
     list
 }
 
-type ProbeResult = (Vec<String>, BTreeMap<String, bool>);
+type Listed = (Vec<String>, BTreeMap<String, bool>);
 
-/// Makes the probe cgroup, reads what it has, removes it.
-fn probe_v2_files(layout: &CgroupLayout) -> Result<ProbeResult, String> {
+/// Why the cgroup2 files were not listed; the text is the inventory's `v2_files_skipped`.
+#[derive(Debug, thiserror::Error)]
+enum NotListed {
+    #[error("no cgroup2 mount")]
+    NoCgroup2,
+    #[error("needs root: the files are listed in a cgroup made for the purpose")]
+    NotRoot,
+    #[error("/proc/self/cgroup has no `0::` line")]
+    NoUnifiedLine,
+    #[error("cannot read /proc/self/cgroup: {0}")]
+    OwnCgroup(#[source] std::io::Error),
+    #[error("cannot create the probe cgroup {}: {source}", .path.to_string_lossy())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read cgroup.controllers of the probe cgroup: {0}")]
+    Controllers(#[source] std::io::Error),
+    #[error("cannot list the probe cgroup: {0}")]
+    List(#[source] std::io::Error),
+}
+
+/// Makes the scratch cgroup, reads what it has, removes it.
+fn list_v2_files(layout: &CgroupLayout) -> Result<Listed, NotListed> {
     let Some(mount) = &layout.v2_mount else {
-        return Err("no cgroup2 mount".into());
+        return Err(NotListed::NoCgroup2);
     };
     if !is_root() {
-        return Err("needs root: the files are listed in a cgroup made for the purpose".into());
+        return Err(NotListed::NotRoot);
     }
-    let own = fs::read_to_string("/proc/self/cgroup")
-        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-    let own = cgroup_path(&own, None).ok_or("/proc/self/cgroup has no `0::` line")?;
+    let own = fs::read_to_string("/proc/self/cgroup").map_err(NotListed::OwnCgroup)?;
+    let own = cgroup_path(&own, None).ok_or(NotListed::NoUnifiedLine)?;
     let parent = mount.join(own.trim_start_matches('/'));
-    let probe = ProbeCgroup::create(&parent)?;
-    let controllers = fs::read_to_string(probe.path.join("cgroup.controllers"))
+    let scratch = ScratchCgroup::create(&parent)?;
+    let controllers = fs::read_to_string(scratch.path.join("cgroup.controllers"))
         .map(|t| controller_list(&t))
-        .map_err(|e| format!("cannot read cgroup.controllers of the probe cgroup: {e}"))?;
-    let names: Vec<String> = fs::read_dir(&probe.path)
-        .map_err(|e| format!("cannot list the probe cgroup: {e}"))?
+        .map_err(NotListed::Controllers)?;
+    let names: Vec<String> = fs::read_dir(&scratch.path)
+        .map_err(NotListed::List)?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
@@ -141,39 +165,38 @@ fn probe_v2_files(layout: &CgroupLayout) -> Result<ProbeResult, String> {
     Ok((controllers, files))
 }
 
-/// The probe cgroup, removed on drop (also when a read above fails or panics).
-struct ProbeCgroup {
+/// The scratch cgroup, removed on drop (also when a read above fails or panics).
+struct ScratchCgroup {
     path: PathBuf,
 }
 
-impl ProbeCgroup {
-    fn create(parent: &Path) -> Result<ProbeCgroup, String> {
+impl ScratchCgroup {
+    fn create(parent: &Path) -> Result<ScratchCgroup, NotListed> {
         let path = parent.join(crate::cgroup::unique_name("features"));
-        fs::create_dir(&path).map_err(|e| {
-            format!(
-                "cannot create the probe cgroup {}: {e}",
-                path.to_string_lossy()
-            )
-        })?;
-        Ok(ProbeCgroup { path })
+        match fs::create_dir(&path) {
+            Ok(()) => Ok(ScratchCgroup { path }),
+            Err(source) => Err(NotListed::Create { path, source }),
+        }
     }
 }
 
-impl Drop for ProbeCgroup {
+impl Drop for ScratchCgroup {
     fn drop(&mut self) {
         // No process ever entered it, so rmdir succeeds at once; a few retries cover a
         // kernel that is still tearing down the freshly made cgroup.
-        for _ in 0..20 {
+        let removed = Backoff::every(Duration::from_millis(10)).retry(Budget::Tries(20), || {
             match fs::remove_dir(&self.path) {
-                Ok(()) => return,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                Ok(()) => Some(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(()),
+                Err(_) => None,
             }
+        });
+        if removed.is_none() {
+            eprintln!(
+                "isoprobe: could not remove the probe cgroup {}",
+                self.path.display()
+            );
         }
-        eprintln!(
-            "isoprobe: could not remove the probe cgroup {}",
-            self.path.display()
-        );
     }
 }
 
@@ -182,13 +205,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn probe_cgroup_is_removed_on_drop() {
+    fn scratch_cgroup_is_removed_on_drop() {
         // A plain directory stands in for the cgroup: the guard only makes and removes it.
         let dir = tempfile::tempdir().unwrap();
         let path = {
-            let probe = ProbeCgroup::create(dir.path()).unwrap();
-            assert!(probe.path.is_dir());
-            let name = probe
+            let scratch = ScratchCgroup::create(dir.path()).unwrap();
+            assert!(scratch.path.is_dir());
+            let name = scratch
                 .path
                 .file_name()
                 .unwrap()
@@ -198,7 +221,7 @@ mod tests {
                 name.starts_with(&format!("isoprobe-features-{}-", std::process::id())),
                 "{name}"
             );
-            probe.path.clone()
+            scratch.path.clone()
         };
         assert!(!path.exists(), "{} left behind", path.display());
     }

@@ -195,7 +195,7 @@ fn run() -> Result<(), String> {
             console_write(&process_list());
         });
     }
-    let runtime = crate::runtime::by_name(&params.runtime)?;
+    let runtime = crate::runtime::by_name(&params.runtime).map_err(|e| e.to_string())?;
     let checks = crate::checks::select(&params.checks)?;
     let rootfs =
         PreparedRootfs::fresh(crate::agent_binary::AGENT).map_err(|e| format!("rootfs: {e}"))?;

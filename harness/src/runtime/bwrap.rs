@@ -16,8 +16,11 @@
 //! bwrap reports its child's host pid on `--info-fd`; the child waits on `--block-fd` until the
 //! harness has read the child's NSpid, so that the pid is read while the agent still lives.
 
-use super::process::{self, Binary, SideChannel};
-use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
+use super::process::{self, Binary};
+use super::{
+    capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Unavailable,
+};
+use crate::process::SideChannel;
 use crate::vocabulary::{ExitKind, RootMode};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
@@ -48,7 +51,7 @@ impl Runtime for BwrapRuntime {
         self.bin.version()
     }
 
-    fn available(&self) -> Result<(), String> {
+    fn available(&self) -> Result<(), Unavailable> {
         self.bin.available()
     }
 

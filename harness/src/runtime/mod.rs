@@ -4,21 +4,24 @@
 //!
 //! To add a runtime: implement [`Runtime`] (map each field of [`Isolation`] to the runtime's
 //! input, and name in [`Runtime::unsupported`] what it cannot express), then add it to
-//! [`by_name`].
+//! [`REGISTRY`].
 
 pub mod bwrap;
 mod capability;
+mod error;
 #[cfg(test)]
 pub(crate) mod fake;
 mod native;
 pub mod oci;
 mod process;
+mod registry;
 pub mod unshare;
 
+pub use error::{RunError, Unavailable, UnknownRuntime};
 pub use native::NativeRuntime;
+pub use registry::{by_name, Entry, NAMES, REGISTRY};
 
-use crate::spawner::SpawnError;
-use crate::vocabulary::{CgroupSample, ExitKind, HostStepError, Isolation, RootMode};
+use crate::vocabulary::{CgroupSample, ExitKind, Isolation, RootMode};
 use isoprobe_probes::{AgentArgs, Observation};
 use std::path::Path;
 use std::time::Duration;
@@ -65,78 +68,19 @@ pub struct RunOutcome {
     pub cgroup: Option<CgroupSample>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Spawn(#[from] SpawnError),
-    /// A step the host took around the container (an adapter's or a check's set-up) failed.
-    #[error(transparent)]
-    Host(#[from] HostStepError),
-    /// The runtime binary refused a step of the container's life.
-    #[error("{step} `{container}`: {runtime}: {detail}")]
-    Runtime {
-        runtime: String,
-        step: &'static str,
-        container: String,
-        detail: String,
-    },
-    #[error("the agent exited with {exit:?} and printed no observation; its stderr: {stderr}")]
-    AgentFailed { exit: ExitKind, stderr: String },
-    #[error("the agent's output is not an observation ({error}): {stdout}")]
-    BadOutput { error: String, stdout: String },
-}
-
-impl RunError {
-    /// An interrupt is not a check's result: it ends the run.
-    pub fn is_interrupt(&self) -> bool {
-        matches!(self, RunError::Spawn(SpawnError::Interrupted))
-    }
-}
-
 pub trait Runtime: Send + Sync {
     /// The name users pass to `--runtime`.
     fn name(&self) -> String;
     fn version(&self) -> String;
-    /// `Err(reason)` when the runtime cannot run on this machine at all (not installed, say):
-    /// every check is then skipped with the reason.
-    fn available(&self) -> Result<(), String> {
+    /// Why the runtime cannot run on this machine at all (not installed, say): every check
+    /// is then skipped with the reason.
+    fn available(&self) -> Result<(), Unavailable> {
         Ok(())
     }
     /// Why this runtime cannot run `iso` as asked, if it cannot: the check is then skipped
     /// with this reason instead of passing on a setup that was never built.
     fn unsupported(&self, iso: &Isolation) -> Option<String>;
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError>;
-}
-
-/// The runtimes `--runtime` accepts by name; `oci:PATH` names any OCI runtime binary.
-pub const NAMES: [&str; 9] = [
-    "native",
-    "native-chroot",
-    "bwrap",
-    "unshare",
-    "runc",
-    "crun",
-    "youki",
-    "runc-no-pivot",
-    "crun-no-pivot",
-];
-
-pub fn by_name(name: &str) -> Result<Box<dyn Runtime>, String> {
-    match name {
-        "native" => Ok(Box::new(NativeRuntime::PIVOT)),
-        "native-chroot" => Ok(Box::new(NativeRuntime::CHROOT)),
-        "bwrap" => Ok(Box::new(bwrap::BwrapRuntime::default())),
-        "unshare" => Ok(Box::new(unshare::UnshareRuntime::default())),
-        other if oci::NAMES.contains(&other) || other.starts_with("oci:") => {
-            oci::OciRuntime::by_name(other)
-                .map(|r| Box::new(r) as Box<dyn Runtime>)
-                .ok_or_else(|| format!("`{other}`: give the runtime binary's path after `oci:`"))
-        }
-        other => Err(format!(
-            "unknown runtime `{other}`; known runtimes: {}, or oci:PATH for any OCI runtime binary",
-            NAMES.join(", ")
-        )),
-    }
 }
 
 /// Parses the agent's stdout; shared by every runtime.

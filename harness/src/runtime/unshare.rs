@@ -18,8 +18,7 @@
 //! NSpid are not reported; the pid check then judges from inside only.
 
 use super::process::{self, Binary};
-use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
-use crate::spawner::SpawnError;
+use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Unavailable};
 use crate::vocabulary::RootMode;
 use isoprobe_probes::NsType;
 use std::ffi::{CString, OsString};
@@ -50,7 +49,7 @@ impl Runtime for UnshareRuntime {
         self.bin.version()
     }
 
-    fn available(&self) -> Result<(), String> {
+    fn available(&self) -> Result<(), Unavailable> {
         self.bin.available()
     }
 
@@ -85,15 +84,19 @@ impl Runtime for UnshareRuntime {
 /// Makes `iso`'s binds in a private mount namespace of the forked unshare process, before it
 /// execs: unshare's `--mount` then copies them into the container's namespace. Nothing of it
 /// reaches the host, and it all goes when the process ends.
-fn bind_before_exec(cmd: &mut Command, iso: &Isolation, rootfs: &Path) -> Result<(), SpawnError> {
+fn bind_before_exec(cmd: &mut Command, iso: &Isolation, rootfs: &Path) -> Result<(), RunError> {
+    let unsupported = |reason: String| RunError::Unsupported {
+        runtime: "unshare".into(),
+        reason,
+    };
     if iso.root == RootMode::None || !iso.namespaces.contains(&NsType::Mnt) {
-        return Err(SpawnError::InvalidSpec(
+        return Err(unsupported(
             "binds need a mount namespace and a rootfs to bind into".into(),
         ));
     }
     let c = |p: &Path| {
         CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| SpawnError::InvalidSpec(format!("`{}` contains a NUL byte", p.display())))
+            .map_err(|_| unsupported(format!("`{}` contains a NUL byte", p.display())))
     };
     let pairs: Vec<(CString, CString)> = iso
         .binds
@@ -104,7 +107,7 @@ fn bind_before_exec(cmd: &mut Command, iso: &Isolation, rootfs: &Path) -> Result
                 c(&rootfs.join(b.target.trim_start_matches('/')))?,
             ))
         })
-        .collect::<Result<_, SpawnError>>()?;
+        .collect::<Result<_, RunError>>()?;
     // SAFETY: only unshare and mount, async-signal-safe system calls, on C strings prepared
     // above; the closure runs in the forked child before exec.
     unsafe {

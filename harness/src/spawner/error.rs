@@ -26,7 +26,7 @@ pub enum SpawnError {
 
     /// The spec asks for a cgroup that this machine cannot give.
     #[error("cgroup unavailable: {0}")]
-    CgroupUnavailable(String),
+    CgroupUnavailable(#[from] crate::cgroup::CgroupError),
 
     #[error("the container did not finish within {0:?}; it was killed")]
     Timeout(std::time::Duration),
@@ -38,5 +38,17 @@ pub enum SpawnError {
 impl SpawnError {
     pub fn parent(step: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         SpawnError::Parent(HostStepError::new(step, path, source))
+    }
+}
+
+/// A spawn's wait ends in the spawner's own words.
+impl From<crate::process::WaitError> for SpawnError {
+    fn from(e: crate::process::WaitError) -> Self {
+        use crate::process::WaitError;
+        match e {
+            WaitError::Timeout(t) => SpawnError::Timeout(t),
+            WaitError::Interrupted => SpawnError::Interrupted,
+            WaitError::Host(h) => SpawnError::Parent(h),
+        }
     }
 }

@@ -14,13 +14,13 @@ mod child;
 mod error;
 mod spec;
 mod step;
-pub(crate) mod supervise;
 
 pub use error::SpawnError;
 pub use spec::{CgroupPlacement, SpawnSpec};
 pub use step::Step;
 
 use crate::cgroup::{self, ContainerCgroups};
+use crate::process::{self, pipe, Bound, ChildGuard};
 use crate::vocabulary::{CgroupSample, ExitKind, HostStepError, RootMode, OLD_ROOT};
 use child::{child_main, ChildPlan, RECORD_LEN};
 use isoprobe_probes::NsType;
@@ -34,7 +34,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use supervise::{pipe, ChildGuard};
 
 #[derive(Debug, Clone)]
 pub struct SpawnOutcome {
@@ -242,21 +241,15 @@ fn spawn_on_this_thread(
             ..HostStepError::errno("clone", "-", e)
         })
     })?;
-    let mut child = ChildGuard::new(pid, supervise::sigkill);
+    let mut child = ChildGuard::new(pid, process::sigkill);
     drop((sync_r, err_w, out_w, errout_w, devnull));
 
-    let host_nspid = supervise::read_nspid(pid.as_raw());
+    let host_nspid = process::read_nspid(pid.as_raw());
     if spec.has(NsType::User) {
         write_id_maps(pid, spec)?;
     }
     if let Some(g) = cg {
-        g.add_pid(pid.as_raw()).map_err(|e| {
-            SpawnError::parent(
-                "join the cgroup",
-                g.paths().first().cloned().unwrap_or_default(),
-                e,
-            )
-        })?;
+        g.add_pid(pid.as_raw())?;
     }
     nix::unistd::write(&sync_w, b"g")
         .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
@@ -402,12 +395,11 @@ fn collect_output(
         Some(errout_r.into()),
         Some(err_r.into()),
     ];
-    let [out, err, rec] = supervise::collect(
-        child,
+    let [out, err, rec] = process::collect(
         files,
-        started + timeout,
-        timeout,
+        Bound::interruptible(started, timeout),
         "read the container's output",
+        || child.kill(),
         |_, _, _| false,
     )?;
     let record = (rec.len() >= RECORD_LEN).then(|| rec[..RECORD_LEN].try_into().unwrap());

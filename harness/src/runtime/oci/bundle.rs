@@ -80,23 +80,40 @@ pub fn granted_caps(available: &BTreeSet<u32>, dropped: &[u32]) -> BTreeSet<u32>
         .collect()
 }
 
-fn capabilities(numbers: &BTreeSet<u32>) -> Result<Capabilities, String> {
+/// A value oci-spec refuses: the config cannot be written as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("oci-spec does not know {name}: {source}")]
+    UnknownCapability {
+        name: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot build the OCI {what}: {source}")]
+    Build {
+        what: &'static str,
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+}
+
+fn capabilities(numbers: &BTreeSet<u32>) -> Result<Capabilities, BundleError> {
     numbers
         .iter()
         .filter_map(|n| capability::name(*n))
         .map(|name| {
             serde_json::from_value::<Capability>(serde_json::Value::String(name.to_string()))
-                .map_err(|e| format!("oci-spec does not know {name}: {e}"))
+                .map_err(|source| BundleError::UnknownCapability { name, source })
         })
         .collect()
 }
 
-fn err(what: &str) -> impl Fn(oci_spec::OciSpecError) -> String + '_ {
-    move |e| format!("cannot build the OCI {what}: {e}")
+fn err(what: &'static str) -> impl Fn(oci_spec::OciSpecError) -> BundleError {
+    move |source| BundleError::Build { what, source }
 }
 
 /// The config.json for one run. `Err` only when oci-spec refuses a value.
-pub fn spec(input: &BundleInput) -> Result<Spec, String> {
+pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
     let iso = input.iso;
     let caps = capabilities(&granted_caps(input.available_caps, &iso.drop_caps))?;
     let (uid, gid) = iso.user.unwrap_or((0, 0));
@@ -241,7 +258,7 @@ pub fn spec(input: &BundleInput) -> Result<Spec, String> {
     Ok(spec)
 }
 
-fn resources(iso: &Isolation) -> Result<oci_spec::runtime::LinuxResources, String> {
+fn resources(iso: &Isolation) -> Result<oci_spec::runtime::LinuxResources, BundleError> {
     let own = iso.own_cgroup
         || iso.cpu_quota.is_some()
         || iso.pids_max.is_some()

@@ -4,24 +4,50 @@
 //! namespace of its own that shows it the cgroup hierarchies it can work with.
 
 use super::flavor::Flavor;
-use crate::cancel;
 use crate::cgroup::{CgroupLayout, CgroupMode};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use crate::process::{self, RunOptions, WaitError};
+use crate::vocabulary::ExitKind;
 use std::ffi::{CString, OsStr};
-use std::fs::File;
-use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a runtime command other than `create` may take (a `state` takes 15 ms here).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Wait-loop granularity: Ctrl-C is noticed within this.
-const POLL: Duration = Duration::from_millis(100);
+
+/// How one runtime command failed; the text is what a reason or an error shows.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot run {}: {source}", .binary.display())]
+    Start {
+        binary: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("did not finish within {0:?}; it was killed")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Wait(WaitError),
+    /// It ran and failed: its status and what it said.
+    #[error("{}", failure_text(*.exit, .stderr))]
+    Failed { exit: ExitKind, stderr: String },
+    #[error("{} has a NUL byte", .0.display())]
+    NulInPath(PathBuf),
+}
+
+impl CliError {
+    /// How the command ended and the end of its stderr, when it ran and failed.
+    pub fn exit_and_stderr(&self) -> (Option<ExitKind>, String) {
+        match self {
+            CliError::Failed { exit, stderr } => (Some(*exit), stderr_tail(stderr)),
+            _ => (None, String::new()),
+        }
+    }
+}
 
 /// The mount namespace a runtime's invocations run in, when the host's does not suit it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,19 +113,19 @@ struct PreparedView {
     binds: Vec<(CString, CString)>,
 }
 
-fn c_path(p: &Path) -> Result<CString, String> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{} has a NUL byte", p.display()))
+fn c_path(p: &Path) -> Result<CString, CliError> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| CliError::NulInPath(p.to_path_buf()))
 }
 
 impl PreparedView {
-    fn new(view: &MountView) -> Result<PreparedView, String> {
+    fn new(view: &MountView) -> Result<PreparedView, CliError> {
         Ok(PreparedView {
             hide: view.hide.as_deref().map(c_path).transpose()?,
             binds: view
                 .binds
                 .iter()
                 .map(|(s, t)| Ok((c_path(s)?, c_path(t)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, CliError>>()?,
         })
     }
 
@@ -149,48 +175,48 @@ pub struct Cli {
     view: Option<Arc<PreparedView>>,
 }
 
-/// Why a bounded wait ended early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cut {
-    TimedOut,
-    Cancelled,
-}
-
 /// A finished command: its status and what it printed.
 #[derive(Debug)]
 pub struct Output {
-    pub status: ExitStatus,
+    pub exit: ExitKind,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Output {
-    /// `Ok(stdout)` when the command succeeded, else a sentence with its status and stderr.
-    pub fn ok(self) -> Result<String, String> {
-        if self.status.success() {
+    /// `Ok(stdout)` when the command succeeded, else its status and stderr.
+    pub fn ok(self) -> Result<String, CliError> {
+        if self.exit == ExitKind::Code(0) {
             Ok(self.stdout)
         } else {
-            Err(failure_text(self.status, &self.stderr))
+            Err(CliError::Failed {
+                exit: self.exit,
+                stderr: self.stderr,
+            })
         }
     }
 }
 
-pub fn failure_text(status: ExitStatus, stderr: &str) -> String {
-    // youki follows each error with a stack backtrace of unresolved frames: noise here.
+/// What a person needs of a runtime's stderr: youki follows each error with a stack
+/// backtrace of unresolved frames, noise here; whitespace is folded and the text bounded.
+pub fn stderr_tail(stderr: &str) -> String {
     let stderr = stderr.split("Stack backtrace:").next().unwrap_or("").trim();
-    let stderr: String = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    let folded = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    folded.chars().take(1000).collect()
+}
+
+pub fn failure_text(exit: ExitKind, stderr: &str) -> String {
+    let status = process::status_text(exit);
+    let stderr = stderr_tail(stderr);
     if stderr.is_empty() {
         format!("{status}, nothing on stderr")
     } else {
-        format!(
-            "{status}: {}",
-            stderr.chars().take(1000).collect::<String>()
-        )
+        format!("{status}: {stderr}")
     }
 }
 
 impl Cli {
-    pub fn new(binary: PathBuf, view: &MountView) -> Result<Cli, String> {
+    pub fn new(binary: PathBuf, view: &MountView) -> Result<Cli, CliError> {
         let view = if view.is_empty() {
             None
         } else {
@@ -218,137 +244,29 @@ impl Cli {
     }
 
     /// Runs the runtime with `args` to its end (at most `timeout`), capturing its output.
-    pub fn run<I, S>(&self, args: I, timeout: Duration) -> Result<Output, String>
+    /// Ctrl-C does not cut it: a `delete` after an interrupt must still run.
+    pub fn run<I, S>(&self, args: I, timeout: Duration) -> Result<Output, CliError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = self.command(args);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
-        let pipes: Vec<OwnedFd> = [
-            child.stdout.take().map(OwnedFd::from),
-            child.stderr.take().map(OwnedFd::from),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let deadline = Instant::now() + timeout;
-        let mut reader = Reader::new(pipes);
-        // Read while waiting: a command that prints more than a pipe holds would block.
-        let drained = reader.drain(deadline, false);
-        let status = match drained {
-            Ok(()) => wait_child(&mut child, deadline, false),
-            Err(cut) => Err(cut),
+        let opts = RunOptions {
+            cancellable: false,
+            ..RunOptions::plain(timeout)
         };
-        let status = match status {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("did not finish within {timeout:?}; it was killed"));
-            }
-        };
-        let mut out = reader.into_outputs();
-        let stderr = String::from_utf8_lossy(&out.pop().unwrap_or_default()).into_owned();
-        let stdout = String::from_utf8_lossy(&out.pop().unwrap_or_default()).into_owned();
+        let finished = process::run(&mut self.command(args), opts).map_err(|e| match e {
+            WaitError::Host(h) if h.step == "start" => CliError::Start {
+                binary: self.binary.clone(),
+                source: h.source,
+            },
+            WaitError::Timeout(t) => CliError::Timeout(t),
+            other => CliError::Wait(other),
+        })?;
         Ok(Output {
-            status,
-            stdout,
-            stderr,
+            exit: finished.exit,
+            stdout: String::from_utf8_lossy(&finished.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&finished.stderr).into_owned(),
         })
-    }
-}
-
-/// Waits for `child` until `deadline` (and, if `cancellable`, until Ctrl-C). The child is left
-/// as it is when the wait is cut.
-pub fn wait_child(
-    child: &mut Child,
-    deadline: Instant,
-    cancellable: bool,
-) -> Result<ExitStatus, Cut> {
-    let mut delay = Duration::from_millis(1);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Ok(status);
-        }
-        if cancellable && cancel::requested() {
-            return Err(Cut::Cancelled);
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(Cut::TimedOut);
-        }
-        std::thread::sleep(delay.min(deadline - now));
-        delay = (delay * 2).min(Duration::from_millis(20));
-    }
-}
-
-/// Collects what arrives on a few pipes until each is closed by every writer.
-pub struct Reader {
-    fds: Vec<(File, Vec<u8>, bool)>,
-}
-
-impl Reader {
-    pub fn new(fds: Vec<OwnedFd>) -> Reader {
-        Reader {
-            fds: fds
-                .into_iter()
-                .map(|f| (File::from(f), Vec::new(), false))
-                .collect(),
-        }
-    }
-
-    /// Reads until every pipe is at EOF, `deadline` passes, or (if `cancellable`) Ctrl-C.
-    pub fn drain(&mut self, deadline: Instant, cancellable: bool) -> Result<(), Cut> {
-        loop {
-            if self.fds.iter().all(|(_, _, eof)| *eof) {
-                return Ok(());
-            }
-            if cancellable && cancel::requested() {
-                return Err(Cut::Cancelled);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Cut::TimedOut);
-            }
-            let wait = POLL.min(deadline - now);
-            let open: Vec<usize> = (0..self.fds.len()).filter(|i| !self.fds[*i].2).collect();
-            let ready: Vec<usize> = {
-                let mut pfds: Vec<PollFd> = open
-                    .iter()
-                    .map(|i| PollFd::new(self.fds[*i].0.as_fd(), PollFlags::POLLIN))
-                    .collect();
-                let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
-                match poll(&mut pfds, PollTimeout::from(ms)) {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(_) => return Err(Cut::TimedOut),
-                }
-                open.iter()
-                    .zip(&pfds)
-                    .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
-                    .map(|(i, _)| *i)
-                    .collect()
-            };
-            for i in ready {
-                let (fd, buf, eof) = &mut self.fds[i];
-                let mut chunk = [0u8; 8192];
-                match fd.read(&mut chunk) {
-                    Ok(0) => *eof = true,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => *eof = true,
-                }
-            }
-        }
-    }
-
-    /// What each pipe delivered, in the order given.
-    pub fn into_outputs(self) -> Vec<Vec<u8>> {
-        self.fds.into_iter().map(|(_, b, _)| b).collect()
     }
 }
 
@@ -432,8 +350,8 @@ mod tests {
             .unwrap();
         assert_eq!(out.stdout, "out\n");
         assert_eq!(out.stderr, "err\n");
-        assert_eq!(out.status.code(), Some(3));
-        assert!(out.ok().unwrap_err().contains("err"));
+        assert_eq!(out.exit, ExitKind::Code(3));
+        assert!(out.ok().unwrap_err().to_string().contains("err"));
         let youki = sh
             .run(
                 [
@@ -443,8 +361,11 @@ mod tests {
                 COMMAND_TIMEOUT,
             )
             .unwrap();
-        assert_eq!(youki.ok().unwrap_err(), "exit status: 1: ERROR x: failed");
+        assert_eq!(
+            youki.ok().unwrap_err().to_string(),
+            "exit status: 1: ERROR x: failed"
+        );
         let slow = sh.run(["-c", "sleep 5"], Duration::from_millis(200));
-        assert!(slow.unwrap_err().contains("killed"));
+        assert!(slow.unwrap_err().to_string().contains("killed"));
     }
 }

@@ -1,7 +1,4 @@
-//! Which OCI runtime a binary is, where to find it, and what each one needs from the host to
-//! behave here.
-
-use std::path::{Path, PathBuf};
+//! Which OCI runtime a binary is, and what each one needs from the host to behave here.
 
 /// The runtimes isoprobe knows by name. `Other` is an `oci:PATH` binary whose `--version`
 /// names none of them: it is treated with the precautions that fit the others.
@@ -99,28 +96,6 @@ pub fn version_of(first_line: &str) -> String {
     }
 }
 
-/// `name` in the directories of `path` (a `PATH` value), then in `extra`.
-pub fn find_in(name: &str, path: Option<&str>, extra: &[PathBuf]) -> Option<PathBuf> {
-    path.unwrap_or("")
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .chain(extra.iter().map(|d| d.join(name)))
-        .find(|p| is_executable(p))
-}
-
-pub fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Where a runtime installed with `cargo install` goes.
-pub fn cargo_bin() -> Vec<PathBuf> {
-    std::env::var_os("HOME")
-        .map(|h| vec![PathBuf::from(h).join(".cargo/bin")])
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,20 +138,5 @@ mod tests {
         assert_eq!(Flavor::Crun.rootfs_propagation(true, true), "rprivate");
         assert_eq!(Flavor::Youki.rootfs_propagation(true, false), "private");
         assert_eq!(Flavor::Other.rootfs_propagation(false, false), "shared");
-    }
-
-    #[test]
-    fn lookup_walks_path_then_extra() {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("fake-oci");
-        isoprobe_fixtures::write_executable(&bin, b"#!/bin/sh\n").unwrap();
-        let extra = [dir.path().to_path_buf()];
-        assert_eq!(
-            find_in("fake-oci", Some("/nonexistent:"), &extra),
-            Some(bin.clone())
-        );
-        let p = dir.path().display().to_string();
-        assert_eq!(find_in("fake-oci", Some(&p), &[]), Some(bin));
-        assert_eq!(find_in("fake-oci", Some("/nonexistent"), &[]), None);
     }
 }

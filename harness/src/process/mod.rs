@@ -1,0 +1,45 @@
+//! Supervising a process the harness started: the native spawner's container, a runtime
+//! binary (bwrap, unshare, an OCI runtime's commands), or a container an OCI runtime made.
+//! One place owns the pipes, reading output under a deadline while polling for Ctrl-C
+//! ([`crate::cancel`]), killing and reaping on every path ([`ChildGuard`]), wait4's resource
+//! usage, how an exit status reads as an [`ExitKind`](crate::vocabulary::ExitKind), and where
+//! an executable is found.
+
+mod collect;
+mod command;
+mod guard;
+mod which;
+
+pub(crate) use collect::{collect, Bound};
+pub(crate) use command::{run, Finished, RunOptions, SideChannel};
+pub(crate) use guard::{has_ended, sigkill, status_text, ChildGuard};
+pub(crate) use which::{is_executable, which, LOOKED_IN};
+
+use crate::vocabulary::HostStepError;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+/// Why supervision ended before the process did: the deadline, the user, or the host.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("the container did not finish within {0:?}; it was killed")]
+    Timeout(Duration),
+    #[error("interrupted; the container was killed and its cgroup removed")]
+    Interrupted,
+    #[error(transparent)]
+    Host(#[from] HostStepError),
+}
+
+/// A pipe whose both ends are close-on-exec: (read, write). A container started at the same
+/// time by another thread must never inherit the harness's ends.
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), HostStepError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| HostStepError::errno("pipe2", "-", e))
+}
+
+/// `NSpid` of a host process, if it is still there.
+pub(crate) fn read_nspid(pid: i32) -> Option<Vec<i32>> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| isoprobe_probes::parse::parse_nspid(&t).ok().flatten())
+}

@@ -1,0 +1,247 @@
+//! One container's life under an OCI runtime: the bundle written, `create` (the container
+//! inherits the agent's stdout and stderr pipes and /dev/null), `state` for the init's host
+//! pid (whose NSpid is read before it starts), `start`, the pipes read to EOF, `state` polled
+//! until `stopped`, the cgroup statistics read, and `delete --force`, which also runs on every
+//! error, timeout and Ctrl-C.
+
+use super::bundle::{self, BundleInput};
+use super::cli::{self, Cli, CliError, COMMAND_TIMEOUT};
+use super::devdir;
+use super::OciRuntime;
+use crate::backoff::{Backoff, Budget};
+use crate::cgroup;
+use crate::process::{self, Bound, ChildGuard, WaitError};
+use crate::runtime::{parse_observation, Job, RunError, RunOutcome};
+use crate::vocabulary::{CgroupLimits, ExitKind, HostStepError};
+use nix::unistd::Pid;
+use std::fs::File;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// How long a failed `create` gets to finish writing its stderr.
+const CREATE_STDERR_GRACE: Duration = Duration::from_secs(2);
+
+impl OciRuntime {
+    pub(super) fn run_container(&self, cli: &Cli, job: &Job) -> Result<RunOutcome, RunError> {
+        let iso = job.isolation;
+        let started = Instant::now();
+        let bound = Bound::interruptible(started, job.timeout);
+        let setup = |step: &'static str, path: &Path, e: std::io::Error| -> RunError {
+            HostStepError::new(step, path, e).into()
+        };
+        let rootfs = job
+            .rootfs
+            .canonicalize()
+            .map_err(|e| setup("resolve the rootfs", job.rootfs, e))?;
+        let id = cgroup::unique_name("oci");
+        let mut argv = vec![job.agent.to_string()];
+        argv.extend(job.args.to_argv());
+        let no_pivot = self.no_pivot(iso);
+        let spec = bundle::spec(&BundleInput {
+            iso,
+            rootfs: &rootfs,
+            argv,
+            cgroups_path: &id,
+            available_caps: &self.available_caps(),
+            rootfs_propagation: self
+                .facts()
+                .flavor
+                .rootfs_propagation(iso.make_mounts_private, no_pivot),
+            dev_tmpfs: bundle::dev_tmpfs(iso),
+        })?;
+        // Dropped last (declared first): the runtime is done with the bundle by then.
+        let bundle_dir = tempfile::Builder::new()
+            .prefix("isoprobe-bundle-")
+            .tempdir()
+            .map_err(|e| setup("create the bundle dir", &std::env::temp_dir(), e))?;
+        let config = bundle_dir.path().join("config.json");
+        spec.save(&config)
+            .map_err(|e| setup("write", &config, std::io::Error::other(e.to_string())))?;
+
+        let (out_r, out_w) = process::pipe()?;
+        let (err_r, err_w) = process::pipe()?;
+        let outputs: [Option<File>; 2] = [Some(out_r.into()), Some(err_r.into())];
+        // Dropped in reverse after an error: the container is deleted, the lock released, and
+        // the rootfs's /dev put back as it was.
+        let (dev, creating) = devdir::DevSnapshot::take(&rootfs);
+        let container = Created { cli, id: &id };
+        let mut create_args: Vec<std::ffi::OsString> =
+            vec!["create".into(), "--bundle".into(), bundle_dir.path().into()];
+        if no_pivot {
+            create_args.push("--no-pivot".into());
+        }
+        create_args.push(id.as_str().into());
+        let mut create = cli.command(&create_args);
+        create.stdout(Stdio::from(out_w)).stderr(Stdio::from(err_w));
+        let spawned = create.spawn();
+        // Our copies of the write ends go now: EOF must mean that the container closed them.
+        drop(create);
+        let child = spawned.map_err(|e| setup("run", &cli.binary, e))?;
+        // Killed and reaped on every early return, before the container is deleted.
+        let mut creator = ChildGuard::new(Pid::from_raw(child.id() as i32), process::sigkill);
+        let created = creator.wait(bound);
+        dev.restore(&creating);
+        drop(creating);
+        let exit = created?.exit;
+        if exit != ExitKind::Code(0) {
+            // The runtime has given up and closed its ends; what it said is on stderr.
+            let [_, stderr] = process::collect(
+                outputs,
+                Bound::uninterruptible(CREATE_STDERR_GRACE),
+                "read the runtime's stderr",
+                || {},
+                |_, _, _| false,
+            )
+            .unwrap_or_default();
+            let stderr = String::from_utf8_lossy(&stderr).into_owned();
+            return Err(self.refused("create", &id, CliError::Failed { exit, stderr }));
+        }
+        let state = container.state()?;
+        let pid = state["pid"]
+            .as_i64()
+            .filter(|p| *p > 0)
+            .map(|p| p as i32)
+            .ok_or_else(|| self.failed("state", &id, format!("no init pid in {state}")))?;
+        let host_nspid = process::read_nspid(pid);
+        cli.run(["start", id.as_str()], COMMAND_TIMEOUT)
+            .and_then(cli::Output::ok)
+            .map_err(|e| self.refused("start", &id, e))?;
+        let [stdout, stderr] = process::collect(
+            outputs,
+            bound,
+            "read the container's output",
+            || container.kill(),
+            |_, _, _| false,
+        )?;
+        container.wait_stopped(bound).map_err(|e| {
+            container.kill();
+            RunError::from(e)
+        })?;
+        let limits = CgroupLimits {
+            cpu_quota: iso.cpu_quota,
+            pids_max: iso.pids_max,
+            memory_max: iso.memory_max,
+        };
+        let own_cgroup = iso.own_cgroup || limits != CgroupLimits::default();
+        // Read before `delete` removes the cgroups.
+        let sample = own_cgroup
+            .then(|| cgroup::sample_runtime_cgroups(&id, limits))
+            .transpose()?;
+        drop(container);
+        drop(bundle_dir);
+        let exit = ExitKind::Code(0);
+        let observation = parse_observation(exit, &stdout, &stderr).map_err(|e| match e {
+            RunError::AgentFailed { stderr, .. } => self.failed(
+                "run the agent in",
+                &id,
+                format!(
+                    "the agent printed no observation (its exit status is not visible: the \
+                     container's init is not isoprobe's child); its stderr: {stderr}"
+                ),
+            ),
+            other => other,
+        })?;
+        Ok(RunOutcome {
+            observation,
+            exit,
+            host_pid: Some(pid),
+            host_nspid,
+            cpu_time: None,
+            cgroup: sample,
+        })
+    }
+
+    fn failed(&self, step: &'static str, id: &str, detail: String) -> RunError {
+        RunError::Runtime {
+            runtime: self.who(),
+            step,
+            container: id.to_string(),
+            detail,
+            exit: None,
+            stderr_tail: String::new(),
+        }
+    }
+
+    /// A runtime command of `step` that failed.
+    fn refused(&self, step: &'static str, id: &str, e: CliError) -> RunError {
+        refusal(self.who(), step, id, e)
+    }
+}
+
+fn refusal(runtime: String, step: &'static str, id: &str, e: CliError) -> RunError {
+    let (exit, stderr_tail) = e.exit_and_stderr();
+    RunError::Runtime {
+        runtime,
+        step,
+        container: id.to_string(),
+        detail: e.to_string(),
+        exit,
+        stderr_tail,
+    }
+}
+
+/// A container the runtime may have made: `delete --force` on drop, whatever happened.
+struct Created<'a> {
+    cli: &'a Cli,
+    id: &'a str,
+}
+
+impl Created<'_> {
+    fn state(&self) -> Result<serde_json::Value, RunError> {
+        let runtime = || self.cli.binary.display().to_string();
+        let out = self
+            .cli
+            .run(["state", self.id], COMMAND_TIMEOUT)
+            .and_then(cli::Output::ok)
+            .map_err(|e| refusal(runtime(), "state", self.id, e))?;
+        serde_json::from_str(&out).map_err(|e| RunError::Runtime {
+            runtime: runtime(),
+            step: "state",
+            container: self.id.to_string(),
+            detail: format!("not JSON ({e}): {out}"),
+            exit: None,
+            stderr_tail: String::new(),
+        })
+    }
+
+    /// Polls `state` until the runtime says `stopped` (the agent closed its output first, so
+    /// this is normally the first answer).
+    fn wait_stopped(&self, bound: Bound) -> Result<(), WaitError> {
+        Backoff::doubling(Duration::from_millis(1), Duration::from_millis(50))
+            .retry(Budget::Until(bound.deadline), || match self.state() {
+                Ok(s) if s["status"] == "stopped" => Some(Ok(())),
+                // Gone already: nothing runs.
+                Err(_) => Some(Ok(())),
+                Ok(_) if bound.cancellable && crate::cancel::requested() => {
+                    Some(Err(WaitError::Interrupted))
+                }
+                Ok(_) => None,
+            })
+            .unwrap_or(Err(WaitError::Timeout(bound.timeout)))
+    }
+
+    fn kill(&self) {
+        let _ = self.cli.run(["kill", self.id, "KILL"], COMMAND_TIMEOUT);
+    }
+}
+
+impl Drop for Created<'_> {
+    fn drop(&mut self) {
+        let deleted = self
+            .cli
+            .run(["delete", "--force", self.id], COMMAND_TIMEOUT)
+            .and_then(cli::Output::ok);
+        // A create that failed leaves nothing to delete; only a container still listed is
+        // a leak worth a warning.
+        if let Err(e) = deleted {
+            if self.state().is_ok() {
+                eprintln!(
+                    "isoprobe: warning: could not delete container {} with {}: {e}",
+                    self.id,
+                    self.cli.binary.display()
+                );
+            }
+        }
+    }
+}
