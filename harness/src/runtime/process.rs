@@ -182,6 +182,7 @@ fn children(pid: Pid) -> Vec<Pid> {
 /// agent behind.
 #[cfg(test)]
 pub(crate) mod live {
+    use crate::backoff::{Backoff, Budget};
     use crate::runtime::{Job, RunError, RunOutcome, Runtime};
     use crate::vocabulary::Isolation;
     use isoprobe_fixtures::{TestRootfs, AGENT_IN_ROOTFS};
@@ -233,9 +234,8 @@ pub(crate) mod live {
         );
         assert!(started.elapsed() < Duration::from_secs(10));
         // The container is killed through its parent's death signal: give it a moment.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let left: Vec<String> = std::fs::read_dir("/proc")
+        let left = || -> Vec<String> {
+            std::fs::read_dir("/proc")
                 .unwrap()
                 .flatten()
                 .filter(|e| {
@@ -243,17 +243,14 @@ pub(crate) mod live {
                         .is_ok_and(|m| (m.dev(), m.ino()) == (agent.dev(), agent.ino()))
                 })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            if left.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: agent processes left: {left:?}",
-                rt.name()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+                .collect()
+        };
+        let gone = Backoff::every(Duration::from_millis(20)).until(
+            Budget::within(Duration::from_secs(5)),
+            || left().is_empty(),
+            || false,
+        );
+        assert!(gone, "{}: agent processes left: {:?}", rt.name(), left());
     }
 }
 
