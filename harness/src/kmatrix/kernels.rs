@@ -12,6 +12,7 @@
 //! - `kernels/<release>/vmlinuz`: all that is extracted.
 
 use super::apt::{self, PrivateApt, Source, Stanza};
+use crate::report::Table;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -606,57 +607,28 @@ fn file_mb(p: &Path) -> f64 {
 
 /// The list as a table, and where the cache is and how much it holds.
 pub fn render_text(specs: &[KernelSpec]) -> String {
-    let rows: Vec<[String; 6]> = specs
-        .iter()
-        .map(|k| {
-            [
-                k.name.clone(),
-                k.suite.clone(),
-                k.release.clone(),
-                k.package.clone(),
-                k.version.clone(),
-                if is_nonempty_file(&vmlinuz_path(k)) {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_string(),
-            ]
-        })
-        .collect();
-    let mut out = table(
-        ["NAME", "SUITE", "RELEASE", "PACKAGE", "VERSION", "FETCHED"],
-        &rows,
-    );
+    let mut t = Table::with_head(["NAME", "SUITE", "RELEASE", "PACKAGE", "VERSION", "FETCHED"]);
+    for k in specs {
+        let fetched = if is_nonempty_file(&vmlinuz_path(k)) {
+            "yes"
+        } else {
+            "no"
+        };
+        t.push([
+            k.name.as_str(),
+            &k.suite,
+            &k.release,
+            &k.package,
+            &k.version,
+            fetched,
+        ]);
+    }
+    let mut out = t.text();
     out.push_str(&format!(
         "cache: {} ({:.0} MB)\n",
         cache_dir().display(),
         cache_size() as f64 / 1e6
     ));
-    out
-}
-
-fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
-    let mut width = head.map(str::len);
-    for r in rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut l = cells
-            .iter()
-            .zip(width)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ");
-        l.truncate(l.trim_end().len());
-        l + "\n"
-    };
-    let mut out = line(head.to_vec());
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
     out
 }
 
@@ -837,18 +809,6 @@ mod tests {
         // sid is in the table but was not resolved: say so.
         assert!(e.contains("sid could not be resolved"), "{e}");
         assert!(select(&specs, " , ").is_err());
-    }
-
-    #[test]
-    fn table_aligns_columns_without_trailing_spaces() {
-        let t = table(
-            ["A", "BB"],
-            &[
-                ["xyz".to_string(), "1".to_string()],
-                ["q".to_string(), "".to_string()],
-            ],
-        );
-        assert_eq!(t, "A    BB\nxyz  1\nq\n");
     }
 
     #[test]

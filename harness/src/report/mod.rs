@@ -3,14 +3,18 @@
 //! and CI systems.
 
 pub mod junit;
+pub mod matrix_cell;
 pub mod model;
+pub mod table;
 pub mod tap;
 pub mod text;
 
 #[cfg(test)]
 pub(crate) mod sample;
 
+pub use matrix_cell::{cell, check_ids};
 pub use model::*;
+pub use table::Table;
 
 use std::borrow::Cow;
 
