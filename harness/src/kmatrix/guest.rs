@@ -13,6 +13,7 @@
 use super::{GuestCgroup, CGROUP_PARAM, REPORT_BEGIN, REPORT_END};
 use crate::engine::{self, RunOptions};
 use crate::rootfs::PreparedRootfs;
+use isoprobe_probes::parse::enabled_controllers;
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use serde::{Deserialize, Serialize};
@@ -124,18 +125,6 @@ pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, String> {
         }
     }
     Ok(p)
-}
-
-/// The controllers of `/proc/cgroups` marked enabled, in the file's order.
-pub fn parse_proc_cgroups(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            // subsys_name hierarchy num_cgroups enabled
-            (f.len() >= 4 && f[3] == "1").then(|| f[0].to_string())
-        })
-        .collect()
 }
 
 /// /init in the guest. Prints the report (or `ISOPROBE-GUEST-ERROR <why>`) on the console and
@@ -429,7 +418,7 @@ fn setup_v1(info: &mut GuestInfo) -> Result<(), String> {
     info.mounted.push(CGROUP_ROOT.into());
     let listed =
         fs::read_to_string("/proc/cgroups").map_err(|e| format!("read /proc/cgroups: {e}"))?;
-    for c in parse_proc_cgroups(&listed) {
+    for c in enabled_controllers(&listed) {
         let dir = Path::new(CGROUP_ROOT).join(&c);
         fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
         match mount(
@@ -514,33 +503,6 @@ mod tests {
     fn cmdline_refuses_an_unknown_mode() {
         let e = parse_cmdline("isoprobe.cgroup=hybrid").unwrap_err();
         assert!(e.contains("hybrid") && e.contains("v1 or v2"), "{e}");
-    }
-
-    #[test]
-    fn proc_cgroups_gives_enabled_controllers() {
-        // 6.1's /proc/cgroups as the guest sees it before anything is mounted, with one
-        // controller disabled (cgroup_disable=) to show it is left out.
-        let text = "#subsys_name\thierarchy\tnum_cgroups\tenabled
-cpuset\t0\t1\t1
-cpu\t0\t1\t1
-cpuacct\t0\t1\t1
-blkio\t0\t1\t1
-memory\t0\t1\t1
-devices\t0\t1\t1
-freezer\t0\t1\t1
-net_cls\t0\t1\t1
-perf_event\t0\t1\t1
-net_prio\t0\t1\t1
-hugetlb\t0\t1\t0
-pids\t0\t1\t1
-rdma\t0\t1\t1
-misc\t0\t1\t1
-";
-        let c = parse_proc_cgroups(text);
-        assert_eq!(c.len(), 13);
-        assert_eq!(&c[..3], ["cpuset", "cpu", "cpuacct"]);
-        assert!(!c.contains(&"hugetlb".to_string()));
-        assert!(parse_proc_cgroups("garbage\n\n").is_empty());
     }
 
     #[test]
