@@ -1,6 +1,7 @@
 //! `isoprobe matrix`: every requested kernel × cgroup mode booted, the suite's report brought
 //! back, and one table of the results (checks and features as rows, kernel/mode as columns).
 
+use super::error::{IoStep, MatrixError};
 use super::{initramfs, kernels, qemu, GuestCgroup};
 use crate::report::{self, Report, Table};
 use serde::{Deserialize, Serialize};
@@ -49,12 +50,15 @@ pub fn run(
     modes: &[GuestCgroup],
     opts: &MatrixOptions,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<Matrix, String> {
+) -> Result<Matrix, MatrixError> {
     let started = Instant::now();
     let work = tempfile::Builder::new()
         .prefix("isoprobe-matrix-")
         .tempdir()
-        .map_err(|e| format!("cannot create a work directory: {e}"))?;
+        .map_err(IoStep::on(
+            "create a work directory in",
+            std::env::temp_dir(),
+        ))?;
     let initrd = work.path().join("initramfs.cpio");
     initramfs::build(&initrd, &opts.isoprobe_exe)?;
     let mut jobs = Vec::new();
@@ -109,7 +113,7 @@ pub fn run(
         }
     });
     if crate::cancel::requested() {
-        return Err("interrupted".into());
+        return Err(MatrixError::Interrupted);
     }
     Ok(Matrix {
         isoprobe_version: env!("CARGO_PKG_VERSION").into(),
@@ -162,7 +166,7 @@ fn boot_one(
                 }
             }
         }
-        Err(e) => cell.failure = Some(e),
+        Err(e) => cell.failure = Some(e.to_string()),
     }
     cell.boot_ms = t.elapsed().as_millis() as u64;
     cell

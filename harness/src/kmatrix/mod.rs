@@ -8,6 +8,10 @@
 //! - `qemu`: one bounded boot, its console captured.
 
 pub mod apt;
+pub mod cache;
+pub mod catalogue;
+pub mod error;
+pub mod fetch;
 pub mod guest;
 pub mod initramfs;
 pub mod kernels;
