@@ -224,3 +224,51 @@ pub enum MatrixError {
     #[error("interrupted")]
     Interrupted,
 }
+
+/// Why the guest's /init could not report; printed on its `ISOPROBE-GUEST-ERROR` console line.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    #[error("{param}={value}: expected {expected}")]
+    Param {
+        param: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// A mount or root switch, named as the guest did it ("mount cgroup2 on /sys/fs/cgroup").
+    #[error("{step}: {errno:?}")]
+    Setup {
+        step: String,
+        errno: nix::errno::Errno,
+    },
+    #[error("{step} {}: {source}", path.display())]
+    Io {
+        step: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The runtime or checks named on the command line (their modules say why in text).
+    #[error("{0}")]
+    Selection(String),
+    #[error("rootfs: {0}")]
+    Rootfs(#[source] crate::error::HarnessError),
+    #[error("the suite: {0}")]
+    Suite(#[source] crate::error::HarnessError),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl GuestError {
+    pub fn io(
+        step: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> GuestError {
+        let path = path.into();
+        move |source| GuestError::Io { step, path, source }
+    }
+
+    pub fn setup(step: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> GuestError {
+        let step = step.into();
+        move |errno| GuestError::Setup { step, errno }
+    }
+}
