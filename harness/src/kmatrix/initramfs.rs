@@ -411,6 +411,20 @@ mod tests {
         assert_eq!(entries[7].data, b"abcd");
     }
 
+    /// GNU cpio on `archive`, which must succeed; its stdout.
+    fn cpio(flags: &[&str], archive: &Path, names: &[&str], cwd: &Path) -> String {
+        let out = Command::new("cpio")
+            .args(flags)
+            .arg(archive)
+            .args(names)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     #[test]
     fn cpio_is_read_by_gnu_cpio() {
         let Ok(probe) = Command::new("cpio").arg("--version").output() else {
@@ -421,17 +435,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.cpio");
         fs::write(&path, sample_archive()).unwrap();
-        let out = Command::new("cpio")
-            .args(["-t", "-v", "--quiet", "-F"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let listing = String::from_utf8_lossy(&out.stdout);
+        let listing = cpio(&["-t", "-v", "--quiet", "-F"], &path, &[], dir.path());
         let lines: Vec<&str> = listing.lines().collect();
         assert_eq!(lines.len(), 8, "{listing}");
         assert!(lines[0].starts_with("drwxr-xr-x") && lines[0].ends_with(" dev"));
@@ -439,18 +443,11 @@ mod tests {
         assert!(lines[2].starts_with("-rwxr-xr-x") && lines[2].ends_with(" init"));
         // And its contents come out as written.
         let x = tempfile::tempdir().unwrap();
-        let out = Command::new("cpio")
-            .args(["-i", "--quiet", "--no-absolute-filenames", "-F"])
-            .arg(&path)
-            .arg("init")
-            .arg("f3")
-            .current_dir(x.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        cpio(
+            &["-i", "--quiet", "--no-absolute-filenames", "-F"],
+            &path,
+            &["init", "f3"],
+            x.path(),
         );
         assert_eq!(fs::read(x.path().join("init")).unwrap(), b"#!binary");
         assert_eq!(fs::read(x.path().join("f3")).unwrap(), b"abc");

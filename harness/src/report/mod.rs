@@ -68,6 +68,19 @@ pub(crate) fn single_line(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// What ran where: `isoprobe V, kernel R, cgroup M, runtime N V`, the first line of the text
+/// and TAP renderings.
+pub(crate) fn run_line(report: &Report) -> String {
+    format!(
+        "isoprobe {}, kernel {}, cgroup {}, runtime {} {}",
+        single_line(&report.isoprobe_version),
+        single_line(&report.kernel.release),
+        single_line(&report.cgroup_mode),
+        single_line(&report.runtime.name),
+        single_line(&report.runtime.version),
+    )
+}
+
 /// Compact JSON for `expected`/`observed` in diagnostics.
 pub(crate) fn compact_json(value: &serde_json::Value) -> String {
     // A `Value` has only string keys, so this cannot fail.
