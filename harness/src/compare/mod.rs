@@ -8,7 +8,7 @@ pub use render::{render_markdown, render_text};
 use crate::checks::Check;
 use crate::engine::{self, RunOptions};
 use crate::error::HarnessError;
-use crate::report::{ControlStatus, Kernel, Report, Status};
+use crate::report::{Kernel, Report};
 use crate::rootfs::PreparedRootfs;
 use crate::runtime::Runtime;
 use serde::{Deserialize, Serialize};
@@ -43,37 +43,6 @@ pub fn compare(
         duration_ms: started.elapsed().as_millis() as u64,
         reports,
     })
-}
-
-/// One cell: `pass`, `FAIL` or `skip`, and the control's mark when it ran.
-pub fn cell(report: &Report, id: &str) -> String {
-    let Some(c) = report.checks.iter().find(|c| c.id == id) else {
-        return "-".into();
-    };
-    let status = match c.status {
-        Status::Pass => "pass",
-        Status::Fail => "FAIL",
-        Status::Skip => "skip",
-    };
-    match c.negative_control.as_ref().map(|n| n.status) {
-        None => status.into(),
-        Some(ControlStatus::Detected) => format!("{status} ✓"),
-        Some(ControlStatus::Missed) => format!("{status} MISSED"),
-        Some(ControlStatus::Skip) => format!("{status} ·"),
-    }
-}
-
-/// Check ids in report order, from the first report that has any.
-pub fn check_ids(cmp: &Comparison) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for r in &cmp.reports {
-        for c in &r.checks {
-            if !ids.contains(&c.id) {
-                ids.push(c.id.clone());
-            }
-        }
-    }
-    ids
 }
 
 /// Controls that ran and were not detected, over all runtimes.

@@ -1,7 +1,7 @@
 //! The comparison as a text table for a terminal and as markdown for a CI job summary.
 
-use super::{cell, check_ids, Comparison};
-use crate::report::Status;
+use super::Comparison;
+use crate::report::{cell, check_ids, Status, Table};
 
 const LEGEND: &str = "pass/FAIL/skip: the check; ✓ its negative control was detected, \
                       MISSED it was not, · it was skipped";
@@ -24,37 +24,21 @@ fn notes(cmp: &Comparison) -> Vec<String> {
     out
 }
 
+/// Checks as rows, runtimes as columns.
+fn table(cmp: &Comparison, id_label: impl Fn(&str) -> String) -> Table {
+    let mut t = Table::with_head(
+        std::iter::once("check".to_string())
+            .chain(cmp.reports.iter().map(|r| r.runtime.name.clone())),
+    );
+    for id in check_ids(&cmp.reports) {
+        t.push(std::iter::once(id_label(&id)).chain(cmp.reports.iter().map(|r| cell(r, &id))));
+    }
+    t
+}
+
 pub fn render_text(cmp: &Comparison, reasons: bool) -> String {
-    let ids = check_ids(cmp);
-    let id_w = ids.iter().map(String::len).max().unwrap_or(5).max(5);
-    let cols: Vec<String> = cmp.reports.iter().map(|r| r.runtime.name.clone()).collect();
-    let widths: Vec<usize> = cols
-        .iter()
-        .zip(&cmp.reports)
-        .map(|(name, r)| {
-            ids.iter()
-                .map(|id| cell(r, id).chars().count())
-                .chain([name.len()])
-                .max()
-                .unwrap_or(4)
-        })
-        .collect();
     let mut s = header(cmp) + "\n";
-    s += &format!("{:<id_w$}", "check");
-    for (c, w) in cols.iter().zip(&widths) {
-        s += &format!("  {c:<w$}");
-    }
-    s = s.trim_end().to_string() + "\n";
-    for id in &ids {
-        let mut line = format!("{id:<id_w$}");
-        for (r, w) in cmp.reports.iter().zip(&widths) {
-            let c = cell(r, id);
-            let pad = w.saturating_sub(c.chars().count());
-            line += &format!("  {c}{}", " ".repeat(pad));
-        }
-        s += line.trim_end();
-        s += "\n";
-    }
+    s += &table(cmp, str::to_string).text();
     s += &format!("{LEGEND}\n");
     for r in &cmp.reports {
         s += &format!("{} {}\n", r.runtime.name, r.runtime.version);
@@ -70,24 +54,8 @@ pub fn render_text(cmp: &Comparison, reasons: bool) -> String {
 
 /// Markdown without timings, so that the same machine gives the same text.
 pub fn render_markdown(cmp: &Comparison, reasons: bool) -> String {
-    let ids = check_ids(cmp);
     let mut s = format!("{}\n\n", header(cmp));
-    s += "| check |";
-    for r in &cmp.reports {
-        s += &format!(" {} |", r.runtime.name);
-    }
-    s += "\n| --- |";
-    for _ in &cmp.reports {
-        s += " --- |";
-    }
-    s += "\n";
-    for id in &ids {
-        s += &format!("| `{id}` |");
-        for r in &cmp.reports {
-            s += &format!(" {} |", cell(r, id));
-        }
-        s += "\n";
-    }
+    s += &table(cmp, |id| format!("`{id}`")).markdown();
     s += &format!("\n{LEGEND}. Versions: ");
     s += &cmp
         .reports

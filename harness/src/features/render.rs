@@ -1,7 +1,7 @@
 //! `isoprobe features` as text: one line per item, each tried feature with how it was tried.
 
 use super::Features;
-use crate::report::single_line;
+use crate::report::{single_line, Table};
 use std::fmt::Write as _;
 
 /// The controller a cgroup2 file belongs to, `None` for core files (present in every non-root
@@ -80,16 +80,16 @@ pub fn render_text(f: &Features) -> String {
         }
     }
 
-    let entries = f.syscalls.entries();
-    let width = entries.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    for (name, e) in entries {
-        let _ = writeln!(
-            out,
-            "{name:<width$}  {:<3}  {}",
-            yes_no(e.available),
-            single_line(&e.how)
-        );
+    // "yes" stays three wide even when every entry is "no", so the `how` column never moves.
+    let mut syscalls = Table::without_head().min_width(1, 3);
+    for (name, e) in f.syscalls.entries() {
+        syscalls.push([
+            name.to_string(),
+            yes_no(e.available).to_string(),
+            single_line(&e.how).into_owned(),
+        ]);
     }
+    out.push_str(&syscalls.text());
     out
 }
 

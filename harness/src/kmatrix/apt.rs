@@ -6,6 +6,7 @@
 //! first, so the config below overrides every directory apt would use and `#clear`s the hooks
 //! and index targets the host installed (see `config_text`).
 
+use super::error::{IoStep, ToolError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +32,25 @@ fn env_or(var: &str, default: &str) -> String {
         .filter(|v| !v.trim().is_empty())
         .map(|v| v.trim().trim_end_matches('/').to_string())
         .unwrap_or_else(|| default.to_string())
+}
+
+/// Why a private apt could not be set up or did not give what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AptError {
+    #[error(transparent)]
+    Io(#[from] IoStep),
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    #[error("apt-get update in `{}` brought no Packages index", dir.display())]
+    NoLists { dir: PathBuf },
+    #[error("apt-cache show {package}: no record of it")]
+    NoRecord { package: String },
+    #[error("apt-get download {package}={version} left no `{}`", path.display())]
+    NotDownloaded {
+        package: String,
+        version: String,
+        path: PathBuf,
+    },
 }
 
 /// One `deb` line: an archive and a suite (component main).
@@ -101,7 +121,7 @@ pub struct PrivateApt {
 impl PrivateApt {
     /// Writes (or rewrites) the configuration for `sources` under `dir`; lists already
     /// downloaded there are kept.
-    pub fn prepare(dir: &Path, sources: &[Source]) -> Result<PrivateApt, String> {
+    pub fn prepare(dir: &Path, sources: &[Source]) -> Result<PrivateApt, AptError> {
         for sub in [
             "state",
             "lists/partial",
@@ -111,12 +131,11 @@ impl PrivateApt {
             "log",
         ] {
             let p = dir.join(sub);
-            std::fs::create_dir_all(&p)
-                .map_err(|e| format!("cannot create `{}`: {e}", p.display()))?;
+            std::fs::create_dir_all(&p).map_err(IoStep::on("create", &p))?;
         }
         let write = |name: &str, text: &str| {
             let p = dir.join(name);
-            std::fs::write(&p, text).map_err(|e| format!("cannot write `{}`: {e}", p.display()))
+            std::fs::write(&p, text).map_err(IoStep::on("write", &p))
         };
         // An empty status: apt must believe nothing is installed, so the candidate is simply
         // the newest version the sources offer.
@@ -147,7 +166,7 @@ impl PrivateApt {
     }
 
     /// `apt-get update` in this configuration; returns how long it took.
-    pub fn update(&self) -> Result<Duration, String> {
+    pub fn update(&self) -> Result<Duration, AptError> {
         let t = Instant::now();
         // Error-Mode any: a suite that fails to download must be an error, not a warning
         // that leaves stale lists behind.
@@ -157,16 +176,15 @@ impl PrivateApt {
             None,
         )?;
         if !self.has_lists() {
-            return Err(format!(
-                "apt-get update in `{}` brought no Packages index",
-                self.dir.display()
-            ));
+            return Err(AptError::NoLists {
+                dir: self.dir.clone(),
+            });
         }
         Ok(t.elapsed())
     }
 
     /// The candidate version's record of `package` (`apt-cache show --no-all-versions`).
-    pub fn show(&self, package: &str) -> Result<Stanza, String> {
+    pub fn show(&self, package: &str) -> Result<Stanza, AptError> {
         let out = self.run(
             "apt-cache",
             &["show", "--no-all-versions", "--", package],
@@ -175,11 +193,13 @@ impl PrivateApt {
         parse_stanzas(&out)
             .into_iter()
             .find(|s| s.get("Package") == Some(package))
-            .ok_or_else(|| format!("apt-cache show {package}: no record of it"))
+            .ok_or_else(|| AptError::NoRecord {
+                package: package.to_string(),
+            })
     }
 
     /// Every version's record of `package` the lists hold (`apt-cache show`).
-    pub fn records(&self, package: &str) -> Result<Vec<Stanza>, String> {
+    pub fn records(&self, package: &str) -> Result<Vec<Stanza>, AptError> {
         let out = self.run("apt-cache", &["show", "--", package], None)?;
         Ok(parse_stanzas(&out)
             .into_iter()
@@ -195,7 +215,7 @@ impl PrivateApt {
         version: &str,
         filename: &str,
         dir: &Path,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, AptError> {
         self.run(
             "apt-get",
             &["-q", "download", "--", &format!("{package}={version}")],
@@ -205,10 +225,11 @@ impl PrivateApt {
         if p.is_file() {
             Ok(p)
         } else {
-            Err(format!(
-                "apt-get download {package}={version} left no `{}`",
-                p.display()
-            ))
+            Err(AptError::NotDownloaded {
+                package: package.to_string(),
+                version: version.to_string(),
+                path: p,
+            })
         }
     }
 
@@ -218,7 +239,7 @@ impl PrivateApt {
         let _ = std::fs::remove_file(self.dir.join("cache/pkgcache.bin"));
     }
 
-    fn run(&self, program: &str, args: &[&str], cwd: Option<&Path>) -> Result<String, String> {
+    fn run(&self, program: &str, args: &[&str], cwd: Option<&Path>) -> Result<String, ToolError> {
         let conf = self.conf();
         let mut cmd = Command::new(program);
         cmd.arg("-c").arg(&conf).args(args).env("LC_ALL", "C");
@@ -226,24 +247,17 @@ impl PrivateApt {
             cmd.current_dir(d);
         }
         let shown = format!("{program} -c {} {}", conf.display(), args.join(" "));
-        let out = cmd.output().map_err(|e| {
-            format!("cannot run `{shown}`: {e} (is apt installed? isoprobe needs apt-get and apt-cache)")
+        let out = cmd.output().map_err(|source| ToolError::Start {
+            command: shown.clone(),
+            source,
+            advice: "is apt installed? isoprobe needs apt-get and apt-cache",
         })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(format!(
-                "`{shown}` failed ({}): {}",
-                out.status,
-                tail(&String::from_utf8_lossy(&out.stderr), 6)
-            ))
+            Err(ToolError::failed(shown, out.status, &out.stderr, 6))
         }
     }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let v: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    v[v.len().saturating_sub(lines)..].join(" | ")
 }
 
 /// One record of `apt-cache show`: fields by name, continuation lines joined with '\n'.

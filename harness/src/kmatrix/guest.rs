@@ -10,9 +10,11 @@
 //! Console lines: `ISOPROBE-GUEST {json}` (what was set up, [`GuestInfo`]) before the suite,
 //! then the report between `REPORT_BEGIN` and `REPORT_END`, or `ISOPROBE-GUEST-ERROR <why>`.
 
+use super::error::GuestError;
 use super::{GuestCgroup, CGROUP_PARAM, REPORT_BEGIN, REPORT_END};
 use crate::engine::{self, RunOptions};
 use crate::rootfs::PreparedRootfs;
+use isoprobe_probes::parse::enabled_controllers;
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use serde::{Deserialize, Serialize};
@@ -83,7 +85,7 @@ pub struct GuestParams {
 }
 
 /// Parses `/proc/cmdline`. As with the kernel's own parameters, the last occurrence wins.
-pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, String> {
+pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, GuestError> {
     let mut p = GuestParams {
         cgroup: GuestCgroup::V2,
         cgroup_given: false,
@@ -101,16 +103,22 @@ pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, String> {
                     "v1" => GuestCgroup::V1,
                     "v2" => GuestCgroup::V2,
                     other => {
-                        return Err(format!("{CGROUP_PARAM}={other}: expected v1 or v2"));
+                        return Err(GuestError::Param {
+                            param: CGROUP_PARAM,
+                            value: other.to_string(),
+                            expected: "v1 or v2",
+                        });
                     }
                 };
                 p.cgroup_given = true;
             }
             k if k == RUNTIME_PARAM => p.runtime = value.to_string(),
             k if k == WATCH_PARAM => {
-                let secs: u64 = value
-                    .parse()
-                    .map_err(|_| format!("{WATCH_PARAM}={value}: expected seconds"))?;
+                let secs: u64 = value.parse().map_err(|_| GuestError::Param {
+                    param: WATCH_PARAM,
+                    value: value.to_string(),
+                    expected: "seconds",
+                })?;
                 p.watch = (secs > 0).then(|| Duration::from_secs(secs));
             }
             k if k == CHECKS_PARAM => {
@@ -126,18 +134,6 @@ pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, String> {
     Ok(p)
 }
 
-/// The controllers of `/proc/cgroups` marked enabled, in the file's order.
-pub fn parse_proc_cgroups(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            // subsys_name hierarchy num_cgroups enabled
-            (f.len() >= 4 && f[3] == "1").then(|| f[0].to_string())
-        })
-        .collect()
-}
-
 /// /init in the guest. Prints the report (or `ISOPROBE-GUEST-ERROR <why>`) on the console and
 /// powers off; returns only if the power-off itself failed, and then the kernel panics on
 /// init's exit, which under `panic=-1 -no-reboot` also ends QEMU.
@@ -145,7 +141,7 @@ pub fn init_main() -> i32 {
     let outcome = std::panic::catch_unwind(run);
     let error = match outcome {
         Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e),
+        Ok(Err(e)) => Some(e.to_string()),
         Err(panic) => Some(format!(
             "panic: {}",
             panic
@@ -161,13 +157,13 @@ pub fn init_main() -> i32 {
     power_off()
 }
 
-fn run() -> Result<(), String> {
+fn run() -> Result<(), GuestError> {
     let started = Instant::now();
     mount_fs("proc", "/proc", "proc", "")?;
     mount_fs("sysfs", "/sys", "sysfs", "")?;
     mount_fs("devtmpfs", "/dev", "devtmpfs", "mode=0755")?;
     let cmdline =
-        fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}"))?;
+        fs::read_to_string("/proc/cmdline").map_err(GuestError::io("read", "/proc/cmdline"))?;
     let params = parse_cmdline(&cmdline)?;
     switch_root()?;
     mount_fs("tmpfs", "/tmp", "tmpfs", "mode=1777")?;
@@ -186,7 +182,7 @@ fn run() -> Result<(), String> {
         GuestCgroup::V1 => setup_v1(&mut info)?,
     }
     info.setup_ms = started.elapsed().as_millis() as u64;
-    let info_json = serde_json::to_string(&info).map_err(|e| e.to_string())?;
+    let info_json = serde_json::to_string(&info)?;
     console_write(&format!("{GUEST_INFO} {info_json}\n"));
 
     if let Some(every) = params.watch {
@@ -195,17 +191,17 @@ fn run() -> Result<(), String> {
             console_write(&process_list());
         });
     }
-    let runtime = crate::runtime::by_name(&params.runtime).map_err(|e| e.to_string())?;
-    let checks = crate::checks::select(&params.checks)?;
-    let rootfs =
-        PreparedRootfs::fresh(crate::agent_binary::AGENT).map_err(|e| format!("rootfs: {e}"))?;
+    let runtime = crate::runtime::by_name(&params.runtime)
+        .map_err(|e| GuestError::Selection(e.to_string()))?;
+    let checks = crate::checks::select(&params.checks).map_err(GuestError::Selection)?;
+    let rootfs = PreparedRootfs::fresh(crate::agent_binary::AGENT).map_err(GuestError::Rootfs)?;
     let opts = RunOptions {
         negative_controls: true,
         timeout: CONTAINER_TIMEOUT,
     };
-    let report = engine::run_checks(runtime.as_ref(), &checks, &rootfs, &opts)
-        .map_err(|e| format!("the suite: {e}"))?;
-    let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+    let report =
+        engine::run_checks(runtime.as_ref(), &checks, &rootfs, &opts).map_err(GuestError::Suite)?;
+    let json = serde_json::to_string(&report)?;
     // Kernel messages written in the middle of the long report line would break its JSON;
     // from here on only emergencies reach the console.
     let _ = fs::write("/proc/sys/kernel/printk", "1");
@@ -261,7 +257,7 @@ fn errno_name(e: &std::io::Error) -> String {
     }
 }
 
-fn mount_fs(source: &str, target: &str, fstype: &str, data: &str) -> Result<(), String> {
+fn mount_fs(source: &str, target: &str, fstype: &str, data: &str) -> Result<(), GuestError> {
     let _ = fs::create_dir_all(target);
     // /dev must hold usable device nodes; the others hold none.
     let flags = if target == "/dev" {
@@ -270,13 +266,13 @@ fn mount_fs(source: &str, target: &str, fstype: &str, data: &str) -> Result<(), 
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV
     };
     mount(Some(source), target, Some(fstype), flags, Some(data))
-        .map_err(|e| format!("mount {fstype} on {target}: {e:?}"))
+        .map_err(GuestError::setup(format!("mount {fstype} on {target}")))
 }
 
 /// Moves / from the initramfs (rootfs) to a tmpfs, as switch_root does: the kernel refuses
 /// pivot_root while the caller's root is rootfs (EINVAL on 5.10, 6.1 and 6.12), and the
 /// containers' pivot_root needs a root that is a real mount.
-fn switch_root() -> Result<(), String> {
+fn switch_root() -> Result<(), GuestError> {
     let new = Path::new("/newroot");
     mount(
         Some("tmpfs"),
@@ -285,15 +281,15 @@ fn switch_root() -> Result<(), String> {
         MsFlags::empty(),
         Some("mode=0755"),
     )
-    .map_err(|e| format!("mount a tmpfs on /newroot: {e:?}"))?;
+    .map_err(GuestError::setup("mount a tmpfs on /newroot"))?;
     let mount_points = ["proc", "sys", "dev", "newroot"];
-    for entry in fs::read_dir("/").map_err(|e| format!("read /: {e}"))? {
-        let entry = entry.map_err(|e| format!("read /: {e}"))?;
+    for entry in fs::read_dir("/").map_err(GuestError::io("read", "/"))? {
+        let entry = entry.map_err(GuestError::io("read", "/"))?;
         let name = entry.file_name();
         let to = new.join(&name);
         if mount_points.iter().any(|m| name == *m) {
             if name != "newroot" {
-                fs::create_dir(&to).map_err(|e| format!("mkdir {}: {e}", to.display()))?;
+                fs::create_dir(&to).map_err(GuestError::io("mkdir", &to))?;
             }
             continue;
         }
@@ -308,39 +304,37 @@ fn switch_root() -> Result<(), String> {
             MsFlags::MS_MOVE,
             None::<&str>,
         )
-        .map_err(|e| format!("move /{m} into the new root: {e:?}"))?;
+        .map_err(GuestError::setup(format!("move /{m} into the new root")))?;
     }
-    nix::unistd::chdir(new).map_err(|e| format!("chdir /newroot: {e:?}"))?;
+    nix::unistd::chdir(new).map_err(GuestError::setup("chdir /newroot"))?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-        .map_err(|e| format!("move the new root onto /: {e:?}"))?;
-    nix::unistd::chroot(".").map_err(|e| format!("chroot: {e:?}"))?;
-    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e:?}"))
+        .map_err(GuestError::setup("move the new root onto /"))?;
+    nix::unistd::chroot(".").map_err(GuestError::setup("chroot"))?;
+    nix::unistd::chdir("/").map_err(GuestError::setup("chdir /"))
 }
 
 /// Copies the initramfs's few files (regular files, directories, symlinks), keeping modes.
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+fn copy_tree(from: &Path, to: &Path) -> Result<(), GuestError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = fs::symlink_metadata(from).map_err(|e| format!("stat {}: {e}", from.display()))?;
+    let meta = fs::symlink_metadata(from).map_err(GuestError::io("stat", from))?;
     let ft = meta.file_type();
     if ft.is_dir() {
-        fs::create_dir(to).map_err(|e| format!("mkdir {}: {e}", to.display()))?;
-        for entry in fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))? {
-            let entry = entry.map_err(|e| format!("read {}: {e}", from.display()))?;
+        fs::create_dir(to).map_err(GuestError::io("mkdir", to))?;
+        for entry in fs::read_dir(from).map_err(GuestError::io("read", from))? {
+            let entry = entry.map_err(GuestError::io("read", from))?;
             copy_tree(&entry.path(), &to.join(entry.file_name()))?;
         }
     } else if ft.is_symlink() {
-        let target =
-            fs::read_link(from).map_err(|e| format!("readlink {}: {e}", from.display()))?;
-        std::os::unix::fs::symlink(target, to)
-            .map_err(|e| format!("symlink {}: {e}", to.display()))?;
+        let target = fs::read_link(from).map_err(GuestError::io("readlink", from))?;
+        std::os::unix::fs::symlink(target, to).map_err(GuestError::io("symlink", to))?;
     } else if ft.is_file() {
-        fs::copy(from, to).map_err(|e| format!("copy {}: {e}", from.display()))?;
+        fs::copy(from, to).map_err(GuestError::io("copy", from))?;
     } else {
         // Device nodes live in /dev, which devtmpfs provides.
         return Ok(());
     }
     fs::set_permissions(to, fs::Permissions::from_mode(meta.permissions().mode()))
-        .map_err(|e| format!("chmod {}: {e}", to.display()))
+        .map_err(GuestError::io("chmod", to))
 }
 
 /// A host's init brings lo up; the kernel gives it 127.0.0.1 only then.
@@ -380,7 +374,7 @@ fn cgroup_flags() -> MsFlags {
 /// cgroup2 alone, with the controllers the harness uses enabled for children. isoprobe itself
 /// stays in the root cgroup: its containers' cgroups are the root's children, and the root is
 /// exempt from the rule that a cgroup with controllers enabled holds no processes.
-fn setup_v2(info: &mut GuestInfo) -> Result<(), String> {
+fn setup_v2(info: &mut GuestInfo) -> Result<(), GuestError> {
     mount(
         Some("cgroup2"),
         CGROUP_ROOT,
@@ -388,11 +382,11 @@ fn setup_v2(info: &mut GuestInfo) -> Result<(), String> {
         cgroup_flags(),
         None::<&str>,
     )
-    .map_err(|e| format!("mount cgroup2 on {CGROUP_ROOT}: {e:?}"))?;
+    .map_err(GuestError::setup(format!("mount cgroup2 on {CGROUP_ROOT}")))?;
     info.mounted.push(CGROUP_ROOT.into());
     let root = Path::new(CGROUP_ROOT);
     let offered = fs::read_to_string(root.join("cgroup.controllers"))
-        .map_err(|e| format!("read cgroup.controllers: {e}"))?;
+        .map_err(GuestError::io("read", "cgroup.controllers"))?;
     let offered: Vec<&str> = offered.split_whitespace().collect();
     for c in V2_CONTROLLERS {
         if !offered.contains(&c) {
@@ -417,7 +411,7 @@ fn setup_v2(info: &mut GuestInfo) -> Result<(), String> {
 /// A tmpfs at /sys/fs/cgroup and one v1 hierarchy per controller /proc/cgroups lists enabled,
 /// each alone (cpu and cpuacct apart, as on this project's hosts). A controller the kernel
 /// lists but cannot mount on v1 is recorded and left out.
-fn setup_v1(info: &mut GuestInfo) -> Result<(), String> {
+fn setup_v1(info: &mut GuestInfo) -> Result<(), GuestError> {
     mount(
         Some("tmpfs"),
         CGROUP_ROOT,
@@ -425,13 +419,13 @@ fn setup_v1(info: &mut GuestInfo) -> Result<(), String> {
         cgroup_flags(),
         Some("mode=0755"),
     )
-    .map_err(|e| format!("mount a tmpfs on {CGROUP_ROOT}: {e:?}"))?;
+    .map_err(GuestError::setup(format!("mount a tmpfs on {CGROUP_ROOT}")))?;
     info.mounted.push(CGROUP_ROOT.into());
     let listed =
-        fs::read_to_string("/proc/cgroups").map_err(|e| format!("read /proc/cgroups: {e}"))?;
-    for c in parse_proc_cgroups(&listed) {
+        fs::read_to_string("/proc/cgroups").map_err(GuestError::io("read", "/proc/cgroups"))?;
+    for c in enabled_controllers(&listed) {
         let dir = Path::new(CGROUP_ROOT).join(&c);
-        fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        fs::create_dir(&dir).map_err(GuestError::io("mkdir", &dir))?;
         match mount(
             Some("cgroup"),
             &dir,
@@ -512,35 +506,10 @@ mod tests {
 
     #[test]
     fn cmdline_refuses_an_unknown_mode() {
-        let e = parse_cmdline("isoprobe.cgroup=hybrid").unwrap_err();
+        let e = parse_cmdline("isoprobe.cgroup=hybrid")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hybrid") && e.contains("v1 or v2"), "{e}");
-    }
-
-    #[test]
-    fn proc_cgroups_gives_enabled_controllers() {
-        // 6.1's /proc/cgroups as the guest sees it before anything is mounted, with one
-        // controller disabled (cgroup_disable=) to show it is left out.
-        let text = "#subsys_name\thierarchy\tnum_cgroups\tenabled
-cpuset\t0\t1\t1
-cpu\t0\t1\t1
-cpuacct\t0\t1\t1
-blkio\t0\t1\t1
-memory\t0\t1\t1
-devices\t0\t1\t1
-freezer\t0\t1\t1
-net_cls\t0\t1\t1
-perf_event\t0\t1\t1
-net_prio\t0\t1\t1
-hugetlb\t0\t1\t0
-pids\t0\t1\t1
-rdma\t0\t1\t1
-misc\t0\t1\t1
-";
-        let c = parse_proc_cgroups(text);
-        assert_eq!(c.len(), 13);
-        assert_eq!(&c[..3], ["cpuset", "cpu", "cpuacct"]);
-        assert!(!c.contains(&"hugetlb".to_string()));
-        assert!(parse_proc_cgroups("garbage\n\n").is_empty());
     }
 
     #[test]

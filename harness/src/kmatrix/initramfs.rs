@@ -6,6 +6,7 @@
 //! Uncompressed because every Debian kernel unpacks it, the archive is written in well under a
 //! second, and gzip would cost more time under TCG than the larger image costs to load.
 
+use super::error::{CpioError, InitramfsError, IoStep, ToolError};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -17,16 +18,14 @@ pub const EMPTY_DIRS: [&str; 5] = ["proc", "sys", "dev", "tmp", "newroot"];
 /// Writes an uncompressed cpio (newc) initramfs: /init = a copy of `isoprobe_exe` (plus the
 /// shared libraries it needs, at their paths, if it is dynamic), /dev/console, and the empty
 /// dirs /proc /sys /dev /tmp /newroot.
-pub fn build(out: &Path, isoprobe_exe: &Path) -> Result<(), String> {
-    let exe = fs::read(isoprobe_exe)
-        .map_err(|e| format!("cannot read `{}`: {e}", isoprobe_exe.display()))?;
+pub fn build(out: &Path, isoprobe_exe: &Path) -> Result<(), InitramfsError> {
+    let exe = fs::read(isoprobe_exe).map_err(IoStep::on("read", isoprobe_exe))?;
     let libs = shared_libraries(isoprobe_exe)?;
     let mut files: Vec<(String, Vec<u8>)> = vec![("init".into(), exe)];
     for lib in &libs {
         // Read through symlinks (/lib64/ld-linux-x86-64.so.2 is one): the archive holds a
         // regular file at each path the loader asks for, so no link target must exist.
-        let bytes =
-            fs::read(lib).map_err(|e| format!("cannot read library `{}`: {e}", lib.display()))?;
+        let bytes = fs::read(lib).map_err(IoStep::on("read library", lib))?;
         files.push((archive_name(lib)?, bytes));
     }
     let mut w = CpioWriter::new(Vec::new());
@@ -38,36 +37,35 @@ pub fn build(out: &Path, isoprobe_exe: &Path) -> Result<(), String> {
     dirs.dedup();
     // Sorted, each parent comes before its children, as the kernel's unpacker needs.
     for d in &dirs {
-        w.dir(d, 0o755).map_err(io_err)?;
+        w.dir(d, 0o755).map_err(InitramfsError::Cpio)?;
     }
-    w.char_device("dev/console", 0o600, 5, 1).map_err(io_err)?;
+    w.char_device("dev/console", 0o600, 5, 1)
+        .map_err(InitramfsError::Cpio)?;
     for (name, bytes) in &files {
-        w.file(name, 0o755, bytes).map_err(io_err)?;
+        w.file(name, 0o755, bytes).map_err(InitramfsError::Cpio)?;
     }
-    let archive = w.finish().map_err(io_err)?;
+    let archive = w.finish().map_err(InitramfsError::Cpio)?;
     // Written aside and renamed, so that a reader never boots half an archive.
     let tmp = out.with_extension("partial");
-    fs::write(&tmp, &archive).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
+    fs::write(&tmp, &archive).map_err(IoStep::on("write", &tmp))?;
     fs::rename(&tmp, out).map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        format!(
-            "cannot rename `{}` to `{}`: {e}",
-            tmp.display(),
-            out.display()
-        )
-    })
-}
-
-fn io_err(e: io::Error) -> String {
-    format!("cannot write the cpio archive: {e}")
+        IoStep::on("move the archive to", out)(e)
+    })?;
+    Ok(())
 }
 
 /// The shared libraries (and the loader) `exe` is linked against; none when it is static.
-pub fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, InitramfsError> {
+    let command = format!("ldd {}", exe.display());
     let out = Command::new("ldd")
         .arg(exe)
         .output()
-        .map_err(|e| format!("cannot run ldd (from libc-bin) on `{}`: {e}", exe.display()))?;
+        .map_err(|source| ToolError::Start {
+            command: command.clone(),
+            source,
+            advice: "ldd comes with libc-bin",
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // ldd exits 1 for a static binary and says so on either stream, depending on the version.
@@ -75,12 +73,7 @@ pub fn shared_libraries(exe: &Path) -> Result<Vec<PathBuf>, String> {
         return Ok(Vec::new());
     }
     if !out.status.success() {
-        return Err(format!(
-            "ldd `{}` failed ({}): {}",
-            exe.display(),
-            out.status,
-            stderr.trim()
-        ));
+        return Err(ToolError::failed(command, out.status, &out.stderr, 6).into());
     }
     parse_ldd(&text)
 }
@@ -91,14 +84,16 @@ fn is_static(ldd_output: &str) -> bool {
 
 /// The paths in `ldd` output: `name => /path (addr)` and the loader's `/path (addr)`. The vDSO
 /// has no file; a library ldd could not find is an error, since the guest could not run.
-pub fn parse_ldd(text: &str) -> Result<Vec<PathBuf>, String> {
+pub fn parse_ldd(text: &str) -> Result<Vec<PathBuf>, InitramfsError> {
     let mut paths = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let target = match line.split_once("=>") {
             Some((name, rest)) => {
                 let rest = rest.trim();
                 if rest.starts_with("not found") {
-                    return Err(format!("ldd: the library {} is not found", name.trim()));
+                    return Err(InitramfsError::LibraryNotFound {
+                        name: name.trim().to_string(),
+                    });
                 }
                 rest
             }
@@ -115,17 +110,20 @@ pub fn parse_ldd(text: &str) -> Result<Vec<PathBuf>, String> {
 }
 
 /// `/lib/x86_64-linux-gnu/libc.so.6` -> `lib/x86_64-linux-gnu/libc.so.6`, refusing `..`.
-fn archive_name(path: &Path) -> Result<String, String> {
+fn archive_name(path: &Path) -> Result<String, InitramfsError> {
+    let unexpected = || InitramfsError::LibraryPath {
+        path: path.to_path_buf(),
+    };
     let mut parts = Vec::new();
     for c in path.components() {
         match c {
             Component::RootDir | Component::CurDir => {}
             Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
-            _ => return Err(format!("unexpected library path `{}`", path.display())),
+            _ => return Err(unexpected()),
         }
     }
     if parts.is_empty() {
-        return Err(format!("unexpected library path `{}`", path.display()));
+        return Err(unexpected());
     }
     Ok(parts.join("/"))
 }
@@ -289,35 +287,39 @@ pub struct CpioEntry {
 }
 
 /// Reads a newc archive up to its trailer (used by the tests, and to inspect an image).
-pub fn read_cpio(bytes: &[u8]) -> Result<Vec<CpioEntry>, String> {
+pub fn read_cpio(bytes: &[u8]) -> Result<Vec<CpioEntry>, CpioError> {
     let mut entries = Vec::new();
     let mut pos = 0usize;
     let align = |n: usize| n.div_ceil(4) * 4;
     loop {
+        let bad = |what: String| CpioError { what, offset: pos };
         let header = bytes
             .get(pos..pos + 110)
-            .ok_or_else(|| format!("truncated header at byte {pos}"))?;
-        let header = std::str::from_utf8(header).map_err(|_| format!("bad header at {pos}"))?;
+            .ok_or_else(|| bad("truncated header".into()))?;
+        let header = std::str::from_utf8(header).map_err(|_| bad("bad header".into()))?;
         if &header[..6] != NEWC_MAGIC {
-            return Err(format!("bad magic {:?} at byte {pos}", &header[..6]));
+            return Err(bad(format!("bad magic {:?}", &header[..6])));
         }
         let field = |i: usize| {
             u32::from_str_radix(&header[6 + 8 * i..14 + 8 * i], 16)
-                .map_err(|_| format!("bad header field {i} at byte {pos}"))
+                .map_err(|_| bad(format!("bad header field {i}")))
         };
         let (mode, size, rmaj, rmin, namesize) =
             (field(1)?, field(6)?, field(9)?, field(10)?, field(11)?);
         let name_start = pos + 110;
         let name_bytes = bytes
             .get(name_start..name_start + namesize as usize)
-            .ok_or("truncated name")?;
-        let name = std::str::from_utf8(name_bytes.strip_suffix(&[0]).ok_or("name without NUL")?)
-            .map_err(|_| "name is not UTF-8")?
+            .ok_or_else(|| bad("truncated name".into()))?;
+        let name = name_bytes
+            .strip_suffix(&[0])
+            .ok_or_else(|| bad("name without NUL".into()))?;
+        let name = std::str::from_utf8(name)
+            .map_err(|_| bad("name is not UTF-8".into()))?
             .to_string();
         let data_start = align(name_start + namesize as usize);
         let data = bytes
             .get(data_start..data_start + size as usize)
-            .ok_or_else(|| format!("truncated data of {name}"))?
+            .ok_or_else(|| bad(format!("truncated data of {name}")))?
             .to_vec();
         pos = align(data_start + size as usize);
         if name == TRAILER {
@@ -358,7 +360,7 @@ mod tests {
     #[test]
     fn ldd_missing_library_is_an_error() {
         let e = parse_ldd("\tlibfoo.so.1 => not found\n").unwrap_err();
-        assert!(e.contains("libfoo.so.1"), "{e}");
+        assert!(e.to_string().contains("libfoo.so.1"), "{e}");
     }
 
     #[test]
@@ -409,6 +411,20 @@ mod tests {
         assert_eq!(entries[7].data, b"abcd");
     }
 
+    /// GNU cpio on `archive`, which must succeed; its stdout.
+    fn cpio(flags: &[&str], archive: &Path, names: &[&str], cwd: &Path) -> String {
+        let out = Command::new("cpio")
+            .args(flags)
+            .arg(archive)
+            .args(names)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     #[test]
     fn cpio_is_read_by_gnu_cpio() {
         let Ok(probe) = Command::new("cpio").arg("--version").output() else {
@@ -419,17 +435,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.cpio");
         fs::write(&path, sample_archive()).unwrap();
-        let out = Command::new("cpio")
-            .args(["-t", "-v", "--quiet", "-F"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let listing = String::from_utf8_lossy(&out.stdout);
+        let listing = cpio(&["-t", "-v", "--quiet", "-F"], &path, &[], dir.path());
         let lines: Vec<&str> = listing.lines().collect();
         assert_eq!(lines.len(), 8, "{listing}");
         assert!(lines[0].starts_with("drwxr-xr-x") && lines[0].ends_with(" dev"));
@@ -437,18 +443,11 @@ mod tests {
         assert!(lines[2].starts_with("-rwxr-xr-x") && lines[2].ends_with(" init"));
         // And its contents come out as written.
         let x = tempfile::tempdir().unwrap();
-        let out = Command::new("cpio")
-            .args(["-i", "--quiet", "--no-absolute-filenames", "-F"])
-            .arg(&path)
-            .arg("init")
-            .arg("f3")
-            .current_dir(x.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        cpio(
+            &["-i", "--quiet", "--no-absolute-filenames", "-F"],
+            &path,
+            &["init", "f3"],
+            x.path(),
         );
         assert_eq!(fs::read(x.path().join("init")).unwrap(), b"#!binary");
         assert_eq!(fs::read(x.path().join("f3")).unwrap(), b"abc");

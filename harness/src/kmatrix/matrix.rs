@@ -1,8 +1,9 @@
 //! `isoprobe matrix`: every requested kernel × cgroup mode booted, the suite's report brought
 //! back, and one table of the results (checks and features as rows, kernel/mode as columns).
 
+use super::error::{IoStep, MatrixError};
 use super::{initramfs, kernels, qemu, GuestCgroup};
-use crate::report::Report;
+use crate::report::{self, Report, Table};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Mutex;
@@ -49,12 +50,15 @@ pub fn run(
     modes: &[GuestCgroup],
     opts: &MatrixOptions,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<Matrix, String> {
+) -> Result<Matrix, MatrixError> {
     let started = Instant::now();
     let work = tempfile::Builder::new()
         .prefix("isoprobe-matrix-")
         .tempdir()
-        .map_err(|e| format!("cannot create a work directory: {e}"))?;
+        .map_err(IoStep::on(
+            "create a work directory in",
+            std::env::temp_dir(),
+        ))?;
     let initrd = work.path().join("initramfs.cpio");
     initramfs::build(&initrd, &opts.isoprobe_exe)?;
     let mut jobs = Vec::new();
@@ -109,7 +113,7 @@ pub fn run(
         }
     });
     if crate::cancel::requested() {
-        return Err("interrupted".into());
+        return Err(MatrixError::Interrupted);
     }
     Ok(Matrix {
         isoprobe_version: env!("CARGO_PKG_VERSION").into(),
@@ -162,49 +166,34 @@ fn boot_one(
                 }
             }
         }
-        Err(e) => cell.failure = Some(e),
+        Err(e) => cell.failure = Some(e.to_string()),
     }
     cell.boot_ms = t.elapsed().as_millis() as u64;
     cell
 }
 
-/// Rows of the table: every check id, then the features that differ between cells.
-fn rows(m: &Matrix) -> Vec<(String, Vec<String>)> {
-    let mut ids: Vec<String> = Vec::new();
-    for c in &m.cells {
-        for r in c.report.iter().flat_map(|r| &r.checks) {
-            if !ids.contains(&r.id) {
-                ids.push(r.id.clone());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for id in ids {
-        let row = m
-            .cells
-            .iter()
-            .map(|c| match &c.report {
-                None => "no report".to_string(),
-                Some(r) => crate::compare::cell(r, &id),
-            })
-            .collect();
-        out.push((format!("`{id}`"), row));
+/// Every check id as a row, then the features that differ between cells; a column per cell.
+fn table(m: &Matrix) -> Table {
+    let mut t =
+        Table::with_head(std::iter::once(String::new()).chain(m.cells.iter().map(Cell::column)));
+    for id in report::check_ids(m.cells.iter().filter_map(|c| c.report.as_ref())) {
+        let row = m.cells.iter().map(|c| match &c.report {
+            None => "no report".to_string(),
+            Some(r) => report::cell(r, &id),
+        });
+        t.push(std::iter::once(format!("`{id}`")).chain(row));
     }
     for (label, path) in FEATURE_ROWS {
-        let row: Vec<String> = m
-            .cells
-            .iter()
-            .map(|c| {
-                c.report
-                    .as_ref()
-                    .and_then(|r| r.features.as_ref())
-                    .map(|f| feature_text(f.pointer(path)))
-                    .unwrap_or_else(|| "-".into())
-            })
-            .collect();
-        out.push((label.to_string(), row));
+        let row = m.cells.iter().map(|c| {
+            c.report
+                .as_ref()
+                .and_then(|r| r.features.as_ref())
+                .map(|f| feature_text(f.pointer(path)))
+                .unwrap_or_else(|| "-".into())
+        });
+        t.push(std::iter::once(label.to_string()).chain(row));
     }
-    out
+    t
 }
 
 /// Features shown in the matrix: (row label, JSON pointer into the report's features).
@@ -235,19 +224,7 @@ fn feature_text(v: Option<&serde_json::Value>) -> String {
 }
 
 pub fn render_markdown(m: &Matrix) -> String {
-    let mut s = String::from("| | ");
-    s += &m
-        .cells
-        .iter()
-        .map(Cell::column)
-        .collect::<Vec<_>>()
-        .join(" | ");
-    s += " |\n| --- |";
-    s += &" --- |".repeat(m.cells.len());
-    s += "\n";
-    for (label, row) in rows(m) {
-        s += &format!("| {label} | {} |\n", row.join(" | "));
-    }
+    let mut s = table(m).markdown();
     s += "\nKernels: ";
     s += &m
         .cells
@@ -273,37 +250,7 @@ pub fn render_markdown(m: &Matrix) -> String {
 }
 
 pub fn render_text(m: &Matrix) -> String {
-    let rows = rows(m);
-    let cols: Vec<String> = m.cells.iter().map(Cell::column).collect();
-    let lw = rows
-        .iter()
-        .map(|(l, _)| l.chars().count())
-        .max()
-        .unwrap_or(0);
-    let widths: Vec<usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            rows.iter()
-                .map(|(_, r)| r[i].chars().count())
-                .chain([c.len()])
-                .max()
-                .unwrap_or(1)
-        })
-        .collect();
-    let mut s = format!("{:lw$}", "");
-    for (c, w) in cols.iter().zip(&widths) {
-        s += &format!("  {c:<w$}");
-    }
-    s = s.trim_end().to_string() + "\n";
-    for (label, row) in &rows {
-        let mut line = format!("{label}{}", " ".repeat(lw - label.chars().count()));
-        for (v, w) in row.iter().zip(&widths) {
-            line += &format!("  {v}{}", " ".repeat(w - v.chars().count()));
-        }
-        s += line.trim_end();
-        s += "\n";
-    }
+    let mut s = table(m).text();
     for c in &m.cells {
         s += &format!(
             "{}: {} {}, boot+suite {:.1} s{}\n",
@@ -319,4 +266,101 @@ pub fn render_text(m: &Matrix) -> String {
     }
     s += &format!("total {:.1} s\n", m.total_ms as f64 / 1000.0);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKDOWN: &str = r#"| | 5.10 v1 | 5.10 v2 | sid v2 |
+| --- | --- | --- | --- |
+| `pid.isolated` | pass ✓ | pass ✓ | no report |
+| `mount.proc-masked` | FAIL ✓ | FAIL ✓ | no report |
+| `cgroup.memory-limit` | pass MISSED | - | no report |
+| `user.ns-mapping` | skip · | - | no report |
+| `uts.hostname` | pass | - | no report |
+| v1 controllers |  |  | - |
+| v2 controllers | cpu,cpuset,io,memory,pids | - | - |
+| cgroup.kill | yes | no | - |
+| memory.peak | yes | - | - |
+| cpu.stat.local | - | - | - |
+| clone3 | yes | - | - |
+| mount_setattr | - | - | - |
+| landlock ABI | 4 | 4 | - |
+| time namespaces | no | - | - |
+
+Kernels: 5.10 = linux-image-5.10 5.10-1; sid = linux-image-sid sid-1.
+
+sid v2: no report within 1s; console tail:
+x
+"#;
+
+    const TEXT: &str = r#"                       5.10 v1                    5.10 v2  sid v2
+`pid.isolated`         pass ✓                     pass ✓   no report
+`mount.proc-masked`    FAIL ✓                     FAIL ✓   no report
+`cgroup.memory-limit`  pass MISSED                -        no report
+`user.ns-mapping`      skip ·                     -        no report
+`uts.hostname`         pass                       -        no report
+v1 controllers                                             -
+v2 controllers         cpu,cpuset,io,memory,pids  -        -
+cgroup.kill            yes                        no       -
+memory.peak            yes                        -        -
+cpu.stat.local         -                          -        -
+clone3                 yes                        -        -
+mount_setattr          -                          -        -
+landlock ABI           4                          4        -
+time namespaces        no                         -        -
+5.10 v1: linux-image-5.10 5.10-1, boot+suite 1.2 s
+5.10 v2: linux-image-5.10 5.10-1, boot+suite 1.2 s
+sid v2: linux-image-sid sid-1, boot+suite 1.2 s; FAILED: no report within 1s; console tail:
+x
+total 5.7 s
+"#;
+
+    fn spec(name: &str) -> kernels::KernelSpec {
+        kernels::KernelSpec {
+            name: name.into(),
+            suite: "s".into(),
+            package: format!("linux-image-{name}"),
+            version: format!("{name}-1"),
+            release: format!("{name}.0-1-cloud-amd64"),
+        }
+    }
+
+    #[test]
+    fn tables_keep_their_bytes() {
+        let mut r = crate::report::sample::report();
+        r.features = Some(crate::report::sample::features());
+        let mut r2 = r.clone();
+        r2.checks.truncate(2);
+        r2.features = Some(
+            serde_json::json!({"cgroup": {"v1_controllers": [], "v2_files": {"cgroup.kill": false}}, "syscalls": {"landlock": {"version": 4}}}),
+        );
+        let cell = |k: &str, cg, report: Option<Report>, failure: Option<&str>| Cell {
+            kernel: spec(k),
+            cgroup: cg,
+            boot_ms: 1234,
+            report,
+            guest: None,
+            failure: failure.map(String::from),
+        };
+        let m = Matrix {
+            isoprobe_version: "0".into(),
+            cells: vec![
+                cell("5.10", GuestCgroup::V1, Some(r.clone()), None),
+                cell("5.10", GuestCgroup::V2, Some(r2), None),
+                cell(
+                    "sid",
+                    GuestCgroup::V2,
+                    None,
+                    Some("no report within 1s; console tail:\nx"),
+                ),
+            ],
+            total_ms: 5678,
+        };
+        // Written by the renderer before it moved onto `report::Table`; the README's kernel
+        // matrix depends on these bytes.
+        assert_eq!(render_markdown(&m), MARKDOWN);
+        assert_eq!(render_text(&m), TEXT);
+    }
 }

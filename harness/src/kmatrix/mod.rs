@@ -1,13 +1,19 @@
 //! The kernel matrix: real Debian kernels booted under QEMU, the suite run inside each, the
 //! reports brought back over the serial console and compared with per-kernel snapshots.
 //!
-//! - `kernels`: which kernels exist (resolved from Debian's archive through a private apt
-//!   configuration under the cache directory), and fetching their vmlinuz (cached).
+//! - `catalogue`: which kernels exist, resolved from Debian's archive through a private apt
+//!   configuration (`apt`) under the cache directory (`cache`); `fetch`: their vmlinuz, cached;
+//!   `kernels`: the list as `isoprobe kernels` shows it, and the way in for the CLI and tests.
+//! - `error`: what each step can fail with, for a person to act on.
 //! - `initramfs` and `guest`: the initramfs holding isoprobe as /init, and what /init does in
 //!   the guest (mounts, cgroup mode, switch_root, the suite, the report on the console).
 //! - `qemu`: one bounded boot, its console captured.
 
 pub mod apt;
+pub mod cache;
+pub mod catalogue;
+pub mod error;
+pub mod fetch;
 pub mod guest;
 pub mod initramfs;
 pub mod kernels;

@@ -1,6 +1,7 @@
 //! One bounded boot of a kernel with the isoprobe initramfs under QEMU (TCG), its serial console
 //! captured and the guest's report read back from between the console markers.
 
+use super::error::{BootError, ConsoleError};
 use super::guest::{GUEST_ERROR, GUEST_INFO};
 use super::{GuestCgroup, CGROUP_PARAM, REPORT_BEGIN, REPORT_END};
 use crate::report::Report;
@@ -66,7 +67,7 @@ pub fn boot(
     initramfs: &Path,
     cgroup: GuestCgroup,
     timeout: Duration,
-) -> Result<Boot, String> {
+) -> Result<Boot, BootError> {
     boot_with(vmlinuz, initramfs, cgroup, &BootOptions::default(), timeout)
 }
 
@@ -77,10 +78,13 @@ pub fn boot_with(
     cgroup: GuestCgroup,
     opts: &BootOptions,
     timeout: Duration,
-) -> Result<Boot, String> {
+) -> Result<Boot, BootError> {
     for (what, p) in [("kernel", vmlinuz), ("initramfs", initramfs)] {
         if !p.is_file() {
-            return Err(format!("the {what} `{}` is not a file", p.display()));
+            return Err(BootError::NotAFile {
+                what,
+                path: p.to_path_buf(),
+            });
         }
     }
     let started = Instant::now();
@@ -90,7 +94,7 @@ pub fn boot_with(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {QEMU} (Debian package qemu-system-x86): {e}"))?;
+        .map_err(|source| BootError::Start { qemu: QEMU, source })?;
     // From here every return goes through the guard: QEMU is killed and reaped.
     let mut guard = QemuGuard(Some(child));
     let stdout = guard.child().stdout.take();
@@ -107,7 +111,7 @@ pub fn boot_with(
         if let Some(st) = guard
             .child()
             .try_wait()
-            .map_err(|e| format!("waiting for {QEMU}: {e}"))?
+            .map_err(|source| BootError::Wait { qemu: QEMU, source })?
         {
             break Some(st);
         }
@@ -141,7 +145,7 @@ pub fn boot_with(
     }
     let elapsed = started.elapsed();
     if interrupted {
-        return Err("interrupted; QEMU was killed".into());
+        return Err(BootError::Interrupted);
     }
     let console = normalise(&lock_bytes(&console));
     let qemu_stderr = normalise(&lock_bytes(&err_buf));
@@ -150,7 +154,7 @@ pub fn boot_with(
         (Ok(_), _) => BootOutcome::Reported,
         (Err(_), true) => BootOutcome::TimedOut,
         (Err(why), false) => {
-            let mut reason = why.clone();
+            let mut reason = why.to_string();
             if let Some(line) = panic_line(&console) {
                 reason.push_str(&format!("; the kernel panicked: {line}"));
             }
@@ -283,7 +287,7 @@ fn normalise(bytes: &[u8]) -> String {
 #[derive(Debug)]
 pub struct ParsedConsole {
     /// The report, or why there is none.
-    pub report: Result<Report, String>,
+    pub report: Result<Report, ConsoleError>,
     pub guest_info: Option<serde_json::Value>,
 }
 
@@ -305,19 +309,14 @@ pub fn parse_console(console: &str) -> ParsedConsole {
         .rposition(|l| l.trim_end().ends_with(REPORT_BEGIN));
     let report = match begin {
         None => Err(match guest_error {
-            Some(e) => format!("the guest failed: {e}"),
-            None => "the console holds no report (the guest did not get to run the suite)".into(),
+            Some(e) => ConsoleError::Guest(e),
+            None => ConsoleError::NoReport,
         }),
         Some(b) => match lines[b + 1..].iter().position(|l| l.trim() == REPORT_END) {
-            None => Err(
-                "the report is truncated: its end marker never came (the guest stopped while \
-                 printing it)"
-                    .into(),
-            ),
+            None => Err(ConsoleError::Truncated),
             Some(n) => {
                 let body: String = lines[b + 1..b + 1 + n].concat();
-                serde_json::from_str::<Report>(body.trim())
-                    .map_err(|e| format!("the report between the markers is not valid: {e}"))
+                serde_json::from_str::<Report>(body.trim()).map_err(ConsoleError::Invalid)
             }
         },
     };
@@ -385,7 +384,7 @@ mod tests {
     fn a_truncated_report_says_so() {
         let json = report_json();
         let console = format!("{NOISE}{REPORT_BEGIN}\r\n{}", &json[..json.len() / 3]);
-        let e = parse_console(&console).report.unwrap_err();
+        let e = parse_console(&console).report.unwrap_err().to_string();
         assert!(e.contains("truncated"), "{e}");
     }
 
@@ -393,17 +392,19 @@ mod tests {
     fn garbage_between_the_markers_is_an_error_not_a_panic() {
         let e = parse_console(&console_with("{\"isoprobe_version\": [1, 2"))
             .report
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid"), "{e}");
         let e = parse_console(&console_with("\u{fffd}\u{0}garbage"))
             .report
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid"), "{e}");
     }
 
     #[test]
     fn no_markers_at_all() {
-        let e = parse_console(NOISE).report.unwrap_err();
+        let e = parse_console(NOISE).report.unwrap_err().to_string();
         assert!(e.contains("no report"), "{e}");
         let p = parse_console("");
         assert!(p.report.is_err() && p.guest_info.is_none());
@@ -416,7 +417,7 @@ mod tests {
              [    2.0] reboot: Power down\r\n"
         );
         let p = parse_console(&console);
-        let e = p.report.unwrap_err();
+        let e = p.report.unwrap_err().to_string();
         assert!(e.contains("the guest failed: mount cgroup2"), "{e}");
         // The error line is not taken for the guest info line.
         assert!(p.guest_info.is_none());

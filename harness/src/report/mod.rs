@@ -3,14 +3,18 @@
 //! and CI systems.
 
 pub mod junit;
+pub mod matrix_cell;
 pub mod model;
+pub mod table;
 pub mod tap;
 pub mod text;
 
 #[cfg(test)]
 pub(crate) mod sample;
 
+pub use matrix_cell::{cell, check_ids};
 pub use model::*;
+pub use table::Table;
 
 use std::borrow::Cow;
 
@@ -62,6 +66,19 @@ pub(crate) fn single_line(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// What ran where: `isoprobe V, kernel R, cgroup M, runtime N V`, the first line of the text
+/// and TAP renderings.
+pub(crate) fn run_line(report: &Report) -> String {
+    format!(
+        "isoprobe {}, kernel {}, cgroup {}, runtime {} {}",
+        single_line(&report.isoprobe_version),
+        single_line(&report.kernel.release),
+        single_line(&report.cgroup_mode),
+        single_line(&report.runtime.name),
+        single_line(&report.runtime.version),
+    )
 }
 
 /// Compact JSON for `expected`/`observed` in diagnostics.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::model::{ControlStatus, Report, Status};
-use super::{compact_json, single_line};
+use super::{compact_json, run_line, single_line};
 
 /// Renders `report` as a TAP version 13 stream.
 pub fn render_tap(report: &Report) -> String {
@@ -21,15 +21,7 @@ pub fn render_tap(report: &Report) -> String {
     // `write!` into a `String` cannot fail; the results are ignored on purpose.
     let _ = writeln!(out, "TAP version 13");
     let _ = writeln!(out, "1..{points}");
-    let _ = writeln!(
-        out,
-        "# isoprobe {}, kernel {}, cgroup {}, runtime {} {}",
-        single_line(&report.isoprobe_version),
-        single_line(&report.kernel.release),
-        single_line(&report.cgroup_mode),
-        single_line(&report.runtime.name),
-        single_line(&report.runtime.version),
-    );
+    let _ = writeln!(out, "# {}", run_line(report));
 
     let mut n = 0;
     for check in &report.checks {

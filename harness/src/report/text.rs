@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::model::{ControlStatus, Report, Status};
-use super::{control_counts, single_line};
+use super::{control_counts, run_line, single_line};
 
 /// Beyond this, one long id would push every reason far to the right; longer ids just get a
 /// single space after them.
@@ -24,15 +24,7 @@ const RESET: &str = "\x1b[0m";
 pub fn render_text(report: &Report, color: bool) -> String {
     let mut out = String::new();
     // `write!` into a `String` cannot fail; the results are ignored on purpose.
-    let _ = writeln!(
-        out,
-        "isoprobe {}, kernel {}, cgroup {}, runtime {} {}",
-        single_line(&report.isoprobe_version),
-        single_line(&report.kernel.release),
-        single_line(&report.cgroup_mode),
-        single_line(&report.runtime.name),
-        single_line(&report.runtime.version),
-    );
+    let _ = writeln!(out, "{}", run_line(report));
 
     let id_width = report
         .checks

@@ -1,5 +1,5 @@
-//! The small texts the kernel feature inventory reads: `/proc/filesystems`, `/proc/cgroups`,
-//! a cgroup2 `cgroup.controllers` and one-number sysctl files.
+//! The small texts the kernel feature inventory reads: `/proc/filesystems`, a cgroup2
+//! `cgroup.controllers` and one-number sysctl files (`/proc/cgroups` is `proc_cgroups.rs`).
 
 /// Whether a `/proc/filesystems` text lists the file system `name` (e.g. `overlay`).
 ///
@@ -16,28 +16,6 @@ pub fn lists_filesystem(proc_filesystems: &str, name: &str) -> bool {
 /// sorted, without duplicates.
 pub fn controller_list(text: &str) -> Vec<String> {
     let mut list: Vec<String> = text.split_whitespace().map(str::to_string).collect();
-    list.sort();
-    list.dedup();
-    list
-}
-
-/// The controllers a `/proc/cgroups` text marks enabled (last column `1`), sorted: what the
-/// kernel has, whichever hierarchy (v1, cgroup2 or none yet) they are bound to.
-///
-/// Lines that are not `name hierarchy num_cgroups enabled` (the `#` header included) are
-/// skipped.
-pub fn enabled_kernel_controllers(proc_cgroups: &str) -> Vec<String> {
-    let mut list: Vec<String> = proc_cgroups
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            match cols.as_slice() {
-                [name, _, _, "1"] => Some(name.to_string()),
-                _ => None,
-            }
-        })
-        .collect();
     list.sort();
     list.dedup();
     list
@@ -82,26 +60,6 @@ mod tests {
         assert_eq!(controller_list("hugetlb\n"), ["hugetlb"]);
         assert_eq!(controller_list("memory memory"), ["memory"]);
         assert!(controller_list("\n").is_empty());
-    }
-
-    #[test]
-    fn proc_cgroups_lists_enabled_controllers_only() {
-        // This host's /proc/cgroups with memory marked disabled (as `cgroup_disable=memory`
-        // would) and a malformed line.
-        let text = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n\
-                    cpuset\t3\t1\t1\n\
-                    cpu\t1\t1\t1\n\
-                    cpuacct\t2\t1\t1\n\
-                    blkio\t7\t1\t1\n\
-                    memory\t4\t19\t0\n\
-                    hugetlb\t0\t1\t1\n\
-                    pids\t8\t1\t1\n\
-                    broken line\n";
-        assert_eq!(
-            enabled_kernel_controllers(text),
-            ["blkio", "cpu", "cpuacct", "cpuset", "hugetlb", "pids"]
-        );
-        assert!(enabled_kernel_controllers("#subsys_name\thierarchy\n").is_empty());
     }
 
     #[test]

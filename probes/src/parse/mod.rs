@@ -9,6 +9,7 @@ pub mod flat_keyed;
 mod mountinfo;
 pub mod net_dev;
 pub mod privileges;
+pub mod proc_cgroups;
 pub mod proc_self;
 
 pub use cgroup_layout::{
@@ -17,10 +18,9 @@ pub use cgroup_layout::{
 pub use cpu_max::{parse_cfs_quota, parse_cpu_max, CpuMax};
 pub use cpu_stat::{parse_cpu_stat, CpuStat};
 pub use error::ParseError;
-pub use features_text::{
-    controller_list, enabled_kernel_controllers, lists_filesystem, sysctl_number,
-};
+pub use features_text::{controller_list, lists_filesystem, sysctl_number};
 pub use flat_keyed::flat_keyed_value;
 pub use net_dev::{parse_net_dev, NetDev};
 pub use privileges::{has_cap, parse_cap_sets, parse_no_new_privs, CapSets};
+pub use proc_cgroups::{enabled_controllers, enabled_kernel_controllers};
 pub use proc_self::{cgroup_path, mount_points, parse_nspid, proc_pids};
