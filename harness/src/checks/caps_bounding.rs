@@ -11,8 +11,10 @@ use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
+use isoprobe_probes::contract::{Called, CapsArgs, CapsOutcome};
 use isoprobe_probes::parse::has_cap;
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 pub struct BoundingDropped;
@@ -21,18 +23,18 @@ const CAP_NET_ADMIN: u32 = 12;
 const CAP_SYS_ADMIN: u32 = 21;
 const DROPPED: [u32; 2] = [CAP_SYS_ADMIN, CAP_NET_ADMIN];
 
-/// `ok`, the errno name of a failed attempt, or the raw JSON when it is neither.
-fn outcome(v: &Value) -> String {
-    match (v.as_str(), v["errno"].as_str()) {
-        (Some(s), _) => s.to_string(),
-        (None, Some(e)) => e.to_string(),
-        _ => v.to_string(),
+/// `ok`, the errno name of a failed attempt, or its JSON when it is neither.
+fn outcome<T: Serialize>(c: &Called<T>) -> String {
+    match (c.errno(), host_side::shown(c)) {
+        (Some(e), _) => e.to_string(),
+        (None, Value::String(s)) => s,
+        (None, v) => v.to_string(),
     }
 }
 
-/// A hex capability set as the probe reports it.
-fn cap_set(v: &Value) -> Option<u64> {
-    v.as_str().and_then(|s| u64::from_str_radix(s, 16).ok())
+/// A hex capability set as the agent reports it.
+fn cap_set(v: &Option<String>) -> Option<u64> {
+    v.as_deref().and_then(|s| u64::from_str_radix(s, 16).ok())
 }
 
 impl Check for BoundingDropped {
@@ -56,24 +58,17 @@ impl Check for BoundingDropped {
     fn sabotage(&self) -> Sabotage {
         Sabotage::KeepCapabilities
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
-        let out = ctx.run(
-            iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new("caps", "")],
-                ..AgentArgs::default()
-            },
-        )?;
-        let p = host_side::probe_result(&out, "caps");
-        Ok(judge(&p))
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let out = ctx.run(iso, AgentArgs::trying(CapsArgs {}))?;
+        Ok(host_side::tried(&out).map_or_else(|v| v, judge))
     }
 }
 
 /// Passes when both guarded operations fail with EPERM and neither set holds a dropped bit.
-fn judge(p: &Value) -> Verdict {
-    let mount = outcome(&p["mount_tmpfs"]);
-    let lo = outcome(&p["lo_up"]);
-    let (eff, bnd) = (cap_set(&p["cap_eff"]), cap_set(&p["cap_bnd"]));
+fn judge(p: &CapsOutcome) -> Verdict {
+    let mount = outcome(&p.mount_tmpfs);
+    let lo = outcome(&p.lo_up);
+    let (eff, bnd) = (cap_set(&p.cap_eff), cap_set(&p.cap_bnd));
     let mut failures = Vec::new();
     if mount != "EPERM" {
         failures.push(format!("mounting a tmpfs on /tmp gave {mount}, not EPERM"));
@@ -89,7 +84,7 @@ fn judge(p: &Value) -> Verdict {
                     failures.push(format!("{name} {s:016x} still holds capabilities {kept:?}"));
                 }
             }
-            None => failures.push(format!("{name} not reported: {p}")),
+            None => failures.push(format!("{name} not reported: {}", host_side::shown(p))),
         }
     }
     Verdict::from_failures(
@@ -104,9 +99,9 @@ fn judge(p: &Value) -> Verdict {
         json!({
             "mount_tmpfs": mount,
             "lo_up": lo,
-            "lo_up_step": p["lo_up"]["step"],
-            "cap_eff": p["cap_eff"],
-            "cap_bnd": p["cap_bnd"],
+            "lo_up_step": p.lo_up.failed().and_then(|e| e.step.as_deref()),
+            "cap_eff": p.cap_eff,
+            "cap_bnd": p.cap_bnd,
         }),
     )
 }
@@ -114,43 +109,65 @@ fn judge(p: &Value) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use isoprobe_probes::contract::{CallError, Done, Mounted};
 
-    fn refused() -> Value {
-        json!({
-            "cap_bnd": "000001fffedfefff",
-            "cap_eff": "000001fffedfefff",
-            "mount_tmpfs": {"errno": "EPERM", "error": "Operation not permitted"},
-            "lo_up": {"errno": "EPERM", "error": "Operation not permitted", "step": "SIOCSIFFLAGS"},
-        })
+    fn eperm() -> CallError {
+        CallError::from_errno(nix::errno::Errno::EPERM)
+    }
+
+    fn refused() -> CapsOutcome {
+        CapsOutcome {
+            cap_bnd: Some("000001fffedfefff".into()),
+            cap_eff: Some("000001fffedfefff".into()),
+            status_error: None,
+            mount_tmpfs: Called::Failed(eperm()),
+            lo_up: Called::Failed(eperm().at("SIOCSIFFLAGS")),
+        }
     }
 
     #[test]
     fn passes_when_both_are_refused_and_the_bits_are_gone() {
         let v = judge(&refused());
         assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["lo_up_step"], "SIOCSIFFLAGS");
+        assert_eq!(v.observed["mount_tmpfs"], "EPERM");
     }
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        for (key, value, needle) in [
-            ("mount_tmpfs", json!("ok"), "tmpfs on /tmp gave ok"),
-            ("lo_up", json!({"errno": "ENODEV"}), "lo up gave ENODEV"),
+        let set = |s: &str| Some(s.to_string());
+        let cases: [(fn(&mut CapsOutcome, Option<String>), Option<String>, &str); 5] = [
             (
-                "cap_eff",
-                json!("000001fffeffefff"),
+                |p, _| p.mount_tmpfs = Called::Done(Mounted::Unmounted(Done::Ok)),
+                None,
+                "tmpfs on /tmp gave ok",
+            ),
+            (
+                |p, _| p.lo_up = Called::Failed(CallError::from_errno(nix::errno::Errno::ENODEV)),
+                None,
+                "lo up gave ENODEV",
+            ),
+            (
+                |p, v| p.cap_eff = v,
+                set("000001fffeffefff"),
                 "CapEff 000001fffeffefff still holds capabilities [21]",
             ),
             (
-                "cap_bnd",
-                json!("000001fffedfffff"),
+                |p, v| p.cap_bnd = v,
+                set("000001fffedfffff"),
                 "CapBnd 000001fffedfffff still holds capabilities [12]",
             ),
-            ("cap_eff", Value::Null, "CapEff not reported"),
-        ] {
+            (|p, v| p.cap_eff = v, None, "CapEff not reported"),
+        ];
+        for (change, value, needle) in cases {
             let mut p = refused();
-            p[key] = value;
+            change(&mut p, value);
             let v = judge(&p);
-            assert!(!v.pass && v.reason.contains(needle), "{key}: {}", v.reason);
+            assert!(
+                !v.pass && v.reason.contains(needle),
+                "{needle}: {}",
+                v.reason
+            );
         }
     }
 }

@@ -53,7 +53,7 @@ impl Check for CpuThrottled {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoCpuQuota
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(
             iso,
             AgentArgs {

@@ -9,7 +9,8 @@ use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
+use isoprobe_probes::contract::{Called, IpcArgs, IpcOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
 use nix::errno::Errno;
 use serde_json::{json, Value};
 use std::ffi::CString;
@@ -147,25 +148,25 @@ impl Drop for HostIpc {
 }
 
 /// How the agent's lookup of a host object went: `None` when it correctly found nothing.
-fn lookup_failure(what: &str, v: &Value) -> Option<String> {
-    if v.get("found").is_some() {
-        Some(format!("the container sees the host's {what}"))
-    } else if v["errno"] == "ENOENT" {
-        None
-    } else {
-        Some(format!(
-            "the container's lookup of the host's {what} failed otherwise: {v}"
-        ))
+fn lookup_failure<T: serde::Serialize>(what: &str, v: &Called<T>) -> Option<String> {
+    match v {
+        Called::Done(_) => Some(format!("the container sees the host's {what}")),
+        Called::Failed(e) if e.errno_is("ENOENT") => None,
+        Called::Failed(e) => Some(format!(
+            "the container's lookup of the host's {what} failed otherwise: {}",
+            host_side::shown(e)
+        )),
     }
 }
 
-fn outcome(v: &Value) -> Value {
-    if v.get("found").is_some() {
-        json!("found")
-    } else if v.get("created").is_some() {
-        json!("created")
-    } else {
-        v.get("errno").cloned().unwrap_or_else(|| v.clone())
+/// `done` (found or created) or the errno of the failure.
+fn outcome<T>(v: &Called<T>, done: &str) -> Value {
+    match v {
+        Called::Done(_) => json!(done),
+        Called::Failed(e) => e
+            .errno
+            .as_ref()
+            .map_or_else(|| host_side::shown(e), |n| json!(n)),
     }
 }
 
@@ -187,37 +188,43 @@ impl Check for IpcSysvIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Ipc)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let mut host = HostIpc::default();
         let key = host.create_segment()?;
         let name = host.create_queue()?;
         let own_key = host.reserve_key();
         let own_name = host.reserve_name();
-        let arg = format!("key={key},name={name},own_key={own_key},own_name={own_name}");
-        let out = ctx.run(
-            iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new("ipc", arg)],
-                ..AgentArgs::default()
-            },
-        )?;
+        let args = IpcArgs {
+            key,
+            name,
+            own_key,
+            own_name: own_name.clone(),
+        };
+        let out = ctx.run(iso, AgentArgs::trying(args))?;
         let own_shm_on_host = shm_lookup(own_key).is_ok();
         let own_mq_on_host = mq_open(&own_name, libc::O_RDONLY).is_ok();
         drop(host);
 
-        let p = host_side::probe_result(&out, "ipc");
+        let p = match host_side::tried::<IpcOutcome>(&out) {
+            Ok(p) => p,
+            Err(v) => return Ok(v),
+        };
         let mut failures: Vec<String> = [
-            lookup_failure("shared-memory segment", &p["shm"]),
-            lookup_failure("message queue", &p["mq"]),
+            lookup_failure("shared-memory segment", &p.shm),
+            lookup_failure("message queue", &p.mq),
         ]
         .into_iter()
         .flatten()
         .collect();
         // The container's own objects prove its lookups worked in a namespace of its own.
-        for (what, v) in [("segment", &p["own_shm"]), ("queue", &p["own_mq"])] {
-            if v.get("created").is_none() {
+        for (what, e) in [
+            ("segment", p.own_shm.failed()),
+            ("queue", p.own_mq.failed()),
+        ] {
+            if let Some(e) = e {
                 failures.push(format!(
-                    "the container could not create its own {what}: {v}"
+                    "the container could not create its own {what}: {}",
+                    host_side::shown(e)
                 ));
             }
         }
@@ -236,10 +243,10 @@ impl Check for IpcSysvIsolated {
             }),
             json!({
                 "inside": {
-                    "host_shm": outcome(&p["shm"]),
-                    "host_mq": outcome(&p["mq"]),
-                    "own_shm": outcome(&p["own_shm"]),
-                    "own_mq": outcome(&p["own_mq"]),
+                    "host_shm": outcome(&p.shm, "found"),
+                    "host_mq": outcome(&p.mq, "found"),
+                    "own_shm": outcome(&p.own_shm, "created"),
+                    "own_mq": outcome(&p.own_mq, "created"),
                 },
                 "on_host": {"container_shm": own_shm_on_host, "container_mq": own_mq_on_host},
             }),
@@ -251,27 +258,28 @@ impl Check for IpcSysvIsolated {
 mod tests {
     use super::*;
     use crate::runtime::fake::{self, FnRuntime};
-    use std::collections::BTreeMap;
+    use isoprobe_probes::contract::{CallError, Segment, Try};
     use std::sync::Mutex;
     use std::time::Duration;
 
-    /// The probe's argument as `name → value`.
-    fn fields(arg: &str) -> BTreeMap<&str, &str> {
-        arg.split(',').filter_map(|p| p.split_once('=')).collect()
+    fn ipc_args(job: &crate::runtime::Job) -> IpcArgs {
+        match &job.args.tries[0] {
+            Try::Ipc(a) => a.clone(),
+            other => panic!("not an ipc try: {other:?}"),
+        }
     }
 
     #[test]
     fn every_host_object_is_removed_when_the_run_fails() {
-        let arg = Mutex::new(String::new());
+        let given = Mutex::new(None::<IpcArgs>);
         // Acts like a container without an ipc namespace that dies before it reports: it makes
         // its own objects in the host's namespace, then the run fails.
         let rt = FnRuntime::new("leak-then-fail", |job| {
-            let kv = fields(&job.args.probes[0].arg);
-            let key: libc::key_t = kv["own_key"].parse().unwrap();
+            let a = ipc_args(job);
             // SAFETY: plain system call.
-            assert!(unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | 0o600) } >= 0);
-            mq_open(kv["own_name"], libc::O_RDONLY | libc::O_CREAT).unwrap();
-            *arg.lock().unwrap() = job.args.probes[0].arg.clone();
+            assert!(unsafe { libc::shmget(a.own_key, 4096, libc::IPC_CREAT | 0o600) } >= 0);
+            mq_open(&a.own_name, libc::O_RDONLY | libc::O_CREAT).unwrap();
+            *given.lock().unwrap() = Some(a);
             Err(fake::agent_failed())
         });
         let dir = std::env::temp_dir();
@@ -283,31 +291,32 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         let check = IpcSysvIsolated;
-        assert!(check.probe(&ctx, &check.isolation()).is_err());
-        let arg = arg.lock().unwrap().clone();
-        let kv = fields(&arg);
-        for k in ["key", "own_key"] {
-            assert_eq!(
-                shm_lookup(kv[k].parse().unwrap()),
-                Err(Errno::ENOENT),
-                "{k} left"
-            );
+        assert!(check.run(&ctx, &check.isolation()).is_err());
+        let a = given
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the run was asked for");
+        for k in [a.key, a.own_key] {
+            assert_eq!(shm_lookup(k), Err(Errno::ENOENT), "{k} left");
         }
-        for n in ["name", "own_name"] {
-            assert_eq!(
-                mq_open(kv[n], libc::O_RDONLY),
-                Err(Errno::ENOENT),
-                "{n} left"
-            );
+        for n in [&a.name, &a.own_name] {
+            assert_eq!(mq_open(n, libc::O_RDONLY), Err(Errno::ENOENT), "{n} left");
         }
     }
 
     #[test]
     fn lookups_pass_only_on_enoent() {
-        assert_eq!(lookup_failure("x", &json!({"errno": "ENOENT"})), None);
-        assert!(lookup_failure("x", &json!({"found": true, "id": 1})).is_some());
-        assert!(lookup_failure("x", &json!({"errno": "ENOSYS"})).is_some());
-        assert!(lookup_failure("x", &Value::Null).is_some());
+        let failed = |e| Called::<Segment>::Failed(CallError::from_errno(e));
+        assert_eq!(lookup_failure("x", &failed(Errno::ENOENT)), None);
+        assert!(lookup_failure("x", &Called::Done(Segment { id: 1 })).is_some());
+        assert!(lookup_failure("x", &failed(Errno::ENOSYS)).is_some());
+        assert!(lookup_failure("x", &Called::<Segment>::Failed(CallError::text("x"))).is_some());
+        assert_eq!(outcome(&failed(Errno::ENOENT), "found"), json!("ENOENT"));
+        assert_eq!(
+            outcome(&Called::Done(Segment { id: 1 }), "found"),
+            json!("found")
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{AllocArgs, AllocOutcome, Called, Ended};
+use isoprobe_probes::AgentArgs;
+use serde_json::json;
 
 pub struct MemoryLimitEnforced;
 
@@ -42,38 +43,33 @@ impl Check for MemoryLimitEnforced {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoMemoryLimit
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(
             iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new("alloc", format!("mb={ALLOC_MB}"))],
-                ..AgentArgs::default()
-            },
+            AgentArgs::trying(AllocArgs {
+                mb: ALLOC_MB as usize,
+            }),
         )?;
-        let p = host_side::probe_result(&out, "alloc");
         let oom = out.cgroup.as_ref().and_then(|c| c.oom_kills.clone());
-        Ok(judge(&p, oom))
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, oom)))
     }
 }
 
 /// Passes when the child was SIGKILLed below the limit and the cgroup counted an OOM kill
 /// (`oom`: its `oom_kill` counter, `None` without a memory cgroup).
-fn judge(p: &Value, oom: Option<Result<u64, String>>) -> Verdict {
-    let child = &p["child"];
-    let touched = p["touched_mb"].as_u64();
+fn judge(p: &AllocOutcome, oom: Option<Result<u64, String>>) -> Verdict {
+    let child = host_side::shown(&p.child);
+    let touched = p.touched_mb as u64;
     let mut failures = Vec::new();
-    if child["signal"] != "SIGKILL" {
+    if !matches!(&p.child, Called::Done(Ended::Signal(s)) if s == "SIGKILL") {
         failures.push(format!(
-            "the allocating child was not killed: it ended with {child} after {} MiB",
-            p["touched_mb"]
+            "the allocating child was not killed: it ended with {child} after {touched} MiB"
         ));
     }
-    match touched {
-        Some(t) if t < LIMIT_MB => {}
-        Some(t) => failures.push(format!(
-            "the child wrote {t} MiB, not less than the {LIMIT_MB} MiB limit"
-        )),
-        None => failures.push(format!("the agent reported no allocation: {p}")),
+    if touched >= LIMIT_MB {
+        failures.push(format!(
+            "the child wrote {touched} MiB, not less than the {LIMIT_MB} MiB limit"
+        ));
     }
     let oom_kills = match &oom {
         Some(Ok(n)) => {
@@ -106,7 +102,7 @@ fn judge(p: &Value, oom: Option<Result<u64, String>>) -> Verdict {
         }),
         json!({
             "child": child,
-            "touched_below_limit": touched.map(|t| t < LIMIT_MB),
+            "touched_below_limit": touched < LIMIT_MB,
             "oom_kills": oom_kills,
         }),
     )
@@ -116,28 +112,38 @@ fn judge(p: &Value, oom: Option<Result<u64, String>>) -> Verdict {
 mod tests {
     use super::*;
 
-    fn killed() -> Value {
-        json!({"mb": 256, "touched_mb": 62, "child": {"signal": "SIGKILL"}})
+    fn killed() -> AllocOutcome {
+        AllocOutcome {
+            mb: 256,
+            touched_mb: 62,
+            child: Called::Done(Ended::Signal("SIGKILL".into())),
+        }
     }
 
     #[test]
     fn passes_when_killed_below_the_limit_and_counted() {
         let v = judge(&killed(), Some(Ok(1)));
         assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["child"], json!({"signal": "SIGKILL"}));
     }
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        let mut completed = killed();
-        completed["child"] = json!({"code": 0});
-        let mut late = killed();
-        late["touched_mb"] = json!(100);
-        let mut silent = killed();
-        silent["touched_mb"] = Value::Null;
+        let completed = AllocOutcome {
+            child: Called::Done(Ended::Code(0)),
+            ..killed()
+        };
+        let late = AllocOutcome {
+            touched_mb: 100,
+            ..killed()
+        };
         for (p, oom, needle) in [
-            (completed, Some(Ok(1)), "was not killed"),
+            (
+                completed,
+                Some(Ok(1)),
+                r#"was not killed: it ended with {"code":0} after 62 MiB"#,
+            ),
             (late, Some(Ok(1)), "wrote 100 MiB"),
-            (silent, Some(Ok(1)), "no allocation"),
             (killed(), Some(Ok(0)), "OOM counter is 0"),
             (killed(), Some(Err("gone".into())), "unreadable: gone"),
             (killed(), None, "no memory cgroup"),

@@ -10,7 +10,8 @@ use super::host_side::{self, HostMounts};
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
+use isoprobe_probes::contract::{Called, Done, MntArgs, MntOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -47,7 +48,7 @@ impl Check for NoPropagation {
     fn sabotage(&self) -> Sabotage {
         Sabotage::SharedMounts
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let token = host_side::token();
         let name = format!("isoprobe-prop-{token}");
         let dir = ctx.rootfs.join(&name);
@@ -58,13 +59,10 @@ impl Check for NoPropagation {
         share_a_tmpfs(&dir, &mut mounts)?;
         // Whatever the run leaves (a mount that propagated out of the container) goes first.
         mounts.mounted(&dir.join(format!("inside-{token}")));
-        let args = AgentArgs {
-            probes: vec![ProbeRequest::new(
-                "mnt",
-                format!("dir=/{name},token={token}"),
-            )],
-            ..AgentArgs::default()
-        };
+        let args = AgentArgs::trying(MntArgs {
+            dir: format!("/{name}"),
+            token: token.clone(),
+        });
         let (run, host) = std::thread::scope(|s| {
             let handle = s.spawn(|| ctx.run(iso, args));
             let host = act_on_host(&dir, &token, &mut mounts, || handle.is_finished());
@@ -74,7 +72,7 @@ impl Check for NoPropagation {
                 .unwrap_or_else(|e| std::panic::resume_unwind(e));
             (run, host)
         });
-        Ok(judge(&host_side::probe_result(&run?, "mnt"), &host))
+        Ok(host_side::tried(&run?).map_or_else(|v| v, |p| judge(p, &host)))
     }
 }
 
@@ -124,12 +122,12 @@ fn act_on_host(
     host
 }
 
-fn judge(p: &Value, host: &HostSide) -> Verdict {
+fn judge(p: &MntOutcome, host: &HostSide) -> Verdict {
     let mut failures = Vec::new();
-    if p["mount"] != json!("ok") {
+    if p.mount != Called::Done(Done::Ok) {
         failures.push(format!(
             "the container could not make its mount ({}), so nothing was tested",
-            p["mount"]
+            host_side::shown(&p.mount)
         ));
     }
     if !host.ready {
@@ -138,19 +136,19 @@ fn judge(p: &Value, host: &HostSide) -> Verdict {
     if let Some(e) = &host.host_mount {
         failures.push(format!("the host could not mount and signal: {e}"));
     }
-    if host.ready && host.host_mount.is_none() && p["host_signal"] != json!(true) {
+    if host.ready && host.host_mount.is_none() && !p.host_signal {
         failures.push("the container never saw the host's signal".to_string());
     }
     if host.inside_mount_on_host {
         failures.push("the container's mount appeared in the host's mount table".to_string());
     }
-    let seen_inside = p["host_mount_seen"].clone();
-    match seen_inside.as_bool() {
+    let seen_inside = p.host_mount_seen;
+    match seen_inside {
         Some(false) => {}
         Some(true) => failures.push("the host's mount appeared inside the container".to_string()),
         None => failures.push(format!(
             "the container could not read its mount table: {}",
-            p["mount_points"]
+            host_side::shown(&p.mount_points)
         )),
     }
     Verdict::from_failures(
@@ -158,7 +156,7 @@ fn judge(p: &Value, host: &HostSide) -> Verdict {
         "no mount crossed the boundary: the container's stayed inside, the host's outside",
         json!({"inside_mount_on_host": false, "host_mount_inside": false}),
         json!({
-            "inside_mount": p["mount"],
+            "inside_mount": p.mount,
             "inside_mount_on_host": host.inside_mount_on_host,
             "host_mount": host.host_mount.clone().map_or(json!("ok"), Value::from),
             "host_mount_inside": seen_inside,
@@ -170,15 +168,24 @@ fn judge(p: &Value, host: &HostSide) -> Verdict {
 mod tests {
     use super::*;
 
-    fn propagated() -> Value {
-        json!({"mount": "ok", "ready": "ok", "host_signal": true, "waited_ms": 3,
-               "host_mount_seen": true, "mount_points": ["/", "/proc"]})
+    use isoprobe_probes::contract::CallError;
+
+    fn propagated() -> MntOutcome {
+        MntOutcome {
+            mount: Called::Done(Done::Ok),
+            ready: Called::Done(Done::Ok),
+            host_signal: true,
+            waited_ms: 3,
+            host_mount_seen: Some(true),
+            mount_points: Called::Done(vec!["/".into(), "/proc".into()]),
+        }
     }
 
-    fn isolated() -> Value {
-        let mut p = propagated();
-        p["host_mount_seen"] = json!(false);
-        p
+    fn isolated() -> MntOutcome {
+        MntOutcome {
+            host_mount_seen: Some(false),
+            ..propagated()
+        }
     }
 
     fn host_ok() -> HostSide {
@@ -193,16 +200,23 @@ mod tests {
     fn passes_when_neither_mount_crosses() {
         let v = judge(&isolated(), &host_ok());
         assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["inside_mount"], "ok");
     }
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        let mut no_mount = isolated();
-        no_mount["mount"] = json!({"errno": "EPERM"});
-        let mut no_signal = isolated();
-        no_signal["host_signal"] = json!(false);
-        let mut no_table = isolated();
-        no_table["host_mount_seen"] = Value::Null;
+        let no_mount = MntOutcome {
+            mount: Called::Failed(CallError::from_errno(nix::errno::Errno::EPERM)),
+            ..isolated()
+        };
+        let no_signal = MntOutcome {
+            host_signal: false,
+            ..isolated()
+        };
+        let no_table = MntOutcome {
+            host_mount_seen: None,
+            ..isolated()
+        };
         let leaked_out = HostSide {
             inside_mount_on_host: true,
             ..host_ok()
@@ -223,7 +237,6 @@ mod tests {
             (no_table, host_ok(), "could not read its mount table"),
             (isolated(), not_ready, "never said it had mounted"),
             (isolated(), host_failed, "host could not mount"),
-            (Value::Null, host_ok(), "could not make its mount"),
         ] {
             let v = judge(&p, &host);
             assert!(
@@ -241,6 +254,7 @@ mod host_tests {
     use crate::runtime::fake::{self, FnRuntime};
     use crate::runtime::{RunOutcome, Runtime};
     use crate::vocabulary::ExitKind;
+    use isoprobe_probes::contract::Try;
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -249,11 +263,10 @@ mod host_tests {
     /// reports or dies (`fail`). The token it was given goes to `given`.
     fn mount_on_host(fail: bool, given: &Mutex<String>) -> impl Runtime + '_ {
         FnRuntime::new("mount-on-host", move |job| {
-            let arg = job.args.probes[0].arg.clone();
-            let (dir, token) = arg
-                .split_once(",token=")
-                .map(|(d, t)| (d.trim_start_matches("dir=/").to_string(), t.to_string()))
-                .unwrap();
+            let Try::Mnt(a) = &job.args.tries[0] else {
+                panic!("not a mnt try: {:?}", job.args.tries)
+            };
+            let (dir, token) = (a.dir.trim_start_matches('/').to_string(), a.token.clone());
             *given.lock().unwrap() = token.clone();
             let dir = job.rootfs.join(dir);
             let inside = dir.join(format!("inside-{token}"));
@@ -269,10 +282,16 @@ mod host_tests {
                 || false,
             );
             let mut observation = isoprobe_probes::agent::observe_cheap();
-            observation.probes.insert(
-                "mnt".into(),
-                json!({"mount": "ok", "host_signal": signalled,
-                       "host_mount_seen": mounted_on_host(&format!("/host-{token}"))}),
+            observation.tried.push(
+                MntOutcome {
+                    mount: Called::Done(Done::Ok),
+                    ready: Called::Done(Done::Ok),
+                    host_signal: signalled,
+                    waited_ms: 0,
+                    host_mount_seen: Some(mounted_on_host(&format!("/host-{token}"))),
+                    mount_points: Called::Done(Vec::new()),
+                }
+                .into(),
             );
             Ok(RunOutcome {
                 observation,
@@ -307,7 +326,7 @@ mod host_tests {
             timeout: Duration::from_secs(5),
         };
         let check = NoPropagation;
-        let r = check.probe(&ctx, &check.isolation());
+        let r = check.run(&ctx, &check.isolation());
         let leftover: Vec<_> = std::fs::read_dir(rootfs.path())
             .unwrap()
             .flatten()

@@ -30,6 +30,7 @@ pub use requirement::Requirement;
 use crate::runtime::{Job, RunError, RunOutcome, Runtime};
 
 use crate::vocabulary::{Isolation, Sabotage};
+use isoprobe_probes::contract::NotTried;
 use isoprobe_probes::AgentArgs;
 use serde_json::Value;
 use std::path::Path;
@@ -61,6 +62,16 @@ impl Verdict {
             },
             expected,
             observed,
+        }
+    }
+
+    /// The agent reported no outcome for the try the check asked for: nothing to judge.
+    pub fn not_tried(e: NotTried) -> Verdict {
+        Verdict {
+            pass: false,
+            reason: e.to_string(),
+            expected: Value::Null,
+            observed: Value::Null,
         }
     }
 }
@@ -97,7 +108,7 @@ pub trait Check: Send + Sync {
     fn sabotage(&self) -> Sabotage;
     /// Runs the containers the check needs under `iso` (the check's own isolation, or the
     /// sabotaged one) and judges what they saw.
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;
 }
 
 /// Every check, in report order.

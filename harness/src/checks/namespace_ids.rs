@@ -4,7 +4,7 @@
 use super::{host_ns_id, Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, Probe};
+use isoprobe_probes::{AgentArgs, NsType, Reading};
 use serde_json::json;
 
 pub struct NamespaceDiffers(pub NsType);
@@ -38,13 +38,13 @@ impl Check for NamespaceDiffers {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(self.0)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;
         let host = host_ns_id(self.0);
         let inside = out.observation.namespaces.get(self.0.proc_name()).cloned();
         let failures = match (&inside, host) {
-            (Some(Probe::Ok(i)), Some(h)) if *i != h => vec![],
-            (Some(Probe::Ok(_)), Some(_)) => vec![format!(
+            (Some(Reading::Ok(i)), Some(h)) if *i != h => vec![],
+            (Some(Reading::Ok(_)), Some(_)) => vec![format!(
                 "the container shares the host's {} namespace",
                 self.0
             )],

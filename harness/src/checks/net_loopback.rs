@@ -6,8 +6,9 @@ use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{Called, NetArgs, NetOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
 use std::net::TcpListener;
 
 pub struct OnlyLoopback;
@@ -30,7 +31,7 @@ impl Check for OnlyLoopback {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         // Held open for the whole run: the kernel completes a connect into the backlog without
         // an accept, so nobody has to serve it. Closed when it drops, on every path.
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -40,21 +41,21 @@ impl Check for OnlyLoopback {
             .map_err(|e| HostStepError::new("read the listener's port", "127.0.0.1:0", e))?;
         let out = ctx.run(
             iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new("net", format!("connect={addr}"))],
-                ..AgentArgs::default()
-            },
+            AgentArgs::trying(NetArgs {
+                connect: Some(addr),
+            }),
         );
         drop(listener);
-        Ok(judge(&host_side::probe_result(&out?, "net")))
+        Ok(host_side::tried(&out?).map_or_else(|v| v, judge))
     }
 }
 
-fn judge(p: &Value) -> Verdict {
+fn judge(p: &NetOutcome) -> Verdict {
     let mut failures = Vec::new();
-    let interfaces: Option<Vec<&str>> = p["interfaces"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect());
+    let interfaces: Option<Vec<&str>> = p
+        .interfaces
+        .done()
+        .map(|a| a.iter().map(String::as_str).collect());
     match &interfaces {
         Some(names) if names == &["lo"] => {}
         Some(names) => failures.push(format!(
@@ -63,18 +64,20 @@ fn judge(p: &Value) -> Verdict {
         )),
         None => failures.push(format!(
             "the container could not list its interfaces: {}",
-            p["interfaces"]
+            host_side::shown(&p.interfaces)
         )),
     }
-    let connect = &p["connect"];
-    let connect_seen = if connect["connected"] == true {
-        failures.push("the container reached the host's listener on 127.0.0.1".into());
-        json!("connected")
-    } else if let Some(errno) = connect["errno"].as_str() {
-        json!(errno)
-    } else {
-        failures.push(format!("the container made no connect attempt: {connect}"));
-        connect.clone()
+    let connect_seen = match &p.connect {
+        Some(Called::Done(c)) if c.connected => {
+            failures.push("the container reached the host's listener on 127.0.0.1".into());
+            json!("connected")
+        }
+        Some(Called::Failed(e)) if e.errno.is_some() => json!(e.errno),
+        other => {
+            let shown = host_side::shown(other);
+            failures.push(format!("the container made no connect attempt: {shown}"));
+            shown
+        }
     };
     Verdict::from_failures(
         failures,
@@ -88,20 +91,39 @@ fn judge(p: &Value) -> Verdict {
 mod tests {
     use super::*;
 
+    use isoprobe_probes::contract::{CallError, Connected};
+    use nix::errno::Errno;
+
+    fn seen(names: &[&str], connect: Option<Called<Connected>>) -> NetOutcome {
+        NetOutcome {
+            interfaces: Called::Done(names.iter().map(|n| n.to_string()).collect()),
+            connect,
+        }
+    }
+
+    fn refused(e: Errno) -> Option<Called<Connected>> {
+        Some(Called::Failed(CallError::from_errno(e)))
+    }
+
     #[test]
     fn passes_only_on_lo_alone_and_a_failed_connect() {
-        let ok = json!({"interfaces": ["lo"], "connect": {"errno": "ENETUNREACH"}});
-        assert!(judge(&ok).pass);
-        let host = json!({"interfaces": ["lo", "eth0"], "connect": {"connected": true}});
-        let v = judge(&host);
+        let ok = judge(&seen(&["lo"], refused(Errno::ENETUNREACH)));
+        assert!(ok.pass);
+        assert_eq!(ok.observed["connect_to_host_listener"], "ENETUNREACH");
+        let reached = Some(Called::Done(Connected { connected: true }));
+        let v = judge(&seen(&["lo", "eth0"], reached));
         assert!(!v.pass);
         assert!(
             v.reason.contains("lo, eth0") && v.reason.contains("reached"),
             "{}",
             v.reason
         );
-        assert!(!judge(&json!({"interfaces": {"error": "x"}, "connect": {"errno": "E"}})).pass);
-        assert!(!judge(&json!({"interfaces": ["lo"]})).pass);
-        assert!(!judge(&json!({"interfaces": [], "connect": {"errno": "E"}})).pass);
+        let unlisted = NetOutcome {
+            interfaces: Called::Failed(CallError::text("x")),
+            ..seen(&[], refused(Errno::EPERM))
+        };
+        assert!(!judge(&unlisted).pass);
+        assert!(!judge(&seen(&["lo"], None)).pass);
+        assert!(!judge(&seen(&[], refused(Errno::EPERM))).pass);
     }
 }

@@ -16,8 +16,9 @@ use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{Called, NnpArgs, NnpOutcome};
+use isoprobe_probes::AgentArgs;
+use serde_json::json;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -109,46 +110,42 @@ impl Check for NoNewPrivs {
     fn sabotage(&self) -> Sabotage {
         Sabotage::AllowNewPrivs
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let agent = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
         let helper = SuidHelper::create(ctx.scratch, &agent)?;
         let out = ctx.run(
             &helper.bound_into(iso),
-            AgentArgs {
-                probes: vec![ProbeRequest::new(
-                    "nnp",
-                    format!("helper={}", helper.inside()),
-                )],
-                ..AgentArgs::default()
-            },
+            AgentArgs::trying(NnpArgs {
+                helper: helper.inside(),
+            }),
         )?;
         drop(helper);
-        let p = host_side::probe_result(&out, "nnp");
-        Ok(judge(&p))
+        Ok(host_side::tried(&out).map_or_else(|v| v, judge))
     }
 }
 
 /// Passes when the agent ran unprivileged with NoNewPrivs set and the setuid-root helper did
 /// not gain euid 0.
-fn judge(p: &Value) -> Verdict {
+fn judge(p: &NnpOutcome) -> Verdict {
     let mut failures = Vec::new();
-    if p["euid"] != json!(USER.0) {
+    if p.euid != USER.0 {
         failures.push(format!(
             "the agent ran with euid {}, not {}: the test is not unprivileged",
-            p["euid"], USER.0
+            p.euid, USER.0
         ));
     }
-    match p["no_new_privs"].as_bool() {
-        Some(true) => {}
-        Some(false) => failures.push("NoNewPrivs is 0, not 1".into()),
-        None => failures.push(format!("NoNewPrivs not read: {}", p["no_new_privs"])),
+    match &p.no_new_privs {
+        Called::Done(Some(true)) => {}
+        Called::Done(Some(false)) => failures.push("NoNewPrivs is 0, not 1".into()),
+        other => failures.push(format!("NoNewPrivs not read: {}", host_side::shown(other))),
     }
-    match p["helper_euid"].as_u64() {
-        Some(e) if e == u64::from(USER.0) => {}
+    match p.helper_euid {
+        Some(e) if e == USER.0 => {}
         Some(e) => failures.push(format!("the setuid-root helper ran with euid {e}")),
         None => failures.push(format!(
             "the helper reported no euid (exit {}, {})",
-            p["helper_exit"], p["helper_error"]
+            host_side::shown(&p.helper_exit),
+            host_side::shown(&p.helper_error)
         )),
     }
     Verdict::from_failures(
@@ -159,10 +156,10 @@ fn judge(p: &Value) -> Verdict {
         ),
         json!({"euid": USER.0, "no_new_privs": true, "helper_euid": USER.0}),
         json!({
-            "euid": p["euid"],
-            "no_new_privs": p["no_new_privs"],
-            "helper_euid": p["helper_euid"],
-            "helper_exit": p["helper_exit"],
+            "euid": p.euid,
+            "no_new_privs": p.no_new_privs,
+            "helper_euid": p.helper_euid,
+            "helper_exit": p.helper_exit,
         }),
     )
 }
@@ -171,37 +168,57 @@ fn judge(p: &Value) -> Verdict {
 mod tests {
     use super::*;
 
-    fn contained() -> Value {
-        json!({
-            "uid": 1000,
-            "euid": 1000,
-            "no_new_privs": true,
-            "helper": "/isoprobe-suid-1-0",
-            "helper_exit": {"code": 0},
-            "helper_euid": 1000,
-            "helper_ids": {"uid": 1000, "euid": 1000, "gid": 1000, "egid": 1000},
-        })
+    use isoprobe_probes::contract::{CallError, Ended, Ids};
+
+    fn contained() -> NnpOutcome {
+        NnpOutcome {
+            uid: 1000,
+            euid: 1000,
+            no_new_privs: Called::Done(Some(true)),
+            helper: "/isoprobe-suid-1-0".into(),
+            helper_exit: Some(Called::Done(Ended::Code(0))),
+            helper_euid: Some(1000),
+            helper_ids: Some(Ids {
+                uid: 1000,
+                euid: 1000,
+                gid: 1000,
+                egid: 1000,
+            }),
+            helper_error: None,
+        }
     }
 
     #[test]
     fn passes_when_the_helper_stays_unprivileged() {
         let v = judge(&contained());
         assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["helper_exit"], json!({"code": 0}));
     }
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        for (key, value, needle) in [
-            ("helper_euid", json!(0), "ran with euid 0"),
-            ("helper_euid", Value::Null, "reported no euid"),
-            ("no_new_privs", json!(false), "NoNewPrivs is 0"),
-            ("no_new_privs", json!({"error": "x"}), "NoNewPrivs not read"),
-            ("euid", json!(0), "not unprivileged"),
-        ] {
+        let cases: [(fn(&mut NnpOutcome), &str); 5] = [
+            (|p| p.helper_euid = Some(0), "ran with euid 0"),
+            (|p| p.helper_euid = None, "reported no euid"),
+            (
+                |p| p.no_new_privs = Called::Done(Some(false)),
+                "NoNewPrivs is 0",
+            ),
+            (
+                |p| p.no_new_privs = Called::Failed(CallError::text("x")),
+                "NoNewPrivs not read",
+            ),
+            (|p| p.euid = 0, "not unprivileged"),
+        ];
+        for (change, needle) in cases {
             let mut p = contained();
-            p[key] = value;
+            change(&mut p);
             let v = judge(&p);
-            assert!(!v.pass && v.reason.contains(needle), "{key}: {}", v.reason);
+            assert!(
+                !v.pass && v.reason.contains(needle),
+                "{needle}: {}",
+                v.reason
+            );
         }
     }
 

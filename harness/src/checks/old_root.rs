@@ -8,8 +8,9 @@ use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::OLD_ROOT;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{OldrootArgs, OldrootOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
 use std::fs;
 use std::path::PathBuf;
 
@@ -38,23 +39,16 @@ impl Check for OldRootGone {
     fn sabotage(&self) -> Sabotage {
         Sabotage::KeepOldRoot
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;
         let _put_old = RemovedIfNew::new(ctx.rootfs.join(&OLD_ROOT[1..]));
         let out = ctx.run(
             iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new(
-                    "oldroot",
-                    format!("canary={}", canary.path().display()),
-                )],
-                ..AgentArgs::default()
-            },
+            AgentArgs::trying(OldrootArgs {
+                canary: canary.path().display().to_string(),
+            }),
         )?;
-        Ok(judge(
-            &host_side::probe_result(&out, "oldroot"),
-            canary.secret(),
-        ))
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, canary.secret())))
     }
 }
 
@@ -77,11 +71,11 @@ impl Drop for RemovedIfNew {
     }
 }
 
-fn judge(p: &Value, secret: &str) -> Verdict {
+fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
     let mut failures = Vec::new();
-    let extra: Vec<String> = match p["mount_points"].as_array() {
+    let extra: Vec<String> = match p.mount_points.done() {
         Some(points) => {
-            let points: Vec<&str> = points.iter().filter_map(Value::as_str).collect();
+            let points: Vec<&str> = points.iter().map(String::as_str).collect();
             for want in EXPECTED {
                 if !points.contains(&want) {
                     failures.push(format!("`{want}` is not among the mount points"));
@@ -99,7 +93,7 @@ fn judge(p: &Value, secret: &str) -> Verdict {
         None => {
             failures.push(format!(
                 "the container could not list its mount points: {}",
-                p["mount_points"]
+                host_side::shown(&p.mount_points)
             ));
             Vec::new()
         }
@@ -111,14 +105,14 @@ fn judge(p: &Value, secret: &str) -> Verdict {
             outermost(&extra).join("`, `")
         ));
     }
-    let reads = p["reads"].as_array().cloned().unwrap_or_default();
-    if reads.is_empty() {
+    if p.reads.is_empty() {
         failures.push("the agent tried no path to the canary".to_string());
     }
-    let reached: Vec<&str> = reads
+    let reached: Vec<&str> = p
+        .reads
         .iter()
-        .filter(|r| r["read"]["ok"].as_str().map(str::trim) == Some(secret))
-        .filter_map(|r| r["path"].as_str())
+        .filter(|r| r.read.done().map(|c| c.ok.trim()) == Some(secret))
+        .map(|r| r.path.as_str())
         .collect();
     if let Some(first) = reached.first() {
         failures.push(format!("the host canary was read through `{first}`"));
@@ -158,11 +152,27 @@ mod tests {
 
     const SECRET: &str = "isoprobe-canary-x";
 
-    fn gone() -> Value {
-        json!({
-            "mount_points": ["/", "/proc"],
-            "reads": [{"path": "/tmp/c", "read": {"errno": "ENOENT"}}],
-        })
+    use isoprobe_probes::contract::{CallError, Called, Content, PathRead};
+
+    fn points(p: &[&str]) -> Called<Vec<String>> {
+        Called::Done(p.iter().map(|m| m.to_string()).collect())
+    }
+
+    fn read(path: &str, text: &str) -> Vec<PathRead> {
+        vec![PathRead {
+            path: path.into(),
+            read: Called::Done(Content { ok: text.into() }),
+        }]
+    }
+
+    fn gone() -> OldrootOutcome {
+        OldrootOutcome {
+            mount_points: points(&["/", "/proc"]),
+            reads: vec![PathRead {
+                path: "/tmp/c".into(),
+                read: Called::Failed(CallError::from_errno(nix::errno::Errno::ENOENT)),
+            }],
+        }
     }
 
     #[test]
@@ -173,32 +183,39 @@ mod tests {
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        let mut extra = gone();
-        extra["mount_points"] = json!(["/", "/proc", "/.old", "/.old/sys"]);
-        let mut proc_covers = gone();
-        proc_covers["mount_points"] = json!(["/", "/proc", "/proc/irq", "/proc/bus"]);
+        let with_points = |p: &[&str]| OldrootOutcome {
+            mount_points: points(p),
+            ..gone()
+        };
         assert!(
-            judge(&proc_covers, SECRET).pass,
+            judge(
+                &with_points(&["/", "/proc", "/proc/irq", "/proc/bus"]),
+                SECRET
+            )
+            .pass,
             "covers of /proc are not the old root"
         );
-        let mut no_proc = gone();
-        no_proc["mount_points"] = json!(["/"]);
-        let mut unlisted = gone();
-        unlisted["mount_points"] = json!({"errno": "ENOENT"});
-        let mut read = gone();
-        read["reads"] = json!([{"path": "/.old/tmp/c", "read": {"ok": format!("{SECRET}\n")}}]);
-        let mut no_reads = gone();
-        no_reads["reads"] = json!([]);
+        let unlisted = OldrootOutcome {
+            mount_points: Called::Failed(CallError::from_errno(nix::errno::Errno::ENOENT)),
+            ..gone()
+        };
+        let reached = OldrootOutcome {
+            reads: read("/.old/tmp/c", &format!("{SECRET}\n")),
+            ..gone()
+        };
+        let no_reads = OldrootOutcome {
+            reads: vec![],
+            ..gone()
+        };
         for (p, needle) in [
             (
-                extra,
+                with_points(&["/", "/proc", "/.old", "/.old/sys"]),
                 "2 mount points besides / and /proc, at or below `/.old`",
             ),
-            (no_proc, "`/proc` is not among"),
+            (with_points(&["/"]), "`/proc` is not among"),
             (unlisted, "could not list its mount points"),
-            (read, "read through `/.old/tmp/c`"),
+            (reached, "read through `/.old/tmp/c`"),
             (no_reads, "tried no path"),
-            (Value::Null, "could not list"),
         ] {
             let v = judge(&p, SECRET);
             assert!(
@@ -211,8 +228,10 @@ mod tests {
 
     #[test]
     fn another_file_is_not_the_canary() {
-        let mut p = gone();
-        p["reads"] = json!([{"path": "/x/tmp/c", "read": {"ok": "something else"}}]);
+        let p = OldrootOutcome {
+            reads: read("/x/tmp/c", "something else"),
+            ..gone()
+        };
         assert!(judge(&p, SECRET).pass);
     }
 

@@ -27,7 +27,7 @@ impl Check for PidInitIsOne {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Pid)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;
         let o = &out.observation;
         let mut failures = Vec::new();

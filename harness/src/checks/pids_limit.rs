@@ -11,14 +11,15 @@ use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{ForksArgs, ForksOutcome};
+use isoprobe_probes::AgentArgs;
+use serde_json::json;
 
 pub struct PidsLimitEnforced;
 
 const PIDS_MAX: u64 = 16;
 /// Well past the limit, so that the unlimited control shows no failure at all.
-const TRY_FORKS: u64 = 64;
+const TRY_FORKS: usize = 64;
 
 impl Check for PidsLimitEnforced {
     fn id(&self) -> String {
@@ -43,40 +44,38 @@ impl Check for PidsLimitEnforced {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoPidsLimit
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
-        let out = ctx.run(
-            iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new("forks", format!("max={TRY_FORKS}"))],
-                ..AgentArgs::default()
-            },
-        )?;
-        let p = host_side::probe_result(&out, "forks");
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let out = ctx.run(iso, AgentArgs::trying(ForksArgs { max: TRY_FORKS }))?;
         let refused = out.cgroup.as_ref().and_then(|c| c.pids_refused.clone());
-        Ok(judge(&p, refused))
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, refused)))
     }
 }
 
 /// Passes when forking stopped with EAGAIN exactly at `PIDS_MAX` tasks and the cgroup counted
 /// the refusal (`refused`: `pids.events` `max`, `None` without a pids cgroup).
-fn judge(p: &Value, refused: Option<Result<u64, String>>) -> Verdict {
-    let forked = p["forked"].as_u64();
-    let threads = p["threads"].as_u64();
-    let stopped_by = p["stopped_by"]["errno"].as_str().unwrap_or("nothing");
+fn judge(p: &ForksOutcome, refused: Option<Result<u64, String>>) -> Verdict {
+    let forked = p.forked as u64;
+    let stopped_by = p
+        .stopped_by
+        .as_ref()
+        .and_then(|e| e.errno.as_deref())
+        .unwrap_or("nothing");
     let mut failures = Vec::new();
     if stopped_by != "EAGAIN" {
         failures.push(format!(
-            "forking was stopped by {stopped_by}, not EAGAIN ({} forks made)",
-            p["forked"]
+            "forking was stopped by {stopped_by}, not EAGAIN ({forked} forks made)"
         ));
     }
-    match (forked, threads) {
-        (Some(f), Some(t)) if f + t == PIDS_MAX => {}
-        (Some(f), Some(t)) => failures.push(format!(
-            "{f} forks + {t} agent task(s) = {} tasks, not pids.max {PIDS_MAX}",
-            f + t
+    match p.threads {
+        Some(t) if forked + t == PIDS_MAX => {}
+        Some(t) => failures.push(format!(
+            "{forked} forks + {t} agent task(s) = {} tasks, not pids.max {PIDS_MAX}",
+            forked + t
         )),
-        _ => failures.push(format!("the agent reported no fork count: {p}")),
+        None => failures.push(format!(
+            "the agent reported no thread count: {}",
+            host_side::shown(p)
+        )),
     }
     let refused_count = match &refused {
         Some(Ok(n)) => {
@@ -99,7 +98,7 @@ fn judge(p: &Value, refused: Option<Result<u64, String>>) -> Verdict {
         &format!(
             "{} forks succeeded beside the agent, the next failed with EAGAIN; pids.events \
              max {}",
-            forked.unwrap_or(0),
+            forked,
             refused_count.unwrap_or(0)
         ),
         json!({
@@ -109,10 +108,10 @@ fn judge(p: &Value, refused: Option<Result<u64, String>>) -> Verdict {
             "pids_refused": "> 0",
         }),
         json!({
-            "forked": p["forked"],
-            "agent_threads": p["threads"],
-            "stopped_by": p["stopped_by"]["errno"],
-            "reaped": p["reaped"],
+            "forked": p.forked,
+            "agent_threads": p.threads,
+            "stopped_by": p.stopped_by.as_ref().and_then(|e| e.errno.as_deref()),
+            "reaped": p.reaped,
             "pids_refused": refused_count,
         }),
     )
@@ -122,37 +121,53 @@ fn judge(p: &Value, refused: Option<Result<u64, String>>) -> Verdict {
 mod tests {
     use super::*;
 
-    fn stopped() -> Value {
-        json!({
-            "max": 64,
-            "threads": 1,
-            "forked": 15,
-            "stopped_by": {"errno": "EAGAIN", "error": "Resource temporarily unavailable"},
-            "reaped": 15,
-        })
+    use isoprobe_probes::contract::CallError;
+
+    fn stopped() -> ForksOutcome {
+        ForksOutcome {
+            max: 64,
+            threads: Some(1),
+            forked: 15,
+            stopped_by: Some(CallError::from_errno(nix::errno::Errno::EAGAIN)),
+            reaped: 15,
+        }
     }
 
     #[test]
     fn passes_when_stopped_at_the_limit_and_counted() {
         let v = judge(&stopped(), Some(Ok(1)));
         assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["stopped_by"], "EAGAIN");
     }
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        let mut unlimited = stopped();
-        unlimited["stopped_by"] = Value::Null;
-        let mut early = stopped();
-        early["forked"] = json!(12);
-        let mut two_threads = stopped();
-        two_threads["threads"] = json!(2);
-        let mut enomem = stopped();
-        enomem["stopped_by"] = json!({"errno": "ENOMEM"});
+        let unlimited = ForksOutcome {
+            stopped_by: None,
+            ..stopped()
+        };
+        let early = ForksOutcome {
+            forked: 12,
+            ..stopped()
+        };
+        let two_threads = ForksOutcome {
+            threads: Some(2),
+            ..stopped()
+        };
+        let enomem = ForksOutcome {
+            stopped_by: Some(CallError::from_errno(nix::errno::Errno::ENOMEM)),
+            ..stopped()
+        };
+        let no_threads = ForksOutcome {
+            threads: None,
+            ..stopped()
+        };
         for (p, refused, needle) in [
             (unlimited, Some(Ok(1)), "stopped by nothing"),
             (early, Some(Ok(1)), "12 forks + 1 agent task(s) = 13 tasks"),
             (two_threads, Some(Ok(1)), "= 17 tasks"),
             (enomem, Some(Ok(1)), "stopped by ENOMEM"),
+            (no_threads, Some(Ok(1)), "no thread count"),
             (stopped(), Some(Ok(0)), "no refused fork"),
             (stopped(), Some(Err("gone".into())), "unreadable: gone"),
             (stopped(), None, "no pids cgroup"),

@@ -7,8 +7,9 @@ use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{Called, Done, HostprocArgs, HostprocOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
 use std::process::{Child, Command, Stdio};
 
 pub struct HostInvisible;
@@ -50,7 +51,7 @@ impl Check for HostInvisible {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Pid)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let exe = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
         let mut sleeper = Command::new(&exe)
             .args(["--linger-ms", LINGER_MS])
@@ -61,69 +62,66 @@ impl Check for HostInvisible {
             .map(Sleeper)
             .map_err(|e| host_side::setup("start the host sleeper", &exe, e))?;
         let pid = sleeper.0.id();
-        let out = ctx.run(
-            iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new("hostproc", format!("pid={pid}"))],
-                ..AgentArgs::default()
-            },
-        )?;
+        let out = ctx.run(iso, AgentArgs::trying(HostprocArgs { pid: pid as i32 }))?;
         let alive = sleeper.alive();
-        Ok(judge(&host_side::probe_result(&out, "hostproc"), alive))
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, alive)))
     }
 }
 
-fn judge(p: &Value, sleeper_alive: bool) -> Verdict {
+/// `reached` for a call that worked, else its errno.
+fn outcome(c: &Called<Done>) -> serde_json::Value {
+    match c {
+        Called::Done(_) => json!("reached"),
+        Called::Failed(e) => json!(e.errno),
+    }
+}
+
+fn judge(p: &HostprocOutcome, sleeper_alive: bool) -> Verdict {
     let mut failures = Vec::new();
     if !sleeper_alive {
         failures.push("the host sleeper died during the run, so nothing was tested".to_string());
     }
-    if let Some(e) = p["error"].as_str() {
-        failures.push(format!("the probe did not run: {e}"));
-    }
-    for (key, what, want) in [
-        ("kill", "signal 0", "ESRCH"),
-        ("ptrace_seize", "PTRACE_SEIZE", "ESRCH"),
-        ("open_ns_net", "opening its /proc/<pid>/ns/net", "ENOENT"),
+    for (call, what, want) in [
+        (&p.kill, "signal 0", "ESRCH"),
+        (&p.ptrace_seize, "PTRACE_SEIZE", "ESRCH"),
+        (&p.open_ns_net, "opening its /proc/<pid>/ns/net", "ENOENT"),
     ] {
-        if p[key] == json!("ok") {
-            failures.push(format!("{what} reached the host process"));
-        } else if p[key]["errno"] != json!(want) {
-            failures.push(format!("{what} failed with {} instead of {want}", p[key]));
+        match call {
+            Called::Done(_) => failures.push(format!("{what} reached the host process")),
+            Called::Failed(e) if e.errno_is(want) => {}
+            Called::Failed(e) => failures.push(format!(
+                "{what} failed with {} instead of {want}",
+                host_side::shown(e)
+            )),
         }
     }
-    if p["proc_entry"] != json!(false) {
+    if p.proc_entry {
         failures.push("the host process is listed in the container's /proc".to_string());
     }
-    let pid1_is_self = p["self_pid"] == json!(1)
-        && p["pid1_mnt_ns"].is_string()
-        && p["pid1_mnt_ns"] == p["self_mnt_ns"]
-        && p["pid1_root"].is_array()
-        && p["pid1_root"] == p["self_root"];
+    let pid1_is_self = p.self_pid == 1
+        && p.pid1_mnt_ns.done().is_some()
+        && p.pid1_mnt_ns == p.self_mnt_ns
+        && p.pid1_root.done().is_some()
+        && p.pid1_root == p.self_root;
     if !pid1_is_self {
         failures.push(format!(
             "/proc/1 is not the agent itself (agent pid {}, mount namespace {} vs {})",
-            p["self_pid"], p["pid1_mnt_ns"], p["self_mnt_ns"]
+            p.self_pid,
+            host_side::shown(&p.pid1_mnt_ns),
+            host_side::shown(&p.self_mnt_ns)
         ));
     }
-    let outcome = |key: &str| {
-        if p[key] == json!("ok") {
-            json!("reached")
-        } else {
-            p[key]["errno"].clone()
-        }
-    };
     Verdict::from_failures(
         failures,
         "the host process is out of reach (ESRCH/ENOENT everywhere) and /proc/1 is the agent",
         json!({"kill": "ESRCH", "ptrace_seize": "ESRCH", "open_ns_net": "ENOENT",
                "proc_entry": false, "pid1_is_self": true}),
         json!({
-            "kill": outcome("kill"),
-            "ptrace_seize": outcome("ptrace_seize"),
-            "ptrace_detach": p["ptrace_detach"],
-            "open_ns_net": outcome("open_ns_net"),
-            "proc_entry": p["proc_entry"],
+            "kill": outcome(&p.kill),
+            "ptrace_seize": outcome(&p.ptrace_seize),
+            "ptrace_detach": p.ptrace_detach,
+            "open_ns_net": outcome(&p.open_ns_net),
+            "proc_entry": p.proc_entry,
             "pid1_is_self": pid1_is_self,
         }),
     )
@@ -133,67 +131,110 @@ fn judge(p: &Value, sleeper_alive: bool) -> Verdict {
 mod tests {
     use super::*;
     use crate::runtime::fake::{self, FnRuntime};
+    use isoprobe_probes::contract::Try;
 
-    fn unreachable() -> Value {
-        json!({
-            "self_pid": 1,
-            "kill": {"errno": "ESRCH"},
-            "proc_entry": false,
-            "ptrace_seize": {"errno": "ESRCH"},
-            "ptrace_detach": null,
-            "open_ns_net": {"errno": "ENOENT"},
-            "pid1_mnt_ns": "mnt:[4026532177]",
-            "self_mnt_ns": "mnt:[4026532177]",
-            "pid1_root": ["isoprobe-agent", "proc"],
-            "self_root": ["isoprobe-agent", "proc"],
-        })
+    use isoprobe_probes::contract::CallError;
+    use nix::errno::Errno;
+
+    fn failed<T>(e: Errno) -> Called<T> {
+        Called::Failed(CallError::from_errno(e))
+    }
+
+    fn unreachable() -> HostprocOutcome {
+        let root: Called<Vec<String>> = Called::Done(vec!["isoprobe-agent".into(), "proc".into()]);
+        HostprocOutcome {
+            self_pid: 1,
+            kill: failed(Errno::ESRCH),
+            proc_entry: false,
+            ptrace_seize: failed(Errno::ESRCH),
+            ptrace_detach: None,
+            open_ns_net: failed(Errno::ENOENT),
+            pid1_mnt_ns: Called::Done("mnt:[4026532177]".into()),
+            self_mnt_ns: Called::Done("mnt:[4026532177]".into()),
+            pid1_root: root.clone(),
+            self_root: root,
+        }
     }
 
     #[test]
     fn passes_when_nothing_reaches_the_host_process() {
         let v = judge(&unreachable(), true);
         assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["kill"], "ESRCH");
+        assert_eq!(v.observed["ptrace_detach"], serde_json::Value::Null);
     }
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        let with = |key: &str, v: Value| {
-            let mut p = unreachable();
-            p[key] = v;
-            p
-        };
-        for (p, alive, needle) in [
+        let ok = || Called::Done(Done::Ok);
+        let cases: Vec<(HostprocOutcome, bool, &str)> = vec![
             (unreachable(), false, "sleeper died"),
-            (with("kill", json!("ok")), true, "signal 0 reached"),
             (
-                with("kill", json!({"errno": "EPERM"})),
+                HostprocOutcome {
+                    kill: ok(),
+                    ..unreachable()
+                },
                 true,
-                "instead of ESRCH",
+                "signal 0 reached",
             ),
             (
-                with("ptrace_seize", json!("ok")),
+                HostprocOutcome {
+                    kill: failed(Errno::EPERM),
+                    ..unreachable()
+                },
+                true,
+                r#"failed with {"errno":"EPERM","error":"Operation not permitted"} instead of ESRCH"#,
+            ),
+            (
+                HostprocOutcome {
+                    ptrace_seize: ok(),
+                    ..unreachable()
+                },
                 true,
                 "PTRACE_SEIZE reached",
             ),
-            (with("open_ns_net", json!("ok")), true, "ns/net reached"),
             (
-                with("proc_entry", json!(true)),
+                HostprocOutcome {
+                    open_ns_net: ok(),
+                    ..unreachable()
+                },
+                true,
+                "ns/net reached",
+            ),
+            (
+                HostprocOutcome {
+                    proc_entry: true,
+                    ..unreachable()
+                },
                 true,
                 "listed in the container's /proc",
             ),
-            (with("self_pid", json!(7)), true, "not the agent itself"),
             (
-                with("pid1_mnt_ns", json!("mnt:[1]")),
+                HostprocOutcome {
+                    self_pid: 7,
+                    ..unreachable()
+                },
                 true,
                 "not the agent itself",
             ),
             (
-                with("pid1_root", json!(["bin"])),
+                HostprocOutcome {
+                    pid1_mnt_ns: Called::Done("mnt:[1]".into()),
+                    ..unreachable()
+                },
+                true,
+                r#"mount namespace "mnt:[1]" vs "mnt:[4026532177]""#,
+            ),
+            (
+                HostprocOutcome {
+                    pid1_root: Called::Done(vec!["bin".into()]),
+                    ..unreachable()
+                },
                 true,
                 "not the agent itself",
             ),
-            (with("error", json!("bad arg")), true, "did not run"),
-        ] {
+        ];
+        for (p, alive, needle) in cases {
             let v = judge(&p, alive);
             assert!(
                 !v.pass && v.reason.contains(needle),
@@ -209,12 +250,9 @@ mod tests {
         let sleeper_pid = std::sync::Mutex::new(None::<i32>);
         // Records the sleeper's pid, then fails like a container that could not start.
         let rt = FnRuntime::new("failing", |job| {
-            let pid = job.args.probes[0]
-                .arg
-                .trim_start_matches("pid=")
-                .parse()
-                .ok();
-            *sleeper_pid.lock().unwrap() = pid;
+            if let Try::Hostproc(a) = &job.args.tries[0] {
+                *sleeper_pid.lock().unwrap() = Some(a.pid);
+            }
             Err(fake::agent_failed())
         });
         let ctx = Ctx {
@@ -225,7 +263,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(1),
         };
         let check = HostInvisible;
-        assert!(check.probe(&ctx, &check.isolation()).is_err());
+        assert!(check.run(&ctx, &check.isolation()).is_err());
         let pid = sleeper_pid
             .lock()
             .unwrap()

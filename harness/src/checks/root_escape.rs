@@ -6,7 +6,7 @@ use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::RootMode;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, Probe};
+use isoprobe_probes::{AgentArgs, NsType, Reading};
 use serde_json::json;
 
 pub struct ChrootEscapeBlocked;
@@ -29,7 +29,7 @@ impl Check for ChrootEscapeBlocked {
     fn sabotage(&self) -> Sabotage {
         Sabotage::RootMode(RootMode::Chroot)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;
         let out = ctx.run(
             iso,
@@ -50,12 +50,12 @@ impl Check for ChrootEscapeBlocked {
         let mut observed = serde_json::Map::new();
         for a in &attempts {
             let outcome = match &a.read {
-                Probe::Ok(text) if text.trim() == canary.secret() => {
+                Reading::Ok(text) if text.trim() == canary.secret() => {
                     failures.push(format!("`{}` reached the host canary", a.method));
                     "reached the canary".to_string()
                 }
-                Probe::Ok(_) => "read a file, not the canary".to_string(),
-                Probe::Err(e) => format!("blocked: {e}"),
+                Reading::Ok(_) => "read a file, not the canary".to_string(),
+                Reading::Err(e) => format!("blocked: {e}"),
             };
             observed.insert(a.method.clone(), json!(outcome));
         }

@@ -9,8 +9,9 @@ use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{Called, SysctlArgs, SysctlOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
 use std::fs;
 
 pub struct NetSysctlIsolated;
@@ -38,12 +39,22 @@ struct RestoreSysctl {
     original: String,
 }
 
+/// The host's value could not be put back.
+#[derive(Debug, thiserror::Error)]
+#[error("could not restore {SYSCTL} to {original}: {source}")]
+struct NotRestored {
+    original: String,
+    source: std::io::Error,
+}
+
 impl RestoreSysctl {
-    fn restore(&self) -> Result<(), String> {
+    fn restore(&self) -> Result<(), NotRestored> {
         match read_host() {
             Ok(now) if now == self.original => Ok(()),
-            _ => fs::write(SYSCTL, format!("{}\n", self.original))
-                .map_err(|e| format!("could not restore {SYSCTL} to {}: {e}", self.original)),
+            _ => fs::write(SYSCTL, format!("{}\n", self.original)).map_err(|source| NotRestored {
+                original: self.original.clone(),
+                source,
+            }),
         }
     }
 }
@@ -75,7 +86,7 @@ impl Check for NetSysctlIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = read_host()?;
         let guard = RestoreSysctl {
             original: before.clone(),
@@ -83,29 +94,29 @@ impl Check for NetSysctlIsolated {
         let value = other_value(&before);
         let out = ctx.run(
             iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new(
-                    "sysctl",
-                    format!("path={SYSCTL},value={value}"),
-                )],
-                ..AgentArgs::default()
-            },
+            AgentArgs::trying(SysctlArgs {
+                path: SYSCTL.into(),
+                value: value.into(),
+            }),
         )?;
         let after = read_host()?;
         let restored = guard.restore();
-        let p = host_side::probe_result(&out, "sysctl");
-        let mut failures = judge(&p, value, &before, &after);
+        let p = match host_side::tried::<SysctlOutcome>(&out) {
+            Ok(p) => p,
+            Err(v) => return Ok(v),
+        };
+        let mut failures = judge(p, value, &before, &after);
         if let Err(e) = restored {
-            failures.push(e);
+            failures.push(e.to_string());
         }
         Ok(Verdict::from_failures(
             failures,
             &format!("the value changed to {value} inside; the host kept {before}"),
             json!({"inside_after": value, "host_before": before, "host_after": before}),
             json!({
-                "inside_before": p["before"],
-                "inside_write": p["write"],
-                "inside_after": p["after"],
+                "inside_before": p.before,
+                "inside_write": p.write,
+                "inside_after": p.after,
                 "host_before": before,
                 "host_after": after,
             }),
@@ -113,15 +124,18 @@ impl Check for NetSysctlIsolated {
     }
 }
 
-fn judge(p: &Value, value: &str, host_before: &str, host_after: &str) -> Vec<String> {
+fn judge(p: &SysctlOutcome, value: &str, host_before: &str, host_after: &str) -> Vec<String> {
     let mut failures = Vec::new();
-    if p["write"]["ok"] != true {
-        failures.push(format!("the write inside failed: {}", p["write"]));
+    if !matches!(p.write, Called::Done(w) if w.ok) {
+        failures.push(format!(
+            "the write inside failed: {}",
+            host_side::shown(&p.write)
+        ));
     }
-    if p["after"] != value {
+    if p.after.done().map(String::as_str) != Some(value) {
         failures.push(format!(
             "inside, the value read back is {} instead of {value}",
-            p["after"]
+            host_side::shown(&p.after)
         ));
     }
     if host_after != host_before {
@@ -135,6 +149,7 @@ fn judge(p: &Value, value: &str, host_before: &str, host_after: &str) -> Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use isoprobe_probes::contract::{CallError, Written};
 
     #[test]
     fn the_new_value_always_differs_from_the_hosts() {
@@ -144,13 +159,27 @@ mod tests {
 
     #[test]
     fn judges_inside_change_and_host_stability() {
-        let inside = json!({"before": "64", "write": {"ok": true}, "after": "99"});
+        let inside = SysctlOutcome {
+            path: SYSCTL.into(),
+            before: Called::Done("64".into()),
+            write: Called::Done(Written { ok: true }),
+            after: Called::Done("99".into()),
+        };
         assert!(judge(&inside, "99", "64", "64").is_empty());
         let leaked = judge(&inside, "99", "64", "99");
         assert_eq!(leaked.len(), 1);
         assert!(leaked[0].contains("from 64 to 99"), "{leaked:?}");
-        let refused = json!({"before": "64", "write": {"errno": "EPERM"}, "after": "64"});
-        assert_eq!(judge(&refused, "99", "64", "64").len(), 2);
+        let refused = SysctlOutcome {
+            write: Called::Failed(CallError::from_errno(nix::errno::Errno::EPERM)),
+            after: Called::Done("64".into()),
+            ..inside
+        };
+        let failures = judge(&refused, "99", "64", "64");
+        assert_eq!(failures.len(), 2);
+        assert!(
+            failures[1].contains(r#"read back is "64" instead of 99"#),
+            "{failures:?}"
+        );
     }
 }
 
@@ -158,6 +187,7 @@ mod tests {
 mod host_tests {
     use super::*;
     use crate::runtime::fake::{self, FnRuntime};
+    use isoprobe_probes::contract::Try;
     use std::time::Duration;
 
     #[test]
@@ -168,9 +198,10 @@ mod host_tests {
         }
         // Acts like a container without a network namespace that dies after its write.
         let write_then_fail = FnRuntime::new("write-then-fail", |job| {
-            let arg = &job.args.probes[0].arg;
-            let value = arg.rsplit_once("value=").map(|(_, v)| v).unwrap_or("");
-            fs::write(SYSCTL, format!("{value}\n")).unwrap();
+            let Try::Sysctl(a) = &job.args.tries[0] else {
+                panic!("not a sysctl try: {:?}", job.args.tries)
+            };
+            fs::write(SYSCTL, format!("{}\n", a.value)).unwrap();
             Err(fake::agent_failed())
         });
         let before = read_host().unwrap();
@@ -183,7 +214,7 @@ mod host_tests {
             timeout: Duration::from_secs(1),
         };
         let check = NetSysctlIsolated;
-        assert!(check.probe(&ctx, &check.isolation()).is_err());
+        assert!(check.run(&ctx, &check.isolation()).is_err());
         assert_eq!(read_host().unwrap(), before);
     }
 }

@@ -6,8 +6,9 @@ use super::{host_ns_id, Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage, TimeOffsets};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{ClocksArgs, ClocksOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
 
 pub struct TimeOffsetsIsolated;
 
@@ -38,12 +39,12 @@ impl Clocks {
         })
     }
 
-    fn from_probe(v: &Value) -> Option<Clocks> {
-        let get = |k: &str| v[k].as_u64().map(i128::from);
+    /// The agent's clocks, if it could read all three.
+    fn from_outcome(c: &ClocksOutcome) -> Option<Clocks> {
         Some(Clocks {
-            monotonic: get("monotonic_ns")?,
-            boottime: get("boottime_ns")?,
-            realtime: get("realtime_ns")?,
+            monotonic: i128::from(*c.monotonic_ns.done()?),
+            boottime: i128::from(*c.boottime_ns.done()?),
+            realtime: i128::from(*c.realtime_ns.done()?),
         })
     }
 }
@@ -194,16 +195,16 @@ impl Check for TimeOffsetsIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Time)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
-        let args = AgentArgs {
-            probes: vec![ProbeRequest::new("clocks", "")],
-            ..AgentArgs::default()
-        };
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let args = AgentArgs::trying(ClocksArgs {});
         let before = Clocks::now()?;
         let out = ctx.run(iso, args)?;
         let after = Clocks::now()?;
         let o = &out.observation;
-        let inside = o.probes.get("clocks").and_then(Clocks::from_probe);
+        let inside = o
+            .tried::<ClocksOutcome>()
+            .ok()
+            .and_then(Clocks::from_outcome);
         let agent_ns = o.namespaces.get("time").and_then(|p| p.ok().copied());
         let samples = Samples {
             before,

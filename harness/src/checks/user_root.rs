@@ -8,8 +8,9 @@ use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::IdMap;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, ProbeRequest};
-use serde_json::{json, Value};
+use isoprobe_probes::contract::{UsernsArgs, UsernsOutcome, USERNS_CREATED};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -19,8 +20,6 @@ pub struct RootIsUnprivileged;
 /// Where the host directory is bound inside: every rootfs isoprobe builds has it.
 const TARGET: &str = "/tmp";
 const SECRET: &str = "root-only";
-/// The agent's file, named by the `userns` probe.
-const CREATED: &str = "created-by-container";
 
 impl Check for RootIsUnprivileged {
     fn id(&self) -> String {
@@ -42,7 +41,7 @@ impl Check for RootIsUnprivileged {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::User)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let _search = OthersMaySearch::grant(ctx.scratch)?;
         let dir = tempfile::Builder::new()
             .prefix("isoprobe-canary-")
@@ -67,20 +66,13 @@ impl Check for RootIsUnprivileged {
         };
         let out = ctx.run(
             &iso,
-            AgentArgs {
-                probes: vec![ProbeRequest::new(
-                    "userns",
-                    format!("dir={TARGET},secret={SECRET}"),
-                )],
-                ..AgentArgs::default()
-            },
+            AgentArgs::trying(UsernsArgs {
+                dir: TARGET.into(),
+                secret: SECRET.into(),
+            }),
         )?;
-        let owner = fs::metadata(dir.path().join(CREATED)).map(|m| (m.uid(), m.gid()));
-        Ok(judge(
-            &host_side::probe_result(&out, "userns"),
-            owner.ok(),
-            &secret,
-        ))
+        let owner = fs::metadata(dir.path().join(USERNS_CREATED)).map(|m| (m.uid(), m.gid()));
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, owner.ok(), &secret)))
     }
 }
 
@@ -133,15 +125,14 @@ fn write_root_only(path: &Path, content: &str) -> Result<(), RunError> {
         .map_err(|e| host_side::setup("write the root-only file", path, e))
 }
 
-fn judge(p: &Value, owner: Option<(u32, u32)>, secret: &str) -> Verdict {
+fn judge(p: &UsernsOutcome, owner: Option<(u32, u32)>, secret: &str) -> Verdict {
     let mapped = IdMap::DEFAULT.outside;
     let mut failures = Vec::new();
-    match p["uid"].as_u64() {
-        Some(0) => {}
-        other => failures.push(format!(
+    if p.uid != 0 {
+        failures.push(format!(
             "the agent is not root inside (uid {}), so nothing was tested",
-            other.map_or("unknown".into(), |u| u.to_string())
-        )),
+            p.uid
+        ));
     }
     match owner {
         Some((uid, _)) if uid == mapped => {}
@@ -150,21 +141,21 @@ fn judge(p: &Value, owner: Option<(u32, u32)>, secret: &str) -> Verdict {
         )),
         None => failures.push(format!(
             "the container could not create a file in the bound directory: {}",
-            p["create"]
+            host_side::shown(&p.create)
         )),
     }
-    let secret_read = &p["secret"];
-    if secret_read["ok"].as_str().map(str::trim) == Some(secret) {
+    if p.secret.done().map(|c| c.ok.trim()) == Some(secret) {
         failures.push("the container read the host's root-only file".to_string());
-    } else if secret_read["errno"] != json!("EACCES") {
+    } else if p.secret.errno() != Some("EACCES") {
         failures.push(format!(
-            "the root-only file was not refused with EACCES: {secret_read}"
+            "the root-only file was not refused with EACCES: {}",
+            host_side::shown(&p.secret)
         ));
     }
-    if p["setgroups"] != json!("deny") {
+    if p.setgroups.done().map(String::as_str) != Some("deny") {
         failures.push(format!(
             "setgroups is {} inside, not \"deny\"",
-            p["setgroups"]
+            host_side::shown(&p.setgroups)
         ));
     }
     Verdict::from_failures(
@@ -174,15 +165,14 @@ fn judge(p: &Value, owner: Option<(u32, u32)>, secret: &str) -> Verdict {
         json!({"uid_inside": 0, "created_file_owner": mapped, "root_only_file": "EACCES",
                "setgroups": "deny"}),
         json!({
-            "uid_inside": p["uid"],
-            "uid_map": p["uid_map"],
+            "uid_inside": p.uid,
+            "uid_map": p.uid_map,
             "created_file_owner": owner.map(|o| o.0),
-            "root_only_file": if secret_read["ok"].is_string() {
-                json!("read")
-            } else {
-                secret_read["errno"].clone()
+            "root_only_file": match p.secret.done() {
+                Some(_) => json!("read"),
+                None => json!(p.secret.errno()),
             },
-            "setgroups": p["setgroups"],
+            "setgroups": p.setgroups,
         }),
     )
 }
@@ -193,35 +183,59 @@ mod tests {
 
     const SECRET_TEXT: &str = "isoprobe-secret-x";
 
-    fn unprivileged() -> Value {
-        json!({
-            "uid": 0, "euid": 0, "gid": 0,
-            "uid_map": "0 100000 65536", "gid_map": "0 100000 65536",
-            "setgroups": "deny",
-            "create": "ok",
-            "secret": {"errno": "EACCES", "error": "Permission denied"},
-        })
+    use isoprobe_probes::contract::{CallError, Called, Content, Done};
+    use nix::errno::Errno;
+
+    fn failed<T>(e: Errno) -> Called<T> {
+        Called::Failed(CallError::from_errno(e))
+    }
+
+    fn unprivileged() -> UsernsOutcome {
+        UsernsOutcome {
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            uid_map: Called::Done("0 100000 65536".into()),
+            gid_map: Called::Done("0 100000 65536".into()),
+            setgroups: Called::Done("deny".into()),
+            create: Called::Done(Done::Ok),
+            secret: failed(Errno::EACCES),
+        }
     }
 
     #[test]
     fn passes_when_root_inside_is_the_mapped_uid() {
         let v = judge(&unprivileged(), Some((100_000, 100_000)), SECRET_TEXT);
         assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["root_only_file"], "EACCES");
+        assert_eq!(v.observed["uid_map"], "0 100000 65536");
     }
 
     #[test]
     fn each_assertion_fails_on_its_own() {
         let mapped = Some((100_000, 100_000));
-        let mut not_root = unprivileged();
-        not_root["uid"] = json!(65534);
-        let mut read = unprivileged();
-        read["secret"] = json!({"ok": SECRET_TEXT});
-        let mut other_errno = unprivileged();
-        other_errno["secret"] = json!({"errno": "ENOENT"});
-        let mut allow = unprivileged();
-        allow["setgroups"] = json!("allow");
-        let mut no_create = unprivileged();
-        no_create["create"] = json!({"errno": "EACCES"});
+        let not_root = UsernsOutcome {
+            uid: 65534,
+            ..unprivileged()
+        };
+        let read = UsernsOutcome {
+            secret: Called::Done(Content {
+                ok: SECRET_TEXT.into(),
+            }),
+            ..unprivileged()
+        };
+        let other_errno = UsernsOutcome {
+            secret: failed(Errno::ENOENT),
+            ..unprivileged()
+        };
+        let allow = UsernsOutcome {
+            setgroups: Called::Done("allow".into()),
+            ..unprivileged()
+        };
+        let no_create = UsernsOutcome {
+            create: failed(Errno::EACCES),
+            ..unprivileged()
+        };
         for (p, owner, needle) in [
             (not_root, mapped, "not root inside (uid 65534)"),
             (unprivileged(), Some((0, 0)), "belongs to host uid 0"),
@@ -229,7 +243,6 @@ mod tests {
             (read, mapped, "read the host's root-only file"),
             (other_errno, mapped, "not refused with EACCES"),
             (allow, mapped, "setgroups is \"allow\""),
-            (Value::Null, mapped, "not root inside"),
         ] {
             let v = judge(&p, owner, SECRET_TEXT);
             assert!(

@@ -42,7 +42,7 @@ impl Check for HostnameIndependent {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Uts)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = host_hostname();
         let args = AgentArgs {
             linger_ms: LINGER_MS,

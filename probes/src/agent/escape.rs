@@ -13,7 +13,7 @@
 //! Each attempt runs in a forked child, because a successful one changes the root of the
 //! process that made it.
 
-use crate::observation::{EscapeAttempt, EscapeReport, Probe};
+use crate::observation::{EscapeAttempt, EscapeReport, Reading};
 use nix::sys::wait::waitpid;
 use nix::unistd::{chdir, chroot, fchdir, fork, ForkResult};
 use std::fs;
@@ -50,9 +50,9 @@ pub fn attempt_escapes(canary: &str) -> EscapeReport {
     }
 }
 
-fn read_canary(path: &str) -> Probe<String> {
+fn read_canary(path: &str) -> Reading<String> {
     let mut buf = Vec::new();
-    Probe::from_result(
+    Reading::from_result(
         fs::File::open(path)
             .and_then(|f| f.take(MAX_READ as u64).read_to_end(&mut buf))
             .map(|_| String::from_utf8_lossy(&buf).into_owned())
@@ -76,7 +76,7 @@ fn walk_up_and_chroot() -> Result<(), String> {
     chroot(".").map_err(|e| format!("chroot .: {e}"))
 }
 
-fn escape_dotdot(canary: &str) -> Probe<String> {
+fn escape_dotdot(canary: &str) -> Reading<String> {
     let run = || -> Result<(), String> {
         let dir = inner_dir()?;
         // The working directory stays at the old root, outside the new one.
@@ -85,11 +85,11 @@ fn escape_dotdot(canary: &str) -> Probe<String> {
     };
     match run() {
         Ok(()) => read_canary(canary),
-        Err(e) => Probe::Err(e),
+        Err(e) => Reading::Err(e),
     }
 }
 
-fn escape_fchdir(canary: &str) -> Probe<String> {
+fn escape_fchdir(canary: &str) -> Reading<String> {
     let run = || -> Result<(), String> {
         let outside = fs::File::open("/").map_err(|e| format!("open /: {e}"))?;
         let dir = inner_dir()?;
@@ -101,7 +101,7 @@ fn escape_fchdir(canary: &str) -> Probe<String> {
     };
     match run() {
         Ok(()) => read_canary(canary),
-        Err(e) => Probe::Err(e),
+        Err(e) => Reading::Err(e),
     }
 }
 
@@ -110,7 +110,7 @@ fn escape_fchdir(canary: &str) -> Probe<String> {
 /// and re-entering the mount namespace (setns resets the root to the namespace's root) lands
 /// on it. A pivoted root has no parent mount, so the detach is refused. It runs in a copy of
 /// the mount namespace so that the agent's own stays intact.
-fn escape_umount_setns(canary: &str) -> Probe<String> {
+fn escape_umount_setns(canary: &str) -> Reading<String> {
     use nix::mount::{umount2, MntFlags};
     use nix::sched::{setns, unshare, CloneFlags};
     let run = || -> Result<(), String> {
@@ -122,19 +122,19 @@ fn escape_umount_setns(canary: &str) -> Probe<String> {
     };
     match run() {
         Ok(()) => read_canary(canary),
-        Err(e) => Probe::Err(e),
+        Err(e) => Reading::Err(e),
     }
 }
 
 /// Runs `f` in a forked child and brings its result back over a pipe as JSON.
-fn in_child(f: impl FnOnce() -> Probe<String>) -> Probe<String> {
+fn in_child(f: impl FnOnce() -> Reading<String>) -> Reading<String> {
     let (r, w) = match nix::unistd::pipe() {
         Ok(p) => p,
-        Err(e) => return Probe::Err(format!("pipe: {e}")),
+        Err(e) => return Reading::Err(format!("pipe: {e}")),
     };
     // SAFETY: the agent is single-threaded, so the child may use the allocator freely.
     match unsafe { fork() } {
-        Err(e) => Probe::Err(format!("fork: {e}")),
+        Err(e) => Reading::Err(format!("fork: {e}")),
         Ok(ForkResult::Child) => {
             drop(r);
             let result = f();
@@ -153,8 +153,9 @@ fn in_child(f: impl FnOnce() -> Probe<String>) -> Probe<String> {
             let mut text = String::new();
             let _ = fs::File::from(r).read_to_string(&mut text);
             let _ = waitpid(child, None);
-            serde_json::from_str(&text)
-                .unwrap_or_else(|_| Probe::Err(format!("escape child reported nothing: `{text}`")))
+            serde_json::from_str(&text).unwrap_or_else(|_| {
+                Reading::Err(format!("escape child reported nothing: `{text}`"))
+            })
         }
     }
 }

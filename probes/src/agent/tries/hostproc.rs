@@ -8,46 +8,37 @@
 //! "pid1_mnt_ns": link | {errno}, "self_mnt_ns": link | {errno}, "pid1_root": [names] | {errno},
 //! "self_root": [names] | {errno}}`.
 
-use super::oldroot::io_json;
-use super::{errno_json, kv};
+use super::BadArgument;
+use crate::contract::{unit, Called, Done, HostprocArgs, HostprocOutcome};
 use nix::errno::Errno;
-use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// How long a seized tracee gets to report the interrupt stop before detaching is attempted.
 const STOP_WAIT: Duration = Duration::from_secs(2);
 
-pub fn run(arg: &str) -> Value {
-    let args = kv(arg);
-    let Some(pid) = args
-        .get("pid")
-        .and_then(|p| p.parse::<i32>().ok())
-        .filter(|p| *p > 1)
-    else {
-        return json!({"error": format!("hostproc needs pid=N (N > 1), got `{arg}`")});
-    };
-    let (seize, detach) = ptrace_and_let_go(pid);
-    json!({
-        "self_pid": nix::unistd::getpid().as_raw(),
-        "kill": unit(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)),
-        "proc_entry": std::fs::symlink_metadata(format!("/proc/{pid}")).is_ok(),
-        "ptrace_seize": seize,
-        "ptrace_detach": detach,
-        "open_ns_net": std::fs::File::open(format!("/proc/{pid}/ns/net"))
-            .map(|_| json!("ok"))
-            .unwrap_or_else(|e| io_json(&e)),
-        "pid1_mnt_ns": link("/proc/1/ns/mnt"),
-        "self_mnt_ns": link("/proc/self/ns/mnt"),
-        "pid1_root": entries("/proc/1/root"),
-        "self_root": entries("/"),
-    })
-}
-
-fn unit(r: Result<(), Errno>) -> Value {
-    match r {
-        Ok(()) => json!("ok"),
-        Err(e) => errno_json(e),
+pub fn run(args: &HostprocArgs) -> Result<HostprocOutcome, BadArgument> {
+    let pid = args.pid;
+    if pid <= 1 {
+        return Err(BadArgument(format!("hostproc needs a pid > 1, got {pid}")));
     }
+    let (ptrace_seize, ptrace_detach) = ptrace_and_let_go(pid);
+    Ok(HostprocOutcome {
+        self_pid: nix::unistd::getpid().as_raw(),
+        kill: unit(nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            None,
+        )),
+        proc_entry: std::fs::symlink_metadata(format!("/proc/{pid}")).is_ok(),
+        ptrace_seize,
+        ptrace_detach,
+        open_ns_net: Called::from_io(
+            std::fs::File::open(format!("/proc/{pid}/ns/net")).map(|_| Done::Ok),
+        ),
+        pid1_mnt_ns: link("/proc/1/ns/mnt"),
+        self_mnt_ns: link("/proc/self/ns/mnt"),
+        pid1_root: entries("/proc/1/root"),
+        self_root: entries("/"),
+    })
 }
 
 fn rc(r: libc::c_long) -> Result<(), Errno> {
@@ -61,7 +52,7 @@ fn rc(r: libc::c_long) -> Result<(), Errno> {
 /// PTRACE_SEIZE does not stop the tracee, and PTRACE_DETACH needs a stopped one: interrupt it,
 /// wait for the stop (bounded), then detach. A tracee left attached would be let go anyway when
 /// this process exits.
-fn ptrace_and_let_go(pid: i32) -> (Value, Value) {
+fn ptrace_and_let_go(pid: i32) -> (Called<Done>, Option<Called<Done>>) {
     // SAFETY: ptrace requests on a pid with null addr/data pointers.
     let seize = rc(unsafe {
         libc::ptrace(
@@ -72,7 +63,7 @@ fn ptrace_and_let_go(pid: i32) -> (Value, Value) {
         )
     });
     if let Err(e) = seize {
-        return (errno_json(e), Value::Null);
+        return (unit(Err(e)), None);
     }
     // SAFETY: as above.
     let detach = rc(unsafe {
@@ -95,7 +86,7 @@ fn ptrace_and_let_go(pid: i32) -> (Value, Value) {
             )
         })
     });
-    (json!("ok"), unit(detach))
+    (Called::Done(Done::Ok), Some(unit(detach)))
 }
 
 fn wait_stopped(pid: i32) -> Result<(), Errno> {
@@ -117,30 +108,26 @@ fn wait_stopped(pid: i32) -> Result<(), Errno> {
     }
 }
 
-fn link(path: &str) -> Value {
-    match std::fs::read_link(path) {
-        Ok(t) => json!(t.to_string_lossy()),
-        Err(e) => io_json(&e),
-    }
+fn link(path: &str) -> Called<String> {
+    Called::from_io(std::fs::read_link(path).map(|t| t.to_string_lossy().into_owned()))
 }
 
-fn entries(dir: &str) -> Value {
-    match std::fs::read_dir(dir) {
-        Ok(it) => {
-            let mut names: Vec<String> = it
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            json!(names)
-        }
-        Err(e) => io_json(&e),
-    }
+fn entries(dir: &str) -> Called<Vec<String>> {
+    Called::from_io(std::fs::read_dir(dir).map(|it| {
+        let mut names: Vec<String> = it
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const OK: Called<Done> = Called::Done(Done::Ok);
 
     #[test]
     fn a_visible_child_is_reached_and_let_go() {
@@ -148,32 +135,35 @@ mod tests {
             eprintln!("SKIP a_visible_child_is_reached_and_let_go: no `sleep`");
             return;
         };
-        let v = run(&format!("pid={}", child.id()));
+        let v = run(&HostprocArgs {
+            pid: child.id() as i32,
+        })
+        .unwrap();
         let still_running = matches!(child.try_wait(), Ok(None));
         let _ = child.kill();
         let _ = child.wait();
-        assert_eq!(v["kill"], json!("ok"));
-        assert_eq!(v["proc_entry"], json!(true));
-        assert_eq!(v["open_ns_net"], json!("ok"));
-        if v["ptrace_seize"]["errno"] == json!("EPERM") {
+        assert_eq!(v.kill, OK);
+        assert!(v.proc_entry);
+        assert_eq!(v.open_ns_net, OK);
+        if v.ptrace_seize.errno() == Some("EPERM") {
             // Yama's ptrace_scope 2 or 3 keeps even a parent from tracing without the capability.
-            eprintln!("SKIP a_visible_child_is_reached_and_let_go (ptrace part): {v}");
+            eprintln!("SKIP a_visible_child_is_reached_and_let_go (ptrace part): {v:?}");
             return;
         }
         // A parent may trace its own child (same uid), so the seize must succeed here.
-        assert_eq!(v["ptrace_seize"], json!("ok"), "{v}");
-        assert_eq!(v["ptrace_detach"], json!("ok"), "{v}");
+        assert_eq!(v.ptrace_seize, OK, "{v:?}");
+        assert_eq!(v.ptrace_detach, Some(OK), "{v:?}");
         assert!(
             still_running,
             "the traced child must run on after the detach"
         );
-        assert!(v["self_root"].is_array());
+        assert!(v.self_root.done().is_some());
     }
 
     #[test]
     fn bad_pids_are_refused() {
-        for arg in ["", "pid=x", "pid=1", "pid=-5"] {
-            assert!(run(arg)["error"].is_string(), "{arg}");
+        for pid in [0, 1, -5] {
+            assert!(run(&HostprocArgs { pid }).is_err(), "{pid}");
         }
     }
 }

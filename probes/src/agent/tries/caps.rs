@@ -1,40 +1,38 @@
 //! `caps`: the capability sets the agent holds, and two operations they guard tried for real:
-//! mounting a tmpfs (CAP_SYS_ADMIN) and setting `lo` up (CAP_NET_ADMIN).
-//!
-//! Result: `{"cap_bnd": hex, "cap_eff": hex, "mount_tmpfs": "ok" | errno, "lo_up": "ok" |
-//! errno}` (a failed status read gives `{"status_error": text}` in place of the sets; a
-//! failed `lo` step adds `"step"` to its errno object).
+//! mounting a tmpfs (CAP_SYS_ADMIN) and setting `lo` up (CAP_NET_ADMIN). A failed `lo` step
+//! names its ioctl.
 
-use super::errno_json;
+use crate::contract::{unit, CallError, Called, CapsOutcome, Done, Mounted};
 use crate::parse::parse_cap_sets;
 use nix::errno::Errno;
 use nix::mount::{mount, umount, MsFlags};
-use serde_json::{json, Map, Value};
 
 /// Where the tmpfs goes: every rootfs isoprobe builds has it, and the mount stays in the
 /// container's own mount namespace.
 const MOUNT_TARGET: &str = "/tmp";
 
-pub fn run(_arg: &str) -> Value {
-    let mut out = Map::new();
-    match std::fs::read_to_string("/proc/self/status")
+pub fn run() -> CapsOutcome {
+    let sets = std::fs::read_to_string("/proc/self/status")
         .map_err(|e| e.to_string())
-        .and_then(|t| parse_cap_sets(&t).map_err(|e| e.to_string()))
-    {
-        Ok(c) => {
-            out.insert("cap_bnd".into(), json!(format!("{:016x}", c.bounding)));
-            out.insert("cap_eff".into(), json!(format!("{:016x}", c.effective)));
-        }
-        Err(e) => {
-            out.insert("status_error".into(), json!(e));
-        }
+        .and_then(|t| parse_cap_sets(&t).map_err(|e| e.to_string()));
+    let (cap_bnd, cap_eff, status_error) = match sets {
+        Ok(c) => (
+            Some(format!("{:016x}", c.bounding)),
+            Some(format!("{:016x}", c.effective)),
+            None,
+        ),
+        Err(e) => (None, None, Some(e)),
+    };
+    CapsOutcome {
+        cap_bnd,
+        cap_eff,
+        status_error,
+        mount_tmpfs: try_mount(),
+        lo_up: try_lo_up(),
     }
-    out.insert("mount_tmpfs".into(), try_mount());
-    out.insert("lo_up".into(), try_lo_up());
-    Value::Object(out)
 }
 
-fn try_mount() -> Value {
+fn try_mount() -> Called<Mounted> {
     match mount(
         Some("tmpfs"),
         MOUNT_TARGET,
@@ -42,16 +40,18 @@ fn try_mount() -> Value {
         MsFlags::empty(),
         None::<&str>,
     ) {
-        Ok(()) => match umount(MOUNT_TARGET) {
-            Ok(()) => json!("ok"),
-            // The mount worked (that is the finding); a stuck mount is worth seeing too.
-            Err(e) => json!({"mounted": true, "umount": errno_json(e)}),
-        },
-        Err(e) => errno_json(e),
+        Ok(()) => Called::Done(match unit(umount(MOUNT_TARGET)) {
+            Called::Done(d) => Mounted::Unmounted(d),
+            Called::Failed(e) => Mounted::Stuck {
+                mounted: true,
+                umount: e,
+            },
+        }),
+        Err(e) => Called::Failed(CallError::from_errno(e)),
     }
 }
 
-fn try_lo_up() -> Value {
+fn try_lo_up() -> Called<Done> {
     // SAFETY: plain socket call; the fd is closed below on every path.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -61,7 +61,7 @@ fn try_lo_up() -> Value {
     // SAFETY: fd is ours and open.
     unsafe { libc::close(fd) };
     match r {
-        Ok(()) => json!("ok"),
+        Ok(()) => Called::Done(Done::Ok),
         Err((step, e)) => step_error(step, e),
     }
 }
@@ -85,8 +85,6 @@ fn set_up(fd: libc::c_int) -> Result<(), (&'static str, Errno)> {
     Ok(())
 }
 
-fn step_error(step: &str, e: Errno) -> Value {
-    let mut v = errno_json(e);
-    v["step"] = json!(step);
-    v
+fn step_error(step: &str, e: Errno) -> Called<Done> {
+    Called::Failed(CallError::from_errno(e).at(step))
 }
