@@ -1,5 +1,6 @@
 //! `ns.<type>`: the container's namespace of each type is not the host's, by the identity the
-//! kernel gives it (device and inode of `/proc/self/ns/<type>`).
+//! kernel gives it (device and inode of `/proc/self/ns/<type>`). One check per type, so the
+//! module is named for the family (`ns_distinct`) rather than for one id.
 
 use super::{host_ns_id, Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;

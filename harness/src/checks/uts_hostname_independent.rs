@@ -33,7 +33,7 @@ impl Check for HostnameIndependent {
     }
     fn isolation(&self) -> Isolation {
         // The hostname is part of what is asked, so that a runtime that cannot set one says
-        // so; probe() gives each of the two containers its own.
+        // so; run() gives each of the two containers its own.
         Isolation {
             hostname: Some(NAMES[0].into()),
             ..Isolation::base().with_ns(NsType::Uts)

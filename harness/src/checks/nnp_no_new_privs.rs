@@ -2,7 +2,7 @@
 //! program stays unprivileged.
 //!
 //! The setuid program is a copy of the agent, made setuid-root for this run only; the agent
-//! (uid 1000) execs it with `--probe ids` and reports the euid it got. Without no_new_privs
+//! (uid 1000) execs it, asking it to try `ids`, and reports the euid it got. Without no_new_privs
 //! that euid is 0, which is what the negative control shows: the copy really is setuid-root and
 //! its mount honours the bit.
 //!
