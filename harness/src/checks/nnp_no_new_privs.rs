@@ -197,7 +197,8 @@ mod tests {
 
     #[test]
     fn each_assertion_fails_on_its_own() {
-        let cases: [(fn(&mut NnpOutcome), &str); 5] = [
+        type Change = fn(&mut NnpOutcome);
+        let cases: [(Change, &str); 5] = [
             (|p| p.helper_euid = Some(0), "ran with euid 0"),
             (|p| p.helper_euid = None, "reported no euid"),
             (

@@ -38,6 +38,9 @@ macro_rules! contract {
 
         /// What the agent reports for one [`Try`]: the same variants with their outcomes, or
         /// the refusal of arguments it could not act on.
+        // A run holds a handful of these: boxing the big outcomes would save nothing worth the
+        // indirection in every match.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(tag = "tried", rename_all = "snake_case")]
         pub enum Tried {
