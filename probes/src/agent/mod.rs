@@ -43,9 +43,7 @@ pub fn observe_cheap() -> Observation {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         nspid: read_then("/proc/self/status", |t| {
-            parse::parse_nspid(t)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| "no NSpid line in /proc/self/status (kernel before 4.1)".into())
+            parse::parse_nspid(t)?.ok_or(CheapReadError::NoNspid)
         }),
         hostname: Reading::from_result(
             nix::unistd::gethostname()
@@ -57,19 +55,36 @@ pub fn observe_cheap() -> Observation {
         cgroup: read_then("/proc/self/cgroup", |t| {
             Ok(t.lines().map(str::to_string).collect())
         }),
-        mount_points: read_then("/proc/self/mountinfo", |t| {
-            parse::mount_points(t).map_err(|e| e.to_string())
-        }),
+        mount_points: read_then("/proc/self/mountinfo", |t| Ok(parse::mount_points(t)?)),
         cpu: None,
         escape: None,
         tried: Vec::new(),
     }
 }
 
-fn read_then<T>(path: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Reading<T> {
+/// Why a cheap reading failed; its text is what the observation reports.
+#[derive(Debug, thiserror::Error)]
+enum CheapReadError {
+    #[error("read {path}: {source}")]
+    Read {
+        path: &'static str,
+        source: std::io::Error,
+    },
+    #[error("read_dir /proc: {0}")]
+    ListProc(std::io::Error),
+    #[error(transparent)]
+    Parse(#[from] parse::ParseError),
+    #[error("no NSpid line in /proc/self/status (kernel before 4.1)")]
+    NoNspid,
+}
+
+fn read_then<T>(
+    path: &'static str,
+    f: impl FnOnce(&str) -> Result<T, CheapReadError>,
+) -> Reading<T> {
     Reading::from_result(
         fs::read_to_string(path)
-            .map_err(|e| format!("read {path}: {e}"))
+            .map_err(|source| CheapReadError::Read { path, source })
             .and_then(|t| f(&t)),
     )
 }
@@ -90,9 +105,9 @@ fn namespace_ids() -> BTreeMap<String, Reading<NsId>> {
         .collect()
 }
 
-fn list_proc() -> Result<Vec<i32>, String> {
+fn list_proc() -> Result<Vec<i32>, CheapReadError> {
     let names: Vec<String> = fs::read_dir("/proc")
-        .map_err(|e| format!("read_dir /proc: {e}"))?
+        .map_err(CheapReadError::ListProc)?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
