@@ -116,7 +116,7 @@ fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResu
         return Ok(skipped(check, reason, control, started));
     }
     let iso = check.isolation();
-    let verdict = interruptible(check.probe(ctx, &iso))?;
+    let verdict = interruptible(check.run(ctx, &iso))?;
     let duration_ms = started.elapsed().as_millis() as u64;
     let negative_control = if with_control {
         Some(run_control(ctx, check)?)
@@ -155,7 +155,7 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
     }
     // A control proves the check can fail only when its judge says fail; a control that could
     // not even run proves nothing, so it counts as missed.
-    let v = match check.probe(ctx, &iso) {
+    let v = match check.run(ctx, &iso) {
         Ok(v) => v,
         Err(e) if e.is_interrupt() => return Err(HarnessError::Interrupted),
         Err(e) => {
@@ -247,7 +247,7 @@ mod tests {
         fn sabotage(&self) -> Sabotage {
             Sabotage::NoCpuQuota
         }
-        fn probe(&self, _: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        fn run(&self, _: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
             if iso.cpu_quota.is_none() && self.control_errors {
                 return Err(RunError::Spawn(SpawnError::InvalidSpec("boom".into())));
             }

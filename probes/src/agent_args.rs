@@ -1,5 +1,7 @@
 //! The agent's command line, shared by the agent (parse) and the harness (render) so that the
-//! two cannot drift apart.
+//! two cannot drift apart. Each try travels as one `--try '<json>'` of [`Try`].
+
+use crate::contract::Try;
 
 /// What the agent is asked to do besides its cheap observations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -10,27 +12,40 @@ pub struct AgentArgs {
     pub spin_ms: u64,
     /// Try to escape the root and read this host path.
     pub escape_canary: Option<String>,
-    /// Named probes to run, in order, each with its argument (see `agent::probes`).
-    pub probes: Vec<ProbeRequest>,
+    /// What to try, in order (see `agent::tries`).
+    pub tries: Vec<Try>,
 }
 
-/// `--probe NAME` or `--probe NAME=ARG`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProbeRequest {
-    pub name: String,
-    pub arg: String,
-}
-
-impl ProbeRequest {
-    pub fn new(name: &str, arg: impl Into<String>) -> ProbeRequest {
-        ProbeRequest {
-            name: name.to_string(),
-            arg: arg.into(),
-        }
-    }
+/// A command line the agent cannot act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    #[error("agent: `{flag}` needs a value")]
+    MissingValue { flag: String },
+    #[error("agent: `{flag}` takes milliseconds, got `{value}`")]
+    NotMilliseconds { flag: String, value: String },
+    #[error("agent: `--try` takes a JSON try, got `{value}`: {source}")]
+    BadTry {
+        value: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "agent: unknown argument `{0}` (known: --linger-ms N, --spin-ms N, --escape PATH, --try JSON)"
+    )]
+    Unknown(String),
 }
 
 impl AgentArgs {
+    /// With `try_` added to what is asked.
+    pub fn with_try(mut self, try_: impl Into<Try>) -> AgentArgs {
+        self.tries.push(try_.into());
+        self
+    }
+
+    /// Only `try_`.
+    pub fn trying(try_: impl Into<Try>) -> AgentArgs {
+        AgentArgs::default().with_try(try_)
+    }
+
     pub fn to_argv(&self) -> Vec<String> {
         let mut v = Vec::new();
         if self.linger_ms > 0 {
@@ -42,53 +57,51 @@ impl AgentArgs {
         if let Some(c) = &self.escape_canary {
             v.extend(["--escape".to_string(), c.clone()]);
         }
-        for p in &self.probes {
-            let spec = if p.arg.is_empty() {
-                p.name.clone()
-            } else {
-                format!("{}={}", p.name, p.arg)
-            };
-            v.extend(["--probe".to_string(), spec]);
+        for t in &self.tries {
+            // A Try is plain data (strings, numbers, addresses): serialising cannot fail.
+            let json = serde_json::to_string(t).unwrap_or_default();
+            v.extend(["--try".to_string(), json]);
         }
         v
     }
 
-    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, ArgsError> {
         let mut out = AgentArgs::default();
         let mut it = args.into_iter();
         while let Some(flag) = it.next() {
             let mut value = || {
                 it.next()
-                    .ok_or_else(|| format!("agent: `{flag}` needs a value"))
+                    .ok_or_else(|| ArgsError::MissingValue { flag: flag.clone() })
             };
             match flag.as_str() {
-                "--linger-ms" => out.linger_ms = parse_ms(&flag, &value()?)?,
-                "--spin-ms" => out.spin_ms = parse_ms(&flag, &value()?)?,
+                "--linger-ms" => out.linger_ms = parse_ms(&flag, value()?)?,
+                "--spin-ms" => out.spin_ms = parse_ms(&flag, value()?)?,
                 "--escape" => out.escape_canary = Some(value()?),
-                "--probe" => {
-                    let spec = value()?;
-                    let (name, arg) = spec.split_once('=').unwrap_or((spec.as_str(), ""));
-                    out.probes.push(ProbeRequest::new(name, arg));
+                "--try" => {
+                    let value = value()?;
+                    match serde_json::from_str(&value) {
+                        Ok(t) => out.tries.push(t),
+                        Err(source) => return Err(ArgsError::BadTry { value, source }),
+                    }
                 }
-                other => {
-                    return Err(format!(
-                        "agent: unknown argument `{other}` (known: --linger-ms N, --spin-ms N, --escape PATH, --probe NAME[=ARG])"
-                    ))
-                }
+                _ => return Err(ArgsError::Unknown(flag)),
             }
         }
         Ok(out)
     }
 }
 
-fn parse_ms(flag: &str, v: &str) -> Result<u64, String> {
-    v.parse()
-        .map_err(|_| format!("agent: `{flag}` takes milliseconds, got `{v}`"))
+fn parse_ms(flag: &str, value: String) -> Result<u64, ArgsError> {
+    value.parse().map_err(|_| ArgsError::NotMilliseconds {
+        flag: flag.to_string(),
+        value,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::{IpcArgs, NetArgs};
 
     #[test]
     fn round_trips_through_argv() {
@@ -96,9 +109,15 @@ mod tests {
             linger_ms: 5,
             spin_ms: 300,
             escape_canary: Some("/tmp/c".into()),
-            probes: vec![
-                ProbeRequest::new("ipc", "key=1,name=/x"),
-                ProbeRequest::new("net", ""),
+            tries: vec![
+                IpcArgs {
+                    key: 1,
+                    name: "/x".into(),
+                    own_key: 2,
+                    own_name: "/y".into(),
+                }
+                .into(),
+                NetArgs::default().into(),
             ],
         };
         assert_eq!(AgentArgs::parse(a.to_argv()).unwrap(), a);
@@ -106,8 +125,19 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_bad_values() {
-        assert!(AgentArgs::parse(["--bogus".to_string()]).is_err());
-        assert!(AgentArgs::parse(["--spin-ms".to_string(), "x".into()]).is_err());
-        assert!(AgentArgs::parse(["--spin-ms".to_string()]).is_err());
+        let parse = |v: &[&str]| AgentArgs::parse(v.iter().map(|s| s.to_string()));
+        assert!(matches!(parse(&["--bogus"]), Err(ArgsError::Unknown(_))));
+        assert!(matches!(
+            parse(&["--spin-ms", "x"]),
+            Err(ArgsError::NotMilliseconds { .. })
+        ));
+        assert!(matches!(
+            parse(&["--spin-ms"]),
+            Err(ArgsError::MissingValue { .. })
+        ));
+        assert!(matches!(
+            parse(&["--try", r#"{"try":"nope"}"#]),
+            Err(ArgsError::BadTry { .. })
+        ));
     }
 }

@@ -7,10 +7,11 @@
 
 pub mod agent;
 pub mod agent_args;
+pub mod contract;
 pub mod namespace;
 pub mod observation;
 pub mod parse;
 
-pub use agent_args::{AgentArgs, ProbeRequest};
+pub use agent_args::{AgentArgs, ArgsError};
 pub use namespace::NsType;
 pub use observation::*;

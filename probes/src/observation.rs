@@ -1,29 +1,30 @@
 //! The agent's report: what it saw, never what that means.
 
+use crate::contract::{self, NotTried, Outcome, Tried};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One probe's result: a value, or the error that kept the agent from reading it. Errors are
+/// One cheap reading: a value, or the error that kept the agent from reading it. Errors are
 /// observations too (a missing `/proc` says something about the container).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Probe<T> {
+pub enum Reading<T> {
     Ok(T),
     Err(String),
 }
 
-impl<T> Probe<T> {
+impl<T> Reading<T> {
     pub fn ok(&self) -> Option<&T> {
         match self {
-            Probe::Ok(v) => Some(v),
-            Probe::Err(_) => None,
+            Reading::Ok(v) => Some(v),
+            Reading::Err(_) => None,
         }
     }
 
     pub fn from_result<E: std::fmt::Display>(r: Result<T, E>) -> Self {
         match r {
-            Ok(v) => Probe::Ok(v),
-            Err(e) => Probe::Err(e.to_string()),
+            Ok(v) => Reading::Ok(v),
+            Err(e) => Reading::Err(e.to_string()),
         }
     }
 }
@@ -45,22 +46,28 @@ pub struct Observation {
     pub uid: u32,
     pub gid: u32,
     /// The `NSpid` line of `/proc/self/status` as the container's /proc shows it.
-    pub nspid: Probe<Vec<i32>>,
-    pub hostname: Probe<String>,
+    pub nspid: Reading<Vec<i32>>,
+    pub hostname: Reading<String>,
     /// Keyed by the `/proc/self/ns/` name.
-    pub namespaces: BTreeMap<String, Probe<NsId>>,
+    pub namespaces: BTreeMap<String, Reading<NsId>>,
     /// The numeric entries of `/proc`: the processes this container can see.
-    pub proc_pids: Probe<Vec<i32>>,
+    pub proc_pids: Reading<Vec<i32>>,
     /// The lines of `/proc/self/cgroup`, as `hierarchy:controllers:path`.
-    pub cgroup: Probe<Vec<String>>,
+    pub cgroup: Reading<Vec<String>>,
     /// Mount points listed in `/proc/self/mountinfo`.
-    pub mount_points: Probe<Vec<String>>,
+    pub mount_points: Reading<Vec<String>>,
     pub cpu: Option<CpuSample>,
     pub escape: Option<EscapeReport>,
-    /// Results of the named probes asked for with `--probe`, by name. Each probe documents
-    /// its own JSON shape in `agent::probes`.
+    /// The outcome of every try asked for with `--try`, in order.
     #[serde(default)]
-    pub probes: BTreeMap<String, serde_json::Value>,
+    pub tried: Vec<Tried>,
+}
+
+impl Observation {
+    /// The outcome of the try whose outcome type is `O`, or why there is none.
+    pub fn tried<O: Outcome>(&self) -> Result<&O, NotTried> {
+        contract::find(&self.tried)
+    }
 }
 
 /// A busy loop's cost as the agent measured it.
@@ -94,5 +101,5 @@ pub struct EscapeAttempt {
     /// `direct-open`, `chroot-dotdot` or `chroot-fchdir`.
     pub method: String,
     /// The canary's content as read (truncated), or why it could not be read.
-    pub read: Probe<String>,
+    pub read: Reading<String>,
 }

@@ -48,7 +48,7 @@ impl Check for CgroupNsRoot {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Cgroup)
     }
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;
         let own_cgroup = out.cgroup.as_ref().and_then(|c| c.paths.first().cloned());
         Ok(judge(

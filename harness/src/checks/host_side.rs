@@ -1,8 +1,10 @@
 //! What checks do on the host around a run: unguessable tokens and canary files, setup
 //! errors, bounded waits, and mounts that are undone on every path.
 
+use super::Verdict;
 use crate::runtime::{RunError, RunOutcome};
 use crate::vocabulary::HostStepError;
+use isoprobe_probes::contract::Outcome;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -70,13 +72,15 @@ impl Canary {
     }
 }
 
-/// What the named probe reported (`null` when the agent did not run it).
-pub(super) fn probe_result(out: &RunOutcome, name: &str) -> serde_json::Value {
-    out.observation
-        .probes
-        .get(name)
-        .cloned()
-        .unwrap_or(serde_json::Value::Null)
+/// The outcome of the try a check asked for, or the failing verdict of its absence.
+pub(super) fn tried<O: Outcome>(out: &RunOutcome) -> Result<&O, Verdict> {
+    out.observation.tried::<O>().map_err(Verdict::not_tried)
+}
+
+/// A typed value as reports show it: the agent's outcomes keep the JSON shapes reports and
+/// reasons have always quoted (an errno object, `"ok"`, `{"code": 0}`).
+pub(super) fn shown<T: serde::Serialize + ?Sized>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// A host-side preparation step that failed: the check cannot run.

@@ -2,34 +2,37 @@
 //! asks for, how it judges what the agent saw, and the sabotage that must make it fail.
 //!
 //! To add a check: write a module with a type implementing [`Check`], and list it in [`all`].
-//! Its id is interface (reports, snapshots and users' scripts name it): never rename one.
+//! Its id is interface (reports, snapshots and users' scripts name it): never rename one. A
+//! module's name is its check's id with `.` and `-` turned into `_`; the family of `ns.<type>`
+//! checks lives in `ns_distinct.rs`.
 
-mod caps_bounding;
+mod caps_bounding_dropped;
+mod cgroup_cpu_throttled;
 mod cgroup_ns_root;
-mod cpu_throttle;
 mod host_side;
-mod ipc_sysv;
-mod memory_limit;
-mod mnt_propagation;
-mod namespace_ids;
-mod net_loopback;
-mod no_new_privs;
-mod old_root;
-mod pid_init;
-mod pids_limit;
-mod proc_host;
+mod ipc_sysv_isolated;
+mod memory_limit_enforced;
+mod mnt_no_propagation;
+mod net_only_loopback;
+mod nnp_no_new_privs;
+mod ns_distinct;
+mod pid_init_is_1;
+mod pids_limit_enforced;
+mod proc_host_invisible;
 mod requirement;
-mod root_escape;
-mod sysctl_net;
-mod time_offsets;
-mod user_root;
-mod uts_hostname;
+mod root_chroot_escape_blocked;
+mod root_old_root_gone;
+mod sysctl_net_isolated;
+mod time_offsets_isolated;
+mod user_root_is_unprivileged;
+mod uts_hostname_independent;
 
 pub use requirement::Requirement;
 
 use crate::runtime::{Job, RunError, RunOutcome, Runtime};
 
 use crate::vocabulary::{Isolation, Sabotage};
+use isoprobe_probes::contract::NotTried;
 use isoprobe_probes::AgentArgs;
 use serde_json::Value;
 use std::path::Path;
@@ -61,6 +64,16 @@ impl Verdict {
             },
             expected,
             observed,
+        }
+    }
+
+    /// The agent reported no outcome for the try the check asked for: nothing to judge.
+    pub fn not_tried(e: NotTried) -> Verdict {
+        Verdict {
+            pass: false,
+            reason: e.to_string(),
+            expected: Value::Null,
+            observed: Value::Null,
         }
     }
 }
@@ -97,30 +110,30 @@ pub trait Check: Send + Sync {
     fn sabotage(&self) -> Sabotage;
     /// Runs the containers the check needs under `iso` (the check's own isolation, or the
     /// sabotaged one) and judges what they saw.
-    fn probe(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;
 }
 
 /// Every check, in report order.
 pub fn all() -> Vec<Box<dyn Check>> {
-    let mut v: Vec<Box<dyn Check>> = vec![Box::new(pid_init::PidInitIsOne)];
-    v.extend(namespace_ids::all());
-    v.push(Box::new(uts_hostname::HostnameIndependent));
-    v.push(Box::new(root_escape::ChrootEscapeBlocked));
-    v.push(Box::new(cpu_throttle::CpuThrottled));
+    let mut v: Vec<Box<dyn Check>> = vec![Box::new(pid_init_is_1::PidInitIsOne)];
+    v.extend(ns_distinct::all());
+    v.push(Box::new(uts_hostname_independent::HostnameIndependent));
+    v.push(Box::new(root_chroot_escape_blocked::ChrootEscapeBlocked));
+    v.push(Box::new(cgroup_cpu_throttled::CpuThrottled));
     // Coverage checks: one line each, in the order of the README table.
-    v.push(Box::new(caps_bounding::BoundingDropped));
-    v.push(Box::new(no_new_privs::NoNewPrivs));
-    v.push(Box::new(pids_limit::PidsLimitEnforced));
-    v.push(Box::new(memory_limit::MemoryLimitEnforced));
-    v.push(Box::new(ipc_sysv::IpcSysvIsolated));
-    v.push(Box::new(net_loopback::OnlyLoopback));
-    v.push(Box::new(sysctl_net::NetSysctlIsolated));
+    v.push(Box::new(caps_bounding_dropped::BoundingDropped));
+    v.push(Box::new(nnp_no_new_privs::NoNewPrivs));
+    v.push(Box::new(pids_limit_enforced::PidsLimitEnforced));
+    v.push(Box::new(memory_limit_enforced::MemoryLimitEnforced));
+    v.push(Box::new(ipc_sysv_isolated::IpcSysvIsolated));
+    v.push(Box::new(net_only_loopback::OnlyLoopback));
+    v.push(Box::new(sysctl_net_isolated::NetSysctlIsolated));
     v.push(Box::new(cgroup_ns_root::CgroupNsRoot));
-    v.push(Box::new(time_offsets::TimeOffsetsIsolated));
-    v.push(Box::new(mnt_propagation::NoPropagation));
-    v.push(Box::new(old_root::OldRootGone));
-    v.push(Box::new(user_root::RootIsUnprivileged));
-    v.push(Box::new(proc_host::HostInvisible));
+    v.push(Box::new(time_offsets_isolated::TimeOffsetsIsolated));
+    v.push(Box::new(mnt_no_propagation::NoPropagation));
+    v.push(Box::new(root_old_root_gone::OldRootGone));
+    v.push(Box::new(user_root_is_unprivileged::RootIsUnprivileged));
+    v.push(Box::new(proc_host_invisible::HostInvisible));
     v
 }
 

@@ -13,7 +13,7 @@
 //! Each attempt runs in a forked child, because a successful one changes the root of the
 //! process that made it.
 
-use crate::observation::{EscapeAttempt, EscapeReport, Probe};
+use crate::observation::{EscapeAttempt, EscapeReport, Reading};
 use nix::sys::wait::waitpid;
 use nix::unistd::{chdir, chroot, fchdir, fork, ForkResult};
 use std::fs;
@@ -50,9 +50,9 @@ pub fn attempt_escapes(canary: &str) -> EscapeReport {
     }
 }
 
-fn read_canary(path: &str) -> Probe<String> {
+fn read_canary(path: &str) -> Reading<String> {
     let mut buf = Vec::new();
-    Probe::from_result(
+    Reading::from_result(
         fs::File::open(path)
             .and_then(|f| f.take(MAX_READ as u64).read_to_end(&mut buf))
             .map(|_| String::from_utf8_lossy(&buf).into_owned())
@@ -60,49 +60,79 @@ fn read_canary(path: &str) -> Probe<String> {
     )
 }
 
+/// The step of an escape attempt that was refused; its text is what the report shows.
+#[derive(Debug, thiserror::Error)]
+enum Blocked {
+    #[error("{step}: {errno}")]
+    Call {
+        step: String,
+        errno: nix::errno::Errno,
+    },
+    #[error("{step}: {error}")]
+    Io { step: String, error: std::io::Error },
+    #[error("no directory below / to chroot into")]
+    NoInnerDir,
+}
+
+fn call(step: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> Blocked {
+    move |errno| Blocked::Call {
+        step: step.into(),
+        errno,
+    }
+}
+
+fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> Blocked {
+    move |error| Blocked::Io {
+        step: step.into(),
+        error,
+    }
+}
+
 /// A directory below the root to chroot into; any existing one will do, and the agent must
 /// not need to create one (the rootfs may be read-only).
-fn inner_dir() -> Result<&'static str, String> {
+fn inner_dir() -> Result<&'static str, Blocked> {
     ["/proc", "/tmp", "/dev", "/sys", "/etc"]
         .into_iter()
         .find(|d| fs::metadata(d).map(|m| m.is_dir()).unwrap_or(false))
-        .ok_or_else(|| "no directory below / to chroot into".to_string())
+        .ok_or(Blocked::NoInnerDir)
 }
 
-fn walk_up_and_chroot() -> Result<(), String> {
+fn walk_up_and_chroot() -> Result<(), Blocked> {
     for _ in 0..DOTDOT_STEPS {
-        chdir("..").map_err(|e| format!("chdir ..: {e}"))?;
+        chdir("..").map_err(call("chdir .."))?;
     }
-    chroot(".").map_err(|e| format!("chroot .: {e}"))
+    chroot(".").map_err(call("chroot ."))
 }
 
-fn escape_dotdot(canary: &str) -> Probe<String> {
-    let run = || -> Result<(), String> {
+/// The canary as read after `attempt` succeeded, or the step that blocked it.
+fn then_read(attempt: Result<(), Blocked>, canary: &str) -> Reading<String> {
+    match attempt {
+        Ok(()) => read_canary(canary),
+        Err(e) => Reading::Err(e.to_string()),
+    }
+}
+
+fn escape_dotdot(canary: &str) -> Reading<String> {
+    let run = || -> Result<(), Blocked> {
         let dir = inner_dir()?;
         // The working directory stays at the old root, outside the new one.
-        chroot(dir).map_err(|e| format!("chroot {dir}: {e}"))?;
+        chroot(dir).map_err(call(format!("chroot {dir}")))?;
         walk_up_and_chroot()
     };
-    match run() {
-        Ok(()) => read_canary(canary),
-        Err(e) => Probe::Err(e),
-    }
+    then_read(run(), canary)
 }
 
-fn escape_fchdir(canary: &str) -> Probe<String> {
-    let run = || -> Result<(), String> {
-        let outside = fs::File::open("/").map_err(|e| format!("open /: {e}"))?;
+fn escape_fchdir(canary: &str) -> Reading<String> {
+    let run = || -> Result<(), Blocked> {
+        let outside = fs::File::open("/").map_err(io("open /"))?;
         let dir = inner_dir()?;
-        chroot(dir).map_err(|e| format!("chroot {dir}: {e}"))?;
-        chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+        chroot(dir).map_err(call(format!("chroot {dir}")))?;
+        chdir("/").map_err(call("chdir /"))?;
         // Back out through the fd held from before the chroot.
-        fchdir(outside.as_fd()).map_err(|e| format!("fchdir: {e}"))?;
+        fchdir(outside.as_fd()).map_err(call("fchdir"))?;
         walk_up_and_chroot()
     };
-    match run() {
-        Ok(()) => read_canary(canary),
-        Err(e) => Probe::Err(e),
-    }
+    then_read(run(), canary)
 }
 
 /// The escape from a root that was moved over the old one (MS_MOVE + chroot, as runtimes do
@@ -110,31 +140,27 @@ fn escape_fchdir(canary: &str) -> Probe<String> {
 /// and re-entering the mount namespace (setns resets the root to the namespace's root) lands
 /// on it. A pivoted root has no parent mount, so the detach is refused. It runs in a copy of
 /// the mount namespace so that the agent's own stays intact.
-fn escape_umount_setns(canary: &str) -> Probe<String> {
+fn escape_umount_setns(canary: &str) -> Reading<String> {
     use nix::mount::{umount2, MntFlags};
     use nix::sched::{setns, unshare, CloneFlags};
-    let run = || -> Result<(), String> {
-        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
-        let ns = fs::File::open("/proc/self/ns/mnt")
-            .map_err(|e| format!("open /proc/self/ns/mnt: {e}"))?;
-        umount2("/", MntFlags::MNT_DETACH).map_err(|e| format!("umount2(/, MNT_DETACH): {e}"))?;
-        setns(ns.as_fd(), CloneFlags::CLONE_NEWNS).map_err(|e| format!("setns(mnt): {e}"))
+    let run = || -> Result<(), Blocked> {
+        unshare(CloneFlags::CLONE_NEWNS).map_err(call("unshare(CLONE_NEWNS)"))?;
+        let ns = fs::File::open("/proc/self/ns/mnt").map_err(io("open /proc/self/ns/mnt"))?;
+        umount2("/", MntFlags::MNT_DETACH).map_err(call("umount2(/, MNT_DETACH)"))?;
+        setns(ns.as_fd(), CloneFlags::CLONE_NEWNS).map_err(call("setns(mnt)"))
     };
-    match run() {
-        Ok(()) => read_canary(canary),
-        Err(e) => Probe::Err(e),
-    }
+    then_read(run(), canary)
 }
 
 /// Runs `f` in a forked child and brings its result back over a pipe as JSON.
-fn in_child(f: impl FnOnce() -> Probe<String>) -> Probe<String> {
+fn in_child(f: impl FnOnce() -> Reading<String>) -> Reading<String> {
     let (r, w) = match nix::unistd::pipe() {
         Ok(p) => p,
-        Err(e) => return Probe::Err(format!("pipe: {e}")),
+        Err(e) => return Reading::Err(format!("pipe: {e}")),
     };
     // SAFETY: the agent is single-threaded, so the child may use the allocator freely.
     match unsafe { fork() } {
-        Err(e) => Probe::Err(format!("fork: {e}")),
+        Err(e) => Reading::Err(format!("fork: {e}")),
         Ok(ForkResult::Child) => {
             drop(r);
             let result = f();
@@ -153,8 +179,9 @@ fn in_child(f: impl FnOnce() -> Probe<String>) -> Probe<String> {
             let mut text = String::new();
             let _ = fs::File::from(r).read_to_string(&mut text);
             let _ = waitpid(child, None);
-            serde_json::from_str(&text)
-                .unwrap_or_else(|_| Probe::Err(format!("escape child reported nothing: `{text}`")))
+            serde_json::from_str(&text).unwrap_or_else(|_| {
+                Reading::Err(format!("escape child reported nothing: `{text}`"))
+            })
         }
     }
 }

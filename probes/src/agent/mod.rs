@@ -1,12 +1,12 @@
 //! What the agent does inside the container. It only observes and reports; every judgement is
-//! the harness's. Each observation that can fail is a [`Probe`], so one unreadable file never
+//! the harness's. Each observation that can fail is a [`Reading`], so one unreadable file never
 //! hides the others.
 
 mod escape;
-pub mod probes;
 mod spin;
+pub mod tries;
 
-use crate::observation::{NsId, Observation, Probe};
+use crate::observation::{NsId, Observation, Reading};
 use crate::parse;
 use crate::{AgentArgs, NsType};
 use std::collections::BTreeMap;
@@ -30,10 +30,7 @@ pub fn observe(args: &AgentArgs) -> Observation {
     if let Some(canary) = &args.escape_canary {
         obs.escape = Some(attempt_escapes(canary));
     }
-    for p in &args.probes {
-        obs.probes
-            .insert(p.name.clone(), probes::run(&p.name, &p.arg));
-    }
+    obs.tried = args.tries.iter().map(tries::run).collect();
     obs
 }
 
@@ -46,38 +43,53 @@ pub fn observe_cheap() -> Observation {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         nspid: read_then("/proc/self/status", |t| {
-            parse::parse_nspid(t)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| "no NSpid line in /proc/self/status (kernel before 4.1)".into())
+            parse::parse_nspid(t)?.ok_or(CheapReadError::NoNspid)
         }),
-        hostname: Probe::from_result(
+        hostname: Reading::from_result(
             nix::unistd::gethostname()
                 .map_err(|e| format!("gethostname: {e}"))
                 .map(|h| h.to_string_lossy().into_owned()),
         ),
         namespaces: namespace_ids(),
-        proc_pids: Probe::from_result(list_proc()),
+        proc_pids: Reading::from_result(list_proc()),
         cgroup: read_then("/proc/self/cgroup", |t| {
             Ok(t.lines().map(str::to_string).collect())
         }),
-        mount_points: read_then("/proc/self/mountinfo", |t| {
-            parse::mount_points(t).map_err(|e| e.to_string())
-        }),
+        mount_points: read_then("/proc/self/mountinfo", |t| Ok(parse::mount_points(t)?)),
         cpu: None,
         escape: None,
-        probes: Default::default(),
+        tried: Vec::new(),
     }
 }
 
-fn read_then<T>(path: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Probe<T> {
-    Probe::from_result(
+/// Why a cheap reading failed; its text is what the observation reports.
+#[derive(Debug, thiserror::Error)]
+enum CheapReadError {
+    #[error("read {path}: {source}")]
+    Read {
+        path: &'static str,
+        source: std::io::Error,
+    },
+    #[error("read_dir /proc: {0}")]
+    ListProc(std::io::Error),
+    #[error(transparent)]
+    Parse(#[from] parse::ParseError),
+    #[error("no NSpid line in /proc/self/status (kernel before 4.1)")]
+    NoNspid,
+}
+
+fn read_then<T>(
+    path: &'static str,
+    f: impl FnOnce(&str) -> Result<T, CheapReadError>,
+) -> Reading<T> {
+    Reading::from_result(
         fs::read_to_string(path)
-            .map_err(|e| format!("read {path}: {e}"))
+            .map_err(|source| CheapReadError::Read { path, source })
             .and_then(|t| f(&t)),
     )
 }
 
-fn namespace_ids() -> BTreeMap<String, Probe<NsId>> {
+fn namespace_ids() -> BTreeMap<String, Reading<NsId>> {
     NsType::ALL
         .iter()
         .map(|t| {
@@ -88,14 +100,14 @@ fn namespace_ids() -> BTreeMap<String, Probe<NsId>> {
                     ino: m.ino(),
                 })
                 .map_err(|e| format!("stat {path}: {e}"));
-            (t.proc_name().to_string(), Probe::from_result(id))
+            (t.proc_name().to_string(), Reading::from_result(id))
         })
         .collect()
 }
 
-fn list_proc() -> Result<Vec<i32>, String> {
+fn list_proc() -> Result<Vec<i32>, CheapReadError> {
     let names: Vec<String> = fs::read_dir("/proc")
-        .map_err(|e| format!("read_dir /proc: {e}"))?
+        .map_err(CheapReadError::ListProc)?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();

@@ -1,0 +1,159 @@
+//! `memory.limit-enforced`: with a 64 MiB memory limit, a process inside that allocates (and
+//! writes) 256 MiB is OOM-killed before it has written 64 MiB, and the host sees the kill in
+//! the cgroup's OOM counter.
+//!
+//! The allocation happens in a child of the agent, so the OOM killer's choice (the biggest
+//! task of the cgroup) is the child and the agent survives to report how it ended. The machine
+//! has no swap, so the limit cannot be met by paging out.
+
+use super::host_side;
+use super::{Check, Ctx, Requirement, Verdict};
+use crate::runtime::RunError;
+use crate::vocabulary::{Isolation, Sabotage};
+use isoprobe_probes::contract::{AllocArgs, AllocOutcome, Called, Ended};
+use isoprobe_probes::AgentArgs;
+use serde_json::json;
+
+pub struct MemoryLimitEnforced;
+
+const LIMIT_MB: u64 = 64;
+/// Four times the limit: far past it, yet modest when the control runs with no limit at all.
+const ALLOC_MB: u64 = 256;
+
+impl Check for MemoryLimitEnforced {
+    fn id(&self) -> String {
+        "memory.limit-enforced".into()
+    }
+    fn description(&self) -> String {
+        format!(
+            "with a memory limit of {LIMIT_MB} MiB, a child allocating {ALLOC_MB} MiB inside is \
+             OOM-killed (SIGKILL) and the cgroup counts the OOM kill"
+        )
+    }
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::Root, Requirement::Controller("memory")]
+    }
+    fn isolation(&self) -> Isolation {
+        Isolation {
+            own_cgroup: true,
+            memory_max: Some(LIMIT_MB << 20),
+            ..Isolation::base()
+        }
+    }
+    fn sabotage(&self) -> Sabotage {
+        Sabotage::NoMemoryLimit
+    }
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let out = ctx.run(
+            iso,
+            AgentArgs::trying(AllocArgs {
+                mb: ALLOC_MB as usize,
+            }),
+        )?;
+        let oom = out.cgroup.as_ref().and_then(|c| c.oom_kills.clone());
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, oom)))
+    }
+}
+
+/// Passes when the child was SIGKILLed below the limit and the cgroup counted an OOM kill
+/// (`oom`: its `oom_kill` counter, `None` without a memory cgroup).
+fn judge(p: &AllocOutcome, oom: Option<Result<u64, String>>) -> Verdict {
+    let child = host_side::shown(&p.child);
+    let touched = p.touched_mb as u64;
+    let mut failures = Vec::new();
+    if !matches!(&p.child, Called::Done(Ended::Signal(s)) if s == "SIGKILL") {
+        failures.push(format!(
+            "the allocating child was not killed: it ended with {child} after {touched} MiB"
+        ));
+    }
+    if touched >= LIMIT_MB {
+        failures.push(format!(
+            "the child wrote {touched} MiB, not less than the {LIMIT_MB} MiB limit"
+        ));
+    }
+    let oom_kills = match &oom {
+        Some(Ok(n)) => {
+            if *n == 0 {
+                failures.push("the cgroup's OOM counter is 0".into());
+            }
+            Some(*n)
+        }
+        Some(Err(e)) => {
+            failures.push(format!("the cgroup's OOM counter is unreadable: {e}"));
+            None
+        }
+        None => {
+            failures.push("no memory cgroup statistics (no memory limit was set)".into());
+            None
+        }
+    };
+    Verdict::from_failures(
+        failures,
+        // No MiB count here: where in the last MiB the kill lands varies from run to run.
+        &format!(
+            "the child was SIGKILLed before it had written {LIMIT_MB} of {ALLOC_MB} MiB; \
+             oom_kill {}",
+            oom_kills.unwrap_or(0)
+        ),
+        json!({
+            "child": {"signal": "SIGKILL"},
+            "touched_below_limit": true,
+            "oom_kills": "> 0",
+        }),
+        json!({
+            "child": child,
+            "touched_below_limit": touched < LIMIT_MB,
+            "oom_kills": oom_kills,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn killed() -> AllocOutcome {
+        AllocOutcome {
+            mb: 256,
+            touched_mb: 62,
+            child: Called::Done(Ended::Signal("SIGKILL".into())),
+        }
+    }
+
+    #[test]
+    fn passes_when_killed_below_the_limit_and_counted() {
+        let v = judge(&killed(), Some(Ok(1)));
+        assert!(v.pass, "{}", v.reason);
+        assert_eq!(v.observed["child"], json!({"signal": "SIGKILL"}));
+    }
+
+    #[test]
+    fn each_assertion_fails_on_its_own() {
+        let completed = AllocOutcome {
+            child: Called::Done(Ended::Code(0)),
+            ..killed()
+        };
+        let late = AllocOutcome {
+            touched_mb: 100,
+            ..killed()
+        };
+        for (p, oom, needle) in [
+            (
+                completed,
+                Some(Ok(1)),
+                r#"was not killed: it ended with {"code":0} after 62 MiB"#,
+            ),
+            (late, Some(Ok(1)), "wrote 100 MiB"),
+            (killed(), Some(Ok(0)), "OOM counter is 0"),
+            (killed(), Some(Err("gone".into())), "unreadable: gone"),
+            (killed(), None, "no memory cgroup"),
+        ] {
+            let v = judge(&p, oom);
+            assert!(
+                !v.pass && v.reason.contains(needle),
+                "{needle}: {}",
+                v.reason
+            );
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `root.old-root-gone`: after pivot_root nothing of the host's root is reachable. The agent
+//! lists its mount points and tries the host path of a canary below every one that is not its
+//! own `/` or `/proc`; a kept old root shows up as an extra mount point the canary is read
+//! through.
+
+use super::host_side::{self, Canary};
+use super::{Check, Ctx, Requirement, Verdict};
+use crate::runtime::RunError;
+use crate::vocabulary::OLD_ROOT;
+use crate::vocabulary::{Isolation, Sabotage};
+use isoprobe_probes::contract::{OldrootArgs, OldrootOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
+use std::fs;
+use std::path::PathBuf;
+
+pub struct OldRootGone;
+
+/// The mount points a container of `Isolation::base()` has: its root and its /proc.
+const EXPECTED: [&str; 2] = ["/", "/proc"];
+/// Enough of a leaked host mount table to show what it is.
+const SHOWN: usize = 8;
+
+impl Check for OldRootGone {
+    fn id(&self) -> String {
+        "root.old-root-gone".into()
+    }
+    fn description(&self) -> String {
+        "after pivot_root the container's mount table holds only its root and /proc, and a \
+         host canary outside the rootfs cannot be read below any of its mount points"
+            .into()
+    }
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::Root, Requirement::Namespace(NsType::Mnt)]
+    }
+    fn isolation(&self) -> Isolation {
+        Isolation::base()
+    }
+    fn sabotage(&self) -> Sabotage {
+        Sabotage::KeepOldRoot
+    }
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let canary = Canary::create(ctx.scratch)?;
+        let _put_old = RemovedIfNew::new(ctx.rootfs.join(&OLD_ROOT[1..]));
+        let out = ctx.run(
+            iso,
+            AgentArgs::trying(OldrootArgs {
+                canary: canary.path().display().to_string(),
+            }),
+        )?;
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, canary.secret())))
+    }
+}
+
+/// The directory a kept old root is mounted on is made by the container in the rootfs, which
+/// may be the user's own: it goes again if this run made it (and it is empty, as the mount
+/// left with the container's mount namespace).
+struct RemovedIfNew(Option<PathBuf>);
+
+impl RemovedIfNew {
+    fn new(dir: PathBuf) -> RemovedIfNew {
+        RemovedIfNew((!dir.exists()).then_some(dir))
+    }
+}
+
+impl Drop for RemovedIfNew {
+    fn drop(&mut self) {
+        if let Some(d) = &self.0 {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
+    let mut failures = Vec::new();
+    let extra: Vec<String> = match p.mount_points.done() {
+        Some(points) => {
+            let points: Vec<&str> = points.iter().map(String::as_str).collect();
+            for want in EXPECTED {
+                if !points.contains(&want) {
+                    failures.push(format!("`{want}` is not among the mount points"));
+                }
+            }
+            // Runtimes cover parts of /proc (read-only binds of /proc/irq, /proc/bus, ...):
+            // those are the container's own proc, not the old root; the canary is still
+            // tried below them.
+            points
+                .into_iter()
+                .filter(|m| !EXPECTED.contains(m) && !m.starts_with("/proc/"))
+                .map(str::to_string)
+                .collect()
+        }
+        None => {
+            failures.push(format!(
+                "the container could not list its mount points: {}",
+                host_side::shown(&p.mount_points)
+            ));
+            Vec::new()
+        }
+    };
+    if !extra.is_empty() {
+        failures.push(format!(
+            "{} mount points besides / and /proc, at or below `{}`",
+            extra.len(),
+            outermost(&extra).join("`, `")
+        ));
+    }
+    if p.reads.is_empty() {
+        failures.push("the agent tried no path to the canary".to_string());
+    }
+    let reached: Vec<&str> = p
+        .reads
+        .iter()
+        .filter(|r| r.read.done().map(|c| c.ok.trim()) == Some(secret))
+        .map(|r| r.path.as_str())
+        .collect();
+    if let Some(first) = reached.first() {
+        failures.push(format!("the host canary was read through `{first}`"));
+    }
+    Verdict::from_failures(
+        failures,
+        "only / and /proc are mounted, and the canary was reachable by no path",
+        json!({"mount_points": EXPECTED, "canary_reached_through": []}),
+        json!({
+            "extra_mount_points": outermost(&extra),
+            "canary_reached_through": reached,
+        }),
+    )
+}
+
+/// The extra mount points that are not below another one: a kept old root shows as itself,
+/// not as the host's whole mount table (which differs from machine to machine).
+fn outermost(points: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = points
+        .iter()
+        .map(String::as_str)
+        .filter(|m| {
+            !points
+                .iter()
+                .any(|p| p != m && p != "/" && m.starts_with(&format!("{}/", p)))
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.truncate(SHOWN);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "isoprobe-canary-x";
+
+    use isoprobe_probes::contract::{CallError, Called, Content, PathRead};
+
+    fn points(p: &[&str]) -> Called<Vec<String>> {
+        Called::Done(p.iter().map(|m| m.to_string()).collect())
+    }
+
+    fn read(path: &str, text: &str) -> Vec<PathRead> {
+        vec![PathRead {
+            path: path.into(),
+            read: Called::Done(Content { ok: text.into() }),
+        }]
+    }
+
+    fn gone() -> OldrootOutcome {
+        OldrootOutcome {
+            mount_points: points(&["/", "/proc"]),
+            reads: vec![PathRead {
+                path: "/tmp/c".into(),
+                read: Called::Failed(CallError::from_errno(nix::errno::Errno::ENOENT)),
+            }],
+        }
+    }
+
+    #[test]
+    fn passes_with_only_root_and_proc_and_no_read() {
+        let v = judge(&gone(), SECRET);
+        assert!(v.pass, "{}", v.reason);
+    }
+
+    #[test]
+    fn each_assertion_fails_on_its_own() {
+        let with_points = |p: &[&str]| OldrootOutcome {
+            mount_points: points(p),
+            ..gone()
+        };
+        assert!(
+            judge(
+                &with_points(&["/", "/proc", "/proc/irq", "/proc/bus"]),
+                SECRET
+            )
+            .pass,
+            "covers of /proc are not the old root"
+        );
+        let unlisted = OldrootOutcome {
+            mount_points: Called::Failed(CallError::from_errno(nix::errno::Errno::ENOENT)),
+            ..gone()
+        };
+        let reached = OldrootOutcome {
+            reads: read("/.old/tmp/c", &format!("{SECRET}\n")),
+            ..gone()
+        };
+        let no_reads = OldrootOutcome {
+            reads: vec![],
+            ..gone()
+        };
+        for (p, needle) in [
+            (
+                with_points(&["/", "/proc", "/.old", "/.old/sys"]),
+                "2 mount points besides / and /proc, at or below `/.old`",
+            ),
+            (with_points(&["/"]), "`/proc` is not among"),
+            (unlisted, "could not list its mount points"),
+            (reached, "read through `/.old/tmp/c`"),
+            (no_reads, "tried no path"),
+        ] {
+            let v = judge(&p, SECRET);
+            assert!(
+                !v.pass && v.reason.contains(needle),
+                "{needle}: {}",
+                v.reason
+            );
+        }
+    }
+
+    #[test]
+    fn another_file_is_not_the_canary() {
+        let p = OldrootOutcome {
+            reads: read("/x/tmp/c", "something else"),
+            ..gone()
+        };
+        assert!(judge(&p, SECRET).pass);
+    }
+
+    #[test]
+    fn outermost_keeps_only_tops() {
+        let points = ["/.old", "/.old/proc", "/.old/sys/fs", "/x", "/.old"].map(String::from);
+        assert_eq!(outermost(&points), ["/.old", "/x"]);
+    }
+}

@@ -1,0 +1,220 @@
+//! `sysctl.net-isolated`: a network sysctl written inside a network namespace changes there
+//! and not on the host.
+//!
+//! The negative control really changes the host's value; a [`RestoreSysctl`] guard puts the
+//! original back on every path, after the judge has read what the container did.
+
+use super::host_side;
+use super::{Check, Ctx, Requirement, Verdict};
+use crate::runtime::RunError;
+use crate::vocabulary::HostStepError;
+use crate::vocabulary::{Isolation, Sabotage};
+use isoprobe_probes::contract::{Called, SysctlArgs, SysctlOutcome};
+use isoprobe_probes::{AgentArgs, NsType};
+use serde_json::json;
+use std::fs;
+
+pub struct NetSysctlIsolated;
+
+/// Per network namespace, harmless to change for a moment, and every kernel has it.
+const SYSCTL: &str = "/proc/sys/net/ipv4/ip_default_ttl";
+
+fn read_host() -> Result<String, RunError> {
+    fs::read_to_string(SYSCTL)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| HostStepError::new("read the host's sysctl", SYSCTL, e).into())
+}
+
+/// A valid TTL that differs from the host's.
+fn other_value(host: &str) -> &'static str {
+    if host == "99" {
+        "98"
+    } else {
+        "99"
+    }
+}
+
+/// Writes the host's original value back on drop if it changed.
+struct RestoreSysctl {
+    original: String,
+}
+
+/// The host's value could not be put back.
+#[derive(Debug, thiserror::Error)]
+#[error("could not restore {SYSCTL} to {original}: {source}")]
+struct NotRestored {
+    original: String,
+    source: std::io::Error,
+}
+
+impl RestoreSysctl {
+    fn restore(&self) -> Result<(), NotRestored> {
+        match read_host() {
+            Ok(now) if now == self.original => Ok(()),
+            _ => fs::write(SYSCTL, format!("{}\n", self.original)).map_err(|source| NotRestored {
+                original: self.original.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+impl Drop for RestoreSysctl {
+    fn drop(&mut self) {
+        if let Err(e) = self.restore() {
+            eprintln!("isoprobe: {e}");
+        }
+    }
+}
+
+impl Check for NetSysctlIsolated {
+    fn id(&self) -> String {
+        "sysctl.net-isolated".into()
+    }
+    fn description(&self) -> String {
+        format!(
+            "{SYSCTL} written inside a network namespace changes there; the host's value does \
+             not change"
+        )
+    }
+    fn requirements(&self) -> Vec<Requirement> {
+        vec![Requirement::Root, Requirement::Namespace(NsType::Net)]
+    }
+    fn isolation(&self) -> Isolation {
+        Isolation::base().with_ns(NsType::Net)
+    }
+    fn sabotage(&self) -> Sabotage {
+        Sabotage::DropNamespace(NsType::Net)
+    }
+    fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
+        let before = read_host()?;
+        let guard = RestoreSysctl {
+            original: before.clone(),
+        };
+        let value = other_value(&before);
+        let out = ctx.run(
+            iso,
+            AgentArgs::trying(SysctlArgs {
+                path: SYSCTL.into(),
+                value: value.into(),
+            }),
+        )?;
+        let after = read_host()?;
+        let restored = guard.restore();
+        let p = match host_side::tried::<SysctlOutcome>(&out) {
+            Ok(p) => p,
+            Err(v) => return Ok(v),
+        };
+        let mut failures = judge(p, value, &before, &after);
+        if let Err(e) = restored {
+            failures.push(e.to_string());
+        }
+        Ok(Verdict::from_failures(
+            failures,
+            &format!("the value changed to {value} inside; the host kept {before}"),
+            json!({"inside_after": value, "host_before": before, "host_after": before}),
+            json!({
+                "inside_before": p.before,
+                "inside_write": p.write,
+                "inside_after": p.after,
+                "host_before": before,
+                "host_after": after,
+            }),
+        ))
+    }
+}
+
+fn judge(p: &SysctlOutcome, value: &str, host_before: &str, host_after: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    if !matches!(p.write, Called::Done(w) if w.ok) {
+        failures.push(format!(
+            "the write inside failed: {}",
+            host_side::shown(&p.write)
+        ));
+    }
+    if p.after.done().map(String::as_str) != Some(value) {
+        failures.push(format!(
+            "inside, the value read back is {} instead of {value}",
+            host_side::shown(&p.after)
+        ));
+    }
+    if host_after != host_before {
+        failures.push(format!(
+            "the host's {SYSCTL} changed from {host_before} to {host_after} (restored since)"
+        ));
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isoprobe_probes::contract::{CallError, Written};
+
+    #[test]
+    fn the_new_value_always_differs_from_the_hosts() {
+        assert_eq!(other_value("64"), "99");
+        assert_eq!(other_value("99"), "98");
+    }
+
+    #[test]
+    fn judges_inside_change_and_host_stability() {
+        let inside = SysctlOutcome {
+            path: SYSCTL.into(),
+            before: Called::Done("64".into()),
+            write: Called::Done(Written { ok: true }),
+            after: Called::Done("99".into()),
+        };
+        assert!(judge(&inside, "99", "64", "64").is_empty());
+        let leaked = judge(&inside, "99", "64", "99");
+        assert_eq!(leaked.len(), 1);
+        assert!(leaked[0].contains("from 64 to 99"), "{leaked:?}");
+        let refused = SysctlOutcome {
+            write: Called::Failed(CallError::from_errno(nix::errno::Errno::EPERM)),
+            after: Called::Done("64".into()),
+            ..inside
+        };
+        let failures = judge(&refused, "99", "64", "64");
+        assert_eq!(failures.len(), 2);
+        assert!(
+            failures[1].contains(r#"read back is "64" instead of 99"#),
+            "{failures:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+    use crate::runtime::fake::{self, FnRuntime};
+    use isoprobe_probes::contract::Try;
+    use std::time::Duration;
+
+    #[test]
+    fn the_hosts_value_is_restored_when_the_run_fails() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIP the_hosts_value_is_restored_when_the_run_fails: needs root");
+            return;
+        }
+        // Acts like a container without a network namespace that dies after its write.
+        let write_then_fail = FnRuntime::new("write-then-fail", |job| {
+            let Try::Sysctl(a) = &job.args.tries[0] else {
+                panic!("not a sysctl try: {:?}", job.args.tries)
+            };
+            fs::write(SYSCTL, format!("{}\n", a.value)).unwrap();
+            Err(fake::agent_failed())
+        });
+        let before = read_host().unwrap();
+        let dir = std::env::temp_dir();
+        let ctx = Ctx {
+            runtime: &write_then_fail,
+            rootfs: &dir,
+            agent: "/isoprobe-agent",
+            scratch: &dir,
+            timeout: Duration::from_secs(1),
+        };
+        let check = NetSysctlIsolated;
+        assert!(check.run(&ctx, &check.isolation()).is_err());
+        assert_eq!(read_host().unwrap(), before);
+    }
+}

@@ -1,0 +1,53 @@
+//! What the agent tries on a check's behalf: one module per [`Try`] variant, each turning its
+//! typed arguments into its typed outcome (`contract`).
+//!
+//! Conventions: a try never panics and never decides; a failed system call is a
+//! [`CallError`](crate::contract::CallError) in the outcome, so the judge can tell "blocked"
+//! from "broken". Arguments it will not act on give a [`Refusal`].
+
+mod alloc;
+mod caps;
+mod clocks;
+mod forks;
+mod hostproc;
+mod ids;
+mod ipc;
+mod mnt;
+mod net;
+mod nnp;
+mod oldroot;
+mod sysctl;
+mod userns;
+
+use crate::contract::{Refusal, Tried, Try};
+
+/// Runs one try. The match is exhaustive and each arm's outcome type is fixed by the contract,
+/// so a try without an implementation, or one reporting the wrong shape, does not compile.
+pub fn run(t: &Try) -> Tried {
+    let refused = |e: BadArgument| {
+        Tried::Refused(Refusal {
+            name: t.name().to_string(),
+            reason: e.0,
+        })
+    };
+    match t {
+        Try::Alloc(a) => alloc::run(a).into(),
+        Try::Caps(_) => caps::run().into(),
+        Try::Clocks(_) => clocks::run().into(),
+        Try::Forks(a) => forks::run(a).into(),
+        Try::Hostproc(a) => hostproc::run(a).map_or_else(refused, Tried::from),
+        Try::Ids(_) => ids::run().into(),
+        Try::Ipc(a) => ipc::run(a).map_or_else(refused, Tried::from),
+        Try::Mnt(a) => mnt::run(a).into(),
+        Try::Net(a) => net::run(a).into(),
+        Try::Nnp(a) => nnp::run(a).into(),
+        Try::Oldroot(a) => oldroot::run(a).map_or_else(refused, Tried::from),
+        Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
+        Try::Userns(a) => userns::run(a).into(),
+    }
+}
+
+/// Arguments a try will not act on, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadArgument(String);

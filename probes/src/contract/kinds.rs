@@ -1,0 +1,257 @@
+//! Each try's arguments and outcome. The outcomes keep the JSON shapes reports show (an errno
+//! object, `"ok"`, `{"code": 0}`), since judges put parts of them into `observed`.
+
+use super::call::{CallError, Called, Content, Done, Ended};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// A forked child allocates `mb` MiB in 1 MiB steps, writing every page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocArgs {
+    pub mb: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocOutcome {
+    /// The MiB asked for, after the agent's own bound.
+    pub mb: usize,
+    /// The MiB the child had written when it ended.
+    pub touched_mb: usize,
+    pub child: Called<Ended>,
+}
+
+/// The capability sets, and a tmpfs mount and setting `lo` up tried for real.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapsArgs {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapsOutcome {
+    /// The bounding and effective sets as 16 hex digits; `None` when status was unreadable.
+    pub cap_bnd: Option<String>,
+    pub cap_eff: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_error: Option<String>,
+    pub mount_tmpfs: Called<Mounted>,
+    /// A failure names its ioctl in `step`.
+    pub lo_up: Called<Done>,
+}
+
+/// A mount that worked, and whether it could be taken away again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Mounted {
+    Unmounted(Done),
+    /// The mount worked (that is the finding); a stuck one is worth seeing too.
+    Stuck {
+        mounted: bool,
+        umount: CallError,
+    },
+}
+
+/// CLOCK_MONOTONIC, CLOCK_BOOTTIME and CLOCK_REALTIME as the agent reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClocksArgs {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClocksOutcome {
+    pub monotonic_ns: Called<u64>,
+    pub boottime_ns: Called<u64>,
+    pub realtime_ns: Called<u64>,
+}
+
+/// Forks children that stay alive until fork fails or `max` are alive, then reaps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForksArgs {
+    pub max: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForksOutcome {
+    pub max: usize,
+    /// The agent's own task count before forking (each counts against a pids limit).
+    pub threads: Option<u64>,
+    pub forked: usize,
+    /// The failure that ended forking before `max` (also a failed pipe before any fork).
+    pub stopped_by: Option<CallError>,
+    pub reaped: usize,
+}
+
+/// Can the container reach the host process `pid` (> 1)? And who is its own `/proc/1`?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostprocArgs {
+    pub pid: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostprocOutcome {
+    pub self_pid: i32,
+    /// Signal 0.
+    pub kill: Called<Done>,
+    pub proc_entry: bool,
+    pub ptrace_seize: Called<Done>,
+    /// `None` when the seize failed.
+    pub ptrace_detach: Option<Called<Done>>,
+    pub open_ns_net: Called<Done>,
+    pub pid1_mnt_ns: Called<String>,
+    pub self_mnt_ns: Called<String>,
+    pub pid1_root: Called<Vec<String>>,
+    pub self_root: Called<Vec<String>>,
+}
+
+/// The real and effective ids as the kernel has them now (after a setuid exec).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdsArgs {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ids {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+}
+
+/// Looks up the host's SysV segment `key` and POSIX queue `name`, then creates `own_key` and
+/// `own_name` and leaves them for the host to look for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpcArgs {
+    pub key: i32,
+    pub name: String,
+    pub own_key: i32,
+    pub own_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpcOutcome {
+    /// The segment's id when found.
+    pub shm: Called<Segment>,
+    pub mq: Called<Done>,
+    pub own_shm: Called<Segment>,
+    pub own_mq: Called<Done>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub id: i32,
+}
+
+/// Mount propagation both ways through the shared tmpfs `dir` (see `agent::tries::mnt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MntArgs {
+    pub dir: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MntOutcome {
+    /// A failed mkdir names its step.
+    pub mount: Called<Done>,
+    pub ready: Called<Done>,
+    pub host_signal: bool,
+    pub waited_ms: u64,
+    /// `None` when the mount table was unreadable.
+    pub host_mount_seen: Option<bool>,
+    pub mount_points: Called<Vec<String>>,
+}
+
+/// The interfaces the container sees, and a TCP connect to `connect` if given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetArgs {
+    pub connect: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetOutcome {
+    pub interfaces: Called<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<Called<Connected>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connected {
+    pub connected: bool,
+}
+
+/// The agent's ids and NoNewPrivs, then the euid the (setuid-root) `helper` gets when the agent
+/// execs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NnpArgs {
+    pub helper: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NnpOutcome {
+    pub uid: u32,
+    pub euid: u32,
+    /// `None` when status has no NoNewPrivs line (before Linux 4.10).
+    pub no_new_privs: Called<Option<bool>>,
+    pub helper: String,
+    /// `None` when the helper was not started.
+    pub helper_exit: Option<Called<Ended>>,
+    pub helper_ids: Option<Ids>,
+    pub helper_euid: Option<u32>,
+    /// Why the helper's output was not usable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helper_error: Option<String>,
+}
+
+/// Is anything of the host's root reachable? Tries the absolute host path `canary` as it is
+/// and below every mount point but `/` and `/proc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OldrootArgs {
+    pub canary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OldrootOutcome {
+    pub mount_points: Called<Vec<String>>,
+    pub reads: Vec<PathRead>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathRead {
+    pub path: String,
+    pub read: Called<Content>,
+}
+
+/// Reads `path` under /proc/sys, writes `value`, reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysctlArgs {
+    pub path: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysctlOutcome {
+    pub path: String,
+    pub before: Called<String>,
+    pub write: Called<Written>,
+    pub after: Called<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub ok: bool,
+}
+
+/// Who the container's root is: its ids and maps, a file it creates in the bound host
+/// directory `dir`, and the host's root-only file `dir/secret` tried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernsArgs {
+    pub dir: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernsOutcome {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub uid_map: Called<String>,
+    pub gid_map: Called<String>,
+    pub setgroups: Called<String>,
+    pub create: Called<Done>,
+    pub secret: Called<Content>,
+}
+
+/// The name of the file the `userns` try creates; the host judges its owner.
+pub const USERNS_CREATED: &str = "created-by-container";
