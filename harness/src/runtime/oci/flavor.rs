@@ -169,7 +169,7 @@ mod tests {
     fn lookup_walks_path_then_extra() {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("fake-oci");
-        isoprobe_fixtures::write_executable(&bin, b"#!/bin/sh\n").unwrap();
+        crate::rootfs::write_executable(&bin, b"#!/bin/sh\n").unwrap();
         let extra = [dir.path().to_path_buf()];
         assert_eq!(
             find_in("fake-oci", Some("/nonexistent:"), &extra),

@@ -172,7 +172,7 @@ impl OciRuntime {
     /// Runs the agent once under `iso` (with clock offsets if it has a time namespace) in a
     /// rootfs of its own.
     fn try_run(&self, iso: &Isolation) -> Result<(), String> {
-        let rootfs = isoprobe_fixtures::TestRootfs::build(crate::agent_binary::AGENT, None)
+        let rootfs = crate::rootfs::FreshRootfs::build(crate::agent_binary::AGENT, None)
             .map_err(|e| format!("cannot build a rootfs to try it in: {e}"))?;
         let mut iso = iso.clone();
         if iso.namespaces.contains(&NsType::Time) {
@@ -184,7 +184,7 @@ impl OciRuntime {
         self.run(&Job {
             isolation: &iso,
             rootfs: rootfs.path(),
-            agent: isoprobe_fixtures::AGENT_IN_ROOTFS,
+            agent: crate::rootfs::AGENT_IN_ROOTFS,
             args: AgentArgs::default(),
             timeout: Duration::from_secs(10),
         })
