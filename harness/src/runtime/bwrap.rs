@@ -17,7 +17,9 @@
 //! harness has read the child's NSpid, so that the pid is read while the agent still lives.
 
 use super::process::{self, Binary, SideChannel};
-use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
+use super::{
+    capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Weakness,
+};
 use crate::vocabulary::{ExitKind, RootMode};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
@@ -50,6 +52,23 @@ impl Runtime for BwrapRuntime {
 
     fn available(&self) -> Result<(), String> {
         self.bin.available()
+    }
+
+    fn known_weaknesses(&self) -> &'static [Weakness] {
+        &[
+            Weakness {
+                check: "caps.bounding-dropped",
+                why: "run as root, bwrap's --cap-drop leaves the bounding set without a user namespace",
+            },
+            Weakness {
+                check: "mnt.no-propagation",
+                why: "bwrap's mounts are slaves of the host's: host mounts propagate in",
+            },
+            Weakness {
+                check: "user.root-is-unprivileged",
+                why: "run as root, bwrap's user namespace maps root to host root",
+            },
+        ]
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {

@@ -18,7 +18,7 @@
 //! NSpid are not reported; the pid check then judges from inside only.
 
 use super::process::{self, Binary};
-use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
+use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Weakness};
 use crate::spawner::SpawnError;
 use crate::vocabulary::RootMode;
 use isoprobe_probes::NsType;
@@ -52,6 +52,24 @@ impl Runtime for UnshareRuntime {
 
     fn available(&self) -> Result<(), String> {
         self.bin.available()
+    }
+
+    fn known_weaknesses(&self) -> &'static [Weakness] {
+        &[
+            Weakness {
+                check: "root.chroot-escape-blocked",
+                why: "util-linux unshare --root is a chroot: `..` walks out of it",
+            },
+            Weakness {
+                check: "root.old-root-gone",
+                why: "util-linux unshare --root is a chroot: the old root stays underneath",
+            },
+            Weakness {
+                check: "user.root-is-unprivileged",
+                why: "--map-root-user maps root to host root (--map-users needs newuidmap and a \
+                      subuid range)",
+            },
+        ]
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {

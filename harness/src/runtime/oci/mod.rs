@@ -17,8 +17,11 @@ mod bundle;
 mod cli;
 mod devdir;
 mod flavor;
+mod weaknesses;
 
-use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
+use super::{
+    capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Weakness,
+};
 use crate::cgroup::{self};
 use crate::spawner::SpawnError;
 use crate::vocabulary::CgroupLimits;
@@ -322,6 +325,14 @@ impl Runtime for OciRuntime {
 
     fn available(&self) -> Result<(), String> {
         self.probe().cli.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    fn known_weaknesses(&self) -> &'static [Weakness] {
+        match self.source {
+            Source::Named(flavor) => weaknesses::of(flavor, self.always_no_pivot),
+            // An unknown binary: nothing is known about it yet.
+            Source::Path(_) => &[],
+        }
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
