@@ -17,9 +17,7 @@
 //! harness has read the child's NSpid, so that the pid is read while the agent still lives.
 
 use super::process::{self, Binary, SideChannel};
-use super::{
-    capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Weakness,
-};
+use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::vocabulary::{ExitKind, RootMode};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
@@ -54,7 +52,8 @@ impl Runtime for BwrapRuntime {
         self.bin.available()
     }
 
-    fn known_weaknesses(&self) -> &'static [Weakness] {
+    fn known_weaknesses(&self) -> &'static [super::Weakness] {
+        use super::Weakness;
         &[
             Weakness {
                 check: "caps.bounding-dropped",

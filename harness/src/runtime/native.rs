@@ -1,7 +1,8 @@
 //! The `native` runtime: isoprobe's own spawner; and `native-chroot`, the same spawner entering
 //! the rootfs with chroot only, kept as a weak runtime the escape checks must catch.
 
-use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Weakness};
+use super::Weakness;
+use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::spawner::{self, CgroupPlacement, SpawnSpec};
 use crate::vocabulary::{CgroupLimits, RootMode};
 

@@ -18,7 +18,7 @@
 //! NSpid are not reported; the pid check then judges from inside only.
 
 use super::process::{self, Binary};
-use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Weakness};
+use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::spawner::SpawnError;
 use crate::vocabulary::RootMode;
 use isoprobe_probes::NsType;
@@ -54,7 +54,8 @@ impl Runtime for UnshareRuntime {
         self.bin.available()
     }
 
-    fn known_weaknesses(&self) -> &'static [Weakness] {
+    fn known_weaknesses(&self) -> &'static [super::Weakness] {
+        use super::Weakness;
         &[
             Weakness {
                 check: "root.chroot-escape-blocked",

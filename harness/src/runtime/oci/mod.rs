@@ -19,9 +19,7 @@ mod devdir;
 mod flavor;
 mod weaknesses;
 
-use super::{
-    capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Weakness,
-};
+use super::{capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::cgroup::{self};
 use crate::spawner::SpawnError;
 use crate::vocabulary::CgroupLimits;
@@ -327,10 +325,9 @@ impl Runtime for OciRuntime {
         self.probe().cli.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
-    fn known_weaknesses(&self) -> &'static [Weakness] {
+    fn known_weaknesses(&self) -> &'static [super::Weakness] {
         match self.source {
             Source::Named(flavor) => weaknesses::of(flavor, self.always_no_pivot),
-            // An unknown binary: nothing is known about it yet.
             Source::Path(_) => &[],
         }
     }
