@@ -3,8 +3,8 @@
 //!
 //! `cargo bench -p isoprobe --bench spawn` (as root). ISOPROBE_BENCH_RUNS sets the run count.
 
+use isoprobe::rootfs::{FreshRootfs, AGENT_IN_ROOTFS};
 use isoprobe::spawner::{spawn, SpawnSpec};
-use isoprobe_fixtures::{TestRootfs, AGENT_IN_ROOTFS};
 use isoprobe_probes::NsType;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,7 +36,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let rootfs = TestRootfs::build(isoprobe::agent_binary::AGENT, None).expect("rootfs");
+    let rootfs = FreshRootfs::build(isoprobe::agent_binary::AGENT, None).expect("rootfs");
     let agent = rootfs.agent_host_path();
 
     let baseline = time(runs, || {

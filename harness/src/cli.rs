@@ -29,8 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// List the checks: id, what they assert, what they need, how their control sabotages.
     List {
-        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-        format: ListFormat,
+        #[arg(long, value_enum, default_value_t = CheckListFormat::Text)]
+        format: CheckListFormat,
     },
     /// Run the checks (and with --negative-controls, each check's control).
     Run(RunArgs),
@@ -129,6 +129,14 @@ pub struct CompareArgs {
 pub enum ListFormat {
     Text,
     Json,
+}
+
+/// `isoprobe list` also renders the README's check table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckListFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -444,9 +452,10 @@ pub fn exit_code(report: &Report, require_all: bool) -> i32 {
     }
 }
 
-fn render_list(checks: &[Box<dyn Check>], format: ListFormat) -> String {
+fn render_list(checks: &[Box<dyn Check>], format: CheckListFormat) -> String {
     match format {
-        ListFormat::Json => {
+        CheckListFormat::Markdown => render_list_markdown(checks),
+        CheckListFormat::Json => {
             let v: Vec<serde_json::Value> = checks
                 .iter()
                 .map(|c| {
@@ -460,7 +469,7 @@ fn render_list(checks: &[Box<dyn Check>], format: ListFormat) -> String {
                 .collect();
             serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
         }
-        ListFormat::Text => {
+        CheckListFormat::Text => {
             let mut s = String::new();
             for c in checks {
                 let reqs: Vec<String> = c.requirements().iter().map(|r| r.to_string()).collect();
@@ -475,4 +484,28 @@ fn render_list(checks: &[Box<dyn Check>], format: ListFormat) -> String {
             s
         }
     }
+}
+
+/// The check table of the README (`ci/update-readme-checks.sh`), with the count it would
+/// otherwise state by hand.
+fn render_list_markdown(checks: &[Box<dyn Check>]) -> String {
+    // A `|` inside a cell would end it.
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut s = format!(
+        "{} checks, each with the negative control that must make it fail:\n\n\
+         | check | what it asserts | needs | its negative control |\n\
+         | --- | --- | --- | --- |\n",
+        checks.len()
+    );
+    for c in checks {
+        let reqs: Vec<String> = c.requirements().iter().map(|r| r.to_string()).collect();
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            c.id(),
+            cell(&c.description()),
+            cell(&reqs.join(", ")),
+            cell(&c.sabotage().describe())
+        ));
+    }
+    s
 }

@@ -1,18 +1,71 @@
 //! The rootfs a run uses: a fresh minimal one holding only the agent, or the user's directory
 //! with the agent copied in for the duration of the run.
+//!
+//! The fresh rootfs holds the static agent and the empty directories a runtime expects to
+//! mount over. Nothing else: a check that passes there cannot lean on a shell or libraries that
+//! happen to be in a distro image.
 
 use crate::error::HarnessError;
-use isoprobe_fixtures::{write_executable, TestRootfs, AGENT_IN_ROOTFS};
 use std::fs;
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+/// Where the agent sits inside every rootfs isoprobe builds.
+pub const AGENT_IN_ROOTFS: &str = "/isoprobe-agent";
+
+/// Directories a runtime mounts over or the agent looks into.
+const ROOTFS_DIRS: [&str; 6] = ["proc", "dev", "sys", "tmp", "etc", "run"];
+
+/// A minimal rootfs in a temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct FreshRootfs {
+    dir: tempfile::TempDir,
+}
+
+impl FreshRootfs {
+    /// Builds a rootfs under `parent` (the system temp dir when `None`) with `agent` written to
+    /// [`AGENT_IN_ROOTFS`].
+    pub fn build(agent: &[u8], parent: Option<&Path>) -> io::Result<FreshRootfs> {
+        let mut b = tempfile::Builder::new();
+        b.prefix("isoprobe-rootfs-");
+        let dir = match parent {
+            Some(p) => b.tempdir_in(p)?,
+            None => b.tempdir()?,
+        };
+        // tempfile makes the directory 0700: a container whose root maps to an unprivileged
+        // host uid (user namespace) could not even look up its own `/`.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        for d in ROOTFS_DIRS {
+            fs::create_dir(dir.path().join(d))?;
+        }
+        fs::set_permissions(dir.path().join("tmp"), fs::Permissions::from_mode(0o1777))?;
+        write_executable(&dir.path().join(&AGENT_IN_ROOTFS[1..]), agent)?;
+        Ok(FreshRootfs { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The agent's path on the host side.
+    pub fn agent_host_path(&self) -> PathBuf {
+        self.dir.path().join(&AGENT_IN_ROOTFS[1..])
+    }
+}
+
+/// Writes `bytes` to `path` as an executable (0755) file.
+pub fn write_executable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    fs::write(path, bytes)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+}
 
 /// The agent's name inside a user's rootfs: hidden, and unlikely to clash with a real file.
 const AGENT_IN_USER_ROOTFS: &str = "/.isoprobe-agent";
 
 #[derive(Debug)]
 pub enum PreparedRootfs {
-    Fresh(TestRootfs),
+    Fresh(FreshRootfs),
     /// The user's rootfs; the copied agent is removed on drop.
     User {
         dir: PathBuf,
@@ -22,7 +75,7 @@ pub enum PreparedRootfs {
 
 impl PreparedRootfs {
     pub fn fresh(agent: &[u8]) -> Result<PreparedRootfs, HarnessError> {
-        TestRootfs::build(agent, None)
+        FreshRootfs::build(agent, None)
             .map(PreparedRootfs::Fresh)
             .map_err(|e| {
                 HarnessError::Setup(format!("cannot build the test rootfs in the temp dir: {e}"))
@@ -96,4 +149,26 @@ pub fn read_agent(path: &Path) -> Result<Vec<u8>, HarnessError> {
         )));
     }
     fs::read(path).map_err(|e| HarnessError::Usage(format!("--agent `{}`: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rootfs_holds_the_agent_and_the_usual_dirs() {
+        let r = FreshRootfs::build(b"#!agent", None).unwrap();
+        let meta = fs::metadata(r.agent_host_path()).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+        for d in ROOTFS_DIRS {
+            assert!(r.path().join(d).is_dir(), "{d} missing");
+        }
+        assert_eq!(
+            fs::metadata(r.path()).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        let p = r.path().to_path_buf();
+        drop(r);
+        assert!(!p.exists(), "rootfs must be removed on drop");
+    }
 }

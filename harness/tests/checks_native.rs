@@ -1,15 +1,15 @@
 //! Every check passes under the native spawner on this host, and every negative control is
-//! detected: the sabotaged setup makes the check fail.
+//! detected: the sabotaged setup makes the check fail. One case per check in `checks::all()`,
+//! named `check::<id>`.
 
 mod common;
 
+use common::cases::{case, run_one_at_a_time};
 use isoprobe::checks;
 use isoprobe::engine::{run_checks, RunOptions};
 use isoprobe::report::{CheckResult, ControlStatus, Status};
 use isoprobe::rootfs::PreparedRootfs;
 use isoprobe::runtime::NativeRuntime;
-use rstest::rstest;
-use serial_test::serial;
 
 fn run(id: &str, controls: bool) -> CheckResult {
     let rootfs = PreparedRootfs::fresh(isoprobe::agent_binary::AGENT).expect("rootfs");
@@ -27,38 +27,7 @@ fn run(id: &str, controls: bool) -> CheckResult {
     report.checks.into_iter().next().expect("one result")
 }
 
-#[rstest]
-#[serial(machine)]
-fn check_passes_and_its_control_is_detected(
-    #[values(
-        "pid.init-is-1",
-        "ns.cgroup",
-        "ns.ipc",
-        "ns.mnt",
-        "ns.net",
-        "ns.pid",
-        "ns.time",
-        "ns.user",
-        "ns.uts",
-        "uts.hostname-independent",
-        "root.chroot-escape-blocked",
-        "cgroup.cpu-throttled",
-        "mnt.no-propagation",
-        "root.old-root-gone",
-        "user.root-is-unprivileged",
-        "proc.host-invisible",
-        "ipc.sysv-isolated",
-        "net.only-loopback",
-        "sysctl.net-isolated",
-        "cgroup.ns-root",
-        "time.offsets-isolated",
-        "caps.bounding-dropped",
-        "nnp.no-new-privs",
-        "pids.limit-enforced",
-        "memory.limit-enforced"
-    )]
-    id: &str,
-) {
+fn check_passes_and_its_control_is_detected(id: &str) {
     require_root!(id);
     let r = run(id, true);
     if r.status == Status::Skip {
@@ -85,16 +54,15 @@ fn check_passes_and_its_control_is_detected(
     common::assert_nothing_left_behind();
 }
 
-#[test]
-fn the_test_list_above_names_every_check() {
-    // The rstest values are literal so that each check is its own test case; this keeps the
-    // list honest when a check is added.
-    let src = include_str!("checks_native.rs");
-    for c in checks::all() {
-        assert!(
-            src.contains(&format!("\"{}\"", c.id())),
-            "{} is not tested",
-            c.id()
-        );
-    }
+fn main() {
+    let cases = checks::all()
+        .iter()
+        .map(|c| {
+            let id = c.id();
+            case(format!("check::{id}"), move || {
+                check_passes_and_its_control_is_detected(&id)
+            })
+        })
+        .collect();
+    run_one_at_a_time(cases)
 }

@@ -1,6 +1,7 @@
 //! The kernel matrix: real Debian kernels booted under QEMU with the suite run inside, each
 //! report compared with the snapshot recorded for that kernel and cgroup mode
-//! (`snapshots/<major.minor>-<mode>/report-native.snap`). By default the oldest and the newest
+//! (`snapshots/<major.minor>-<mode>/report-native.snap`, and the kernel's feature inventory in
+//! `features.snap` beside it). By default the oldest and the newest
 //! kernel in cgroup v2; `.ci/run` sets ISOPROBE_MATRIX_KERNELS=all and
 //! ISOPROBE_MATRIX_CGROUP=v1,v2 for the full matrix.
 
@@ -8,7 +9,7 @@ mod common;
 
 use isoprobe::kmatrix::matrix::{self, MatrixOptions};
 use isoprobe::kmatrix::{kernels, GuestCgroup};
-use isoprobe::snapshot::{kernel_dir, normalise};
+use isoprobe::snapshot::{features, kernel_dir, normalise};
 use serial_test::serial;
 use std::time::Duration;
 
@@ -98,6 +99,15 @@ fn each_kernel_reports_what_its_snapshot_recorded() {
             &info,
             &normalise(report, &[]),
         );
+        match features(report, &[]) {
+            Some(f) => {
+                let mut kernel = common::kernel_info(report);
+                kernel["kernel_package"] = info["kernel_package"].clone();
+                kernel["booted"] = info["booted"].clone();
+                common::assert_snapshot_or_record(&kernel_dir(report), "features", &kernel, &f);
+            }
+            None => problems.push(format!("{}: no feature inventory", cell.column())),
+        }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

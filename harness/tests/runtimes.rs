@@ -1,51 +1,15 @@
 //! The same checks under every runtime: each passes what the runtime truly isolates, skips
 //! with a reason what it cannot express, fails exactly where the runtime is known to be weak
 //! (and must fail there: the weak runtime has to be caught), every control is detected or
-//! skipped with a reason, and nothing is left behind.
+//! skipped with a reason, and nothing is left behind. One case per runtime in
+//! `runtime::NAMES` but `native` (that is `checks_native`), named `runtime::<name>`; what a
+//! runtime is known not to isolate is stated by its adapter (`Runtime::known_weaknesses`).
 
 mod common;
 
+use common::cases::{case, run_one_at_a_time};
 use isoprobe::report::{ControlStatus, Status};
 use isoprobe::runtime;
-use rstest::rstest;
-use serial_test::serial;
-
-/// Checks a runtime fails because it does not isolate that property: a finding about the
-/// runtime, recorded here so that a change either way is noticed.
-fn known_weaknesses(runtime: &str) -> &'static [&'static str] {
-    match runtime {
-        // chroot only: the old root stays reachable by walking `..`.
-        "native-chroot" => &["root.chroot-escape-blocked", "root.old-root-gone"],
-        // Run as root, the OCI runtimes leave /proc/<pid>/setgroups at "allow" in the user
-        // namespace (the runtime spec has no setting for it).
-        "runc" | "crun" | "youki" => &["user.root-is-unprivileged"],
-        // --no-pivot moves the rootfs over / and chroots: the old root stays underneath, and
-        // detaching the covering mount reaches it. runc also refuses private propagation
-        // without pivot_root and uses rslave, so host mounts propagate in.
-        "runc-no-pivot" => &[
-            "root.chroot-escape-blocked",
-            "user.root-is-unprivileged",
-            "mnt.no-propagation",
-        ],
-        "crun-no-pivot" => &["root.chroot-escape-blocked", "user.root-is-unprivileged"],
-        // util-linux unshare --root is a chroot, and --map-root-user maps root to host root
-        // (its --map-users needs newuidmap and a subuid range).
-        "unshare" => &[
-            "root.chroot-escape-blocked",
-            "root.old-root-gone",
-            "user.root-is-unprivileged",
-        ],
-        // bwrap as root: --cap-drop leaves the bounding set without a user namespace, its
-        // mounts are slaves of the host's (host mounts propagate in), and its user namespace
-        // maps root to host root.
-        "bwrap" => &[
-            "caps.bounding-dropped",
-            "mnt.no-propagation",
-            "user.root-is-unprivileged",
-        ],
-        _ => &[],
-    }
-}
 
 /// Runtime containers still registered in a runtime's state directory.
 fn leftover_containers(runtime: &str) -> Vec<String> {
@@ -69,21 +33,7 @@ fn leftover_containers(runtime: &str) -> Vec<String> {
     }
 }
 
-#[rstest]
-#[serial(machine)]
-fn runtime_isolates_what_it_claims_and_every_control_is_detected(
-    #[values(
-        "native-chroot",
-        "runc",
-        "runc-no-pivot",
-        "crun",
-        "crun-no-pivot",
-        "youki",
-        "bwrap",
-        "unshare"
-    )]
-    name: &str,
-) {
+fn runtime_isolates_what_it_claims_and_every_control_is_detected(name: &str) {
     require_root!(name);
     let rt = match runtime::by_name(name) {
         Ok(rt) => rt,
@@ -94,7 +44,7 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(
         return;
     }
     let report = common::run_suite(rt.as_ref());
-    let weak = known_weaknesses(name);
+    let weak: Vec<&str> = rt.known_weaknesses().iter().map(|w| w.check).collect();
     let mut problems = Vec::new();
     for c in &report.checks {
         match c.status {
@@ -121,7 +71,7 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(
             }
         }
     }
-    for id in weak {
+    for id in &weak {
         if !report.checks.iter().any(|c| &c.id == id) {
             problems.push(format!("known weakness {id} is not a check"));
         }
@@ -135,10 +85,36 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(
     );
 }
 
-#[test]
-fn every_known_runtime_is_tested_above() {
-    let src = include_str!("runtimes.rs");
-    for n in runtime::NAMES.iter().filter(|n| **n != "native") {
-        assert!(src.contains(&format!("\"{n}\"")), "{n} is not tested");
+/// A weakness naming no check would never be caught failing; this needs no root.
+fn every_known_weakness_names_a_check() {
+    let ids: Vec<String> = isoprobe::checks::all().iter().map(|c| c.id()).collect();
+    for name in runtime::NAMES {
+        let rt = runtime::by_name(name).unwrap_or_else(|e| panic!("{e}"));
+        for w in rt.known_weaknesses() {
+            assert!(
+                ids.iter().any(|id| id == w.check),
+                "{name}: known weakness {} is not a check",
+                w.check
+            );
+            assert!(!w.why.is_empty(), "{name}: {} has no why", w.check);
+        }
     }
+}
+
+fn main() {
+    let mut cases = vec![case(
+        "runtime::known-weaknesses-name-checks",
+        every_known_weakness_names_a_check,
+    )];
+    cases.extend(
+        runtime::NAMES
+            .iter()
+            .filter(|n| **n != "native")
+            .map(|name| {
+                case(format!("runtime::{name}"), move || {
+                    runtime_isolates_what_it_claims_and_every_control_is_detected(name)
+                })
+            }),
+    );
+    run_one_at_a_time(cases)
 }

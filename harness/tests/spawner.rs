@@ -3,18 +3,18 @@
 
 mod common;
 
+use isoprobe::rootfs::{write_executable, FreshRootfs, AGENT_IN_ROOTFS};
 use isoprobe::spawner::{spawn, CgroupPlacement, SpawnError, SpawnSpec, Step};
 use isoprobe::vocabulary::{CgroupLimits, CpuQuota, RootMode};
-use isoprobe_fixtures::{write_executable, TestRootfs, AGENT_IN_ROOTFS};
 use isoprobe_probes::{NsType, Observation};
 use nix::errno::Errno;
 use serial_test::serial;
 
-fn rootfs() -> TestRootfs {
-    TestRootfs::build(isoprobe::agent_binary::AGENT, None).unwrap()
+fn rootfs() -> FreshRootfs {
+    FreshRootfs::build(isoprobe::agent_binary::AGENT, None).unwrap()
 }
 
-fn spec(r: &TestRootfs) -> SpawnSpec {
+fn spec(r: &FreshRootfs) -> SpawnSpec {
     let mut s = SpawnSpec::new(r.path(), vec![AGENT_IN_ROOTFS.to_string()]);
     s.namespaces = [NsType::Mnt, NsType::Pid, NsType::Uts]
         .into_iter()

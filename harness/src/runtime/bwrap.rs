@@ -55,6 +55,24 @@ impl Runtime for BwrapRuntime {
         self.bin.available()
     }
 
+    fn known_weaknesses(&self) -> &'static [super::Weakness] {
+        use super::Weakness;
+        &[
+            Weakness {
+                check: "caps.bounding-dropped",
+                why: "run as root, bwrap's --cap-drop leaves the bounding set without a user namespace",
+            },
+            Weakness {
+                check: "mnt.no-propagation",
+                why: "bwrap's mounts are slaves of the host's: host mounts propagate in",
+            },
+            Weakness {
+                check: "user.root-is-unprivileged",
+                why: "run as root, bwrap's user namespace maps root to host root",
+            },
+        ]
+    }
+
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
         process::joined(unsupported_reasons(iso))
     }

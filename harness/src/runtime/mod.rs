@@ -68,6 +68,16 @@ pub struct RunOutcome {
     pub cgroup: Option<CgroupSample>,
 }
 
+/// A check a runtime fails because it does not isolate that property: a finding about the
+/// runtime, kept with its adapter so that a change either way is noticed by the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weakness {
+    /// The id of the check the runtime fails.
+    pub check: &'static str,
+    /// Why the runtime does not isolate it.
+    pub why: &'static str,
+}
+
 pub trait Runtime: Send + Sync {
     /// The name users pass to `--runtime`.
     fn name(&self) -> String;
@@ -81,6 +91,10 @@ pub trait Runtime: Send + Sync {
     /// with this reason instead of passing on a setup that was never built.
     fn unsupported(&self, iso: &Isolation) -> Option<String>;
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError>;
+    /// The checks this runtime is known to fail, and why.
+    fn known_weaknesses(&self) -> &'static [Weakness] {
+        &[]
+    }
 }
 
 /// Parses the agent's stdout; shared by every runtime.

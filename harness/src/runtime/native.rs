@@ -1,6 +1,7 @@
 //! The `native` runtime: isoprobe's own spawner; and `native-chroot`, the same spawner entering
 //! the rootfs with chroot only, kept as a weak runtime the escape checks must catch.
 
+use super::Weakness;
 use super::{parse_observation, Isolation, Job, RunError, RunOutcome, Runtime};
 use crate::spawner::{self, CgroupPlacement, SpawnSpec};
 use crate::vocabulary::{CgroupLimits, RootMode};
@@ -15,6 +16,17 @@ impl NativeRuntime {
     pub const PIVOT: NativeRuntime = NativeRuntime { chroot_only: false };
     pub const CHROOT: NativeRuntime = NativeRuntime { chroot_only: true };
 }
+
+const CHROOT_WEAKNESSES: &[Weakness] = &[
+    Weakness {
+        check: "root.chroot-escape-blocked",
+        why: "chroot only: the old root stays reachable by walking `..`",
+    },
+    Weakness {
+        check: "root.old-root-gone",
+        why: "chroot only: the old root stays underneath the container's root",
+    },
+];
 
 impl Runtime for NativeRuntime {
     fn name(&self) -> String {
@@ -32,6 +44,14 @@ impl Runtime for NativeRuntime {
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
         (self.chroot_only && !iso.detach_old_root)
             .then(|| "native-chroot does not pivot, so there is no old root to keep".into())
+    }
+
+    fn known_weaknesses(&self) -> &'static [Weakness] {
+        if self.chroot_only {
+            CHROOT_WEAKNESSES
+        } else {
+            &[]
+        }
     }
 
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {

@@ -183,9 +183,9 @@ fn children(pid: Pid) -> Vec<Pid> {
 #[cfg(test)]
 pub(crate) mod live {
     use crate::backoff::{Backoff, Budget};
+    use crate::rootfs::{FreshRootfs, AGENT_IN_ROOTFS};
     use crate::runtime::{Job, RunError, RunOutcome, Runtime};
     use crate::vocabulary::Isolation;
-    use isoprobe_fixtures::{TestRootfs, AGENT_IN_ROOTFS};
     use isoprobe_probes::AgentArgs;
     use std::os::unix::fs::MetadataExt;
     use std::time::{Duration, Instant};
@@ -201,7 +201,7 @@ pub(crate) mod live {
     }
 
     pub fn run(rt: &dyn Runtime, iso: &Isolation) -> RunOutcome {
-        let rootfs = TestRootfs::build(crate::agent_binary::AGENT, None).unwrap();
+        let rootfs = FreshRootfs::build(crate::agent_binary::AGENT, None).unwrap();
         rt.run(&Job {
             isolation: iso,
             rootfs: rootfs.path(),
@@ -214,7 +214,7 @@ pub(crate) mod live {
 
     /// A lingering agent is killed at the deadline, and no process runs its binary afterwards.
     pub fn timeout_leaves_nothing(rt: &dyn Runtime) {
-        let rootfs = TestRootfs::build(crate::agent_binary::AGENT, None).unwrap();
+        let rootfs = FreshRootfs::build(crate::agent_binary::AGENT, None).unwrap();
         let agent = std::fs::metadata(rootfs.agent_host_path()).unwrap();
         let started = Instant::now();
         let r = rt.run(&Job {

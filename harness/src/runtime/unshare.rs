@@ -53,6 +53,25 @@ impl Runtime for UnshareRuntime {
         self.bin.available()
     }
 
+    fn known_weaknesses(&self) -> &'static [super::Weakness] {
+        use super::Weakness;
+        &[
+            Weakness {
+                check: "root.chroot-escape-blocked",
+                why: "util-linux unshare --root is a chroot: `..` walks out of it",
+            },
+            Weakness {
+                check: "root.old-root-gone",
+                why: "util-linux unshare --root is a chroot: the old root stays underneath",
+            },
+            Weakness {
+                check: "user.root-is-unprivileged",
+                why: "--map-root-user maps root to host root (--map-users needs newuidmap and a \
+                      subuid range)",
+            },
+        ]
+    }
+
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
         process::joined(unsupported_reasons(iso))
     }

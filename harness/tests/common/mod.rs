@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cases;
+
 use isoprobe::engine::{run_checks, RunOptions};
 use isoprobe::report::Report;
 use isoprobe::rootfs::PreparedRootfs;
@@ -148,6 +150,16 @@ pub fn assert_nothing_left_behind() {
         Vec::<String>::new(),
         "agents still running"
     );
+}
+
+/// The `info` header of a kernel's `features.snap`: the kernel, not the runtime.
+pub fn kernel_info(report: &isoprobe::report::Report) -> serde_json::Value {
+    serde_json::json!({
+        "kernel_release": report.kernel.release,
+        "kernel_version": report.kernel.version,
+        "cgroup_mode": report.cgroup_mode,
+        "isoprobe_version": report.isoprobe_version,
+    })
 }
 
 /// Compares `value` with the snapshot `snapshots/<dir>/<name>.snap` (under harness/tests), with

@@ -189,7 +189,7 @@ impl OciRuntime {
     /// Runs the agent once under `iso` (with clock offsets if it has a time namespace) in a
     /// rootfs of its own.
     fn try_run(&self, iso: &Isolation) -> Result<(), TryFailed> {
-        let rootfs = isoprobe_fixtures::TestRootfs::build(crate::agent_binary::AGENT, None)
+        let rootfs = crate::rootfs::FreshRootfs::build(crate::agent_binary::AGENT, None)
             .map_err(TryFailed::Rootfs)?;
         let mut iso = iso.clone();
         if iso.namespaces.contains(&NsType::Time) {
@@ -201,7 +201,7 @@ impl OciRuntime {
         self.run(&Job {
             isolation: &iso,
             rootfs: rootfs.path(),
-            agent: isoprobe_fixtures::AGENT_IN_ROOTFS,
+            agent: crate::rootfs::AGENT_IN_ROOTFS,
             args: AgentArgs::default(),
             timeout: Duration::from_secs(10),
         })?;

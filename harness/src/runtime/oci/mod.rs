@@ -18,6 +18,7 @@ mod devdir;
 mod discovery;
 mod flavor;
 mod lifecycle;
+mod weaknesses;
 
 pub use bundle::BundleError;
 
@@ -109,6 +110,13 @@ impl Runtime for OciRuntime {
 
     fn available(&self) -> Result<(), Unavailable> {
         self.facts().cli.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    fn known_weaknesses(&self) -> &'static [super::Weakness] {
+        match self.source {
+            Source::Named(flavor) => weaknesses::of(flavor, self.always_no_pivot),
+            Source::Path(_) => &[],
+        }
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
