@@ -369,7 +369,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         .map(|n| runtime::by_name(n))
         .collect::<Result<Vec<_>, _>>()
         .map_err(HarnessError::from)?;
-    let checks = checks::select(&args.checks).map_err(HarnessError::Usage)?;
+    let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("compare")?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
@@ -394,7 +394,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
 
 fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::from)?;
-    let checks = checks::select(&args.checks).map_err(HarnessError::Usage)?;
+    let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("run")?;
     let agent = match &args.agent {
         Some(p) => read_agent(p)?,

@@ -101,7 +101,7 @@ fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
     let reasons: Vec<String> = check
         .requirements()
         .iter()
-        .filter_map(|r| r.check().err())
+        .filter_map(|r| r.check().err().map(|e| e.to_string()))
         .collect();
     if !reasons.is_empty() {
         return Some(reasons.join("; "));

@@ -4,7 +4,7 @@
 
 use super::{locate, CgroupError, CgroupVersion, ControllerLocation};
 use crate::backoff::{Backoff, Budget};
-use crate::vocabulary::{CgroupLimits, CgroupSample, HostStepError};
+use crate::vocabulary::{CgroupLimits, CgroupSample, HostStepError, StatError};
 use isoprobe_probes::parse::{flat_keyed_value, parse_cpu_stat};
 use std::fs;
 use std::io;
@@ -153,17 +153,26 @@ pub fn sample_runtime_cgroups(
 fn sample_dirs(groups: &[CgroupDir], limits: CgroupLimits) -> CgroupSample {
     let group = |c: &str| groups.iter().find(|g| g.controllers.contains(&c));
     let cpu_stat = match group("cpu") {
-        Some(g) => g.read("cpu.stat").map_err(|e| e.to_string()).and_then(|t| {
-            parse_cpu_stat(&t).map_err(|e| format!("{}/cpu.stat: {e}", g.path.display()))
+        Some(g) => g.stat_text("cpu.stat").and_then(|t| {
+            parse_cpu_stat(&t).map_err(|e| StatError::Parse {
+                path: g.path.join("cpu.stat"),
+                reason: e.to_string(),
+            })
         }),
-        None => Err("no cpu cgroup".into()),
+        None => Err(StatError::NoCgroup("cpu")),
     };
-    let keyed = |controller: &str, file: &str, key: &str| {
+    let keyed = |controller: &str, file: &'static str, key: &'static str| {
         group(controller).map(|g| {
-            g.read(file).map_err(|e| e.to_string()).and_then(|t| {
+            g.stat_text(file).and_then(|t| {
                 flat_keyed_value(&t, key)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("{}/{file} has no `{key}` line", g.path.display()))
+                    .map_err(|e| StatError::Malformed {
+                        reason: e.to_string(),
+                    })?
+                    .ok_or_else(|| StatError::NoKey {
+                        dir: g.path.clone(),
+                        file,
+                        key,
+                    })
             })
         })
     };
@@ -187,9 +196,12 @@ impl CgroupDir {
         fs::write(&p, value).map_err(|e| HostStepError::new("write a limit to", p, e))
     }
 
-    fn read(&self, file: &str) -> Result<String, CgroupError> {
+    fn stat_text(&self, file: &str) -> Result<String, StatError> {
         let path = self.path.join(file);
-        fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })
+        fs::read_to_string(&path).map_err(|e| StatError::Read {
+            path,
+            reason: e.to_string(),
+        })
     }
 
     /// A cgroup whose last task was just reaped can still be busy for a moment, so EBUSY is

@@ -2,15 +2,15 @@
 //! check's skip says), the host's layout unreadable, or a step on our own cgroup.
 
 use crate::vocabulary::HostStepError;
-use isoprobe_probes::parse::ParseError;
+use isoprobe_probes::parse::{ParseError, Unlocated};
 use std::io;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    /// The controller cannot be had under the caller's cgroup; `reason` says why.
-    #[error("{reason}")]
-    ControllerUnavailable { controller: String, reason: String },
+    /// The controller cannot be had under the caller's cgroup.
+    #[error(transparent)]
+    ControllerUnavailable(#[from] Unlocated),
     #[error("cannot read {}: {source}", .path.display())]
     ReadHost {
         path: PathBuf,

@@ -42,10 +42,7 @@ pub fn locate(controller: &str) -> Result<ControllerLocation, CgroupError> {
     });
     layout
         .locate(controller, &own, subtree.as_deref())
-        .map_err(|reason| CgroupError::ControllerUnavailable {
-            controller: controller.to_string(),
-            reason,
-        })
+        .map_err(CgroupError::ControllerUnavailable)
 }
 
 /// A name no other run on this machine uses at the same time.

@@ -2,13 +2,14 @@
 //! errors, bounded waits, and mounts that are undone on every path.
 
 use super::Verdict;
+use crate::backoff::{Backoff, Budget};
 use crate::runtime::{RunError, RunOutcome};
 use crate::vocabulary::HostStepError;
 use isoprobe_probes::contract::Outcome;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Poll interval of host-side waits: short next to a container's start-up.
 const POLL: Duration = Duration::from_millis(10);
@@ -91,19 +92,10 @@ pub(super) fn setup(step: &'static str, path: &Path, e: std::io::Error) -> RunEr
 /// Polls `ready` until it holds or `limit` passes, or `give_up` says waiting is pointless.
 pub(super) fn wait_until(
     limit: Duration,
-    mut ready: impl FnMut() -> bool,
-    mut give_up: impl FnMut() -> bool,
+    ready: impl FnMut() -> bool,
+    give_up: impl FnMut() -> bool,
 ) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if ready() {
-            return true;
-        }
-        if give_up() || Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(POLL);
-    }
+    Backoff::every(POLL).until(Budget::within(limit), ready, give_up)
 }
 
 /// Mounts a tmpfs at `target`.

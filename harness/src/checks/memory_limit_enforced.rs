@@ -9,7 +9,7 @@
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
-use crate::vocabulary::{Isolation, Sabotage};
+use crate::vocabulary::{Isolation, Sabotage, StatError};
 use isoprobe_probes::contract::{AllocArgs, AllocOutcome, Called, Ended};
 use isoprobe_probes::AgentArgs;
 use serde_json::json;
@@ -57,7 +57,7 @@ impl Check for MemoryLimitEnforced {
 
 /// Passes when the child was SIGKILLed below the limit and the cgroup counted an OOM kill
 /// (`oom`: its `oom_kill` counter, `None` without a memory cgroup).
-fn judge(p: &AllocOutcome, oom: Option<Result<u64, String>>) -> Verdict {
+fn judge(p: &AllocOutcome, oom: Option<Result<u64, StatError>>) -> Verdict {
     let child = host_side::shown(&p.child);
     let touched = p.touched_mb as u64;
     let mut failures = Vec::new();
@@ -145,7 +145,7 @@ mod tests {
             ),
             (late, Some(Ok(1)), "wrote 100 MiB"),
             (killed(), Some(Ok(0)), "OOM counter is 0"),
-            (killed(), Some(Err("gone".into())), "unreadable: gone"),
+            (killed(), Some(Err(StatError::Malformed { reason: "gone".into() })), "unreadable: gone"),
             (killed(), None, "no memory cgroup"),
         ] {
             let v = judge(&p, oom);

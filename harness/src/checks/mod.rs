@@ -1,33 +1,16 @@
 //! The checks. Each one states a property, what it needs from the machine, the isolation it
 //! asks for, how it judges what the agent saw, and the sabotage that must make it fail.
 //!
-//! To add a check: write a module with a type implementing [`Check`], and list it in [`all`].
+//! To add a check: write a module with a type implementing [`Check`] and add a line to the
+//! `registry!` below.
 //! Its id is interface (reports, snapshots and users' scripts name it): never rename one. A
 //! module's name is its check's id with `.` and `-` turned into `_`; the family of `ns.<type>`
 //! checks lives in `ns_distinct.rs`.
 
-mod caps_bounding_dropped;
-mod cgroup_cpu_throttled;
-mod cgroup_ns_root;
 mod host_side;
-mod ipc_sysv_isolated;
-mod memory_limit_enforced;
-mod mnt_no_propagation;
-mod net_only_loopback;
-mod nnp_no_new_privs;
-mod ns_distinct;
-mod pid_init_is_1;
-mod pids_limit_enforced;
-mod proc_host_invisible;
 mod requirement;
-mod root_chroot_escape_blocked;
-mod root_old_root_gone;
-mod sysctl_net_isolated;
-mod time_offsets_isolated;
-mod user_root_is_unprivileged;
-mod uts_hostname_independent;
 
-pub use requirement::Requirement;
+pub use requirement::{Requirement, Unmet};
 
 use crate::runtime::{Job, RunError, RunOutcome, Runtime};
 
@@ -113,44 +96,70 @@ pub trait Check: Send + Sync {
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;
 }
 
-/// Every check, in report order.
-pub fn all() -> Vec<Box<dyn Check>> {
-    let mut v: Vec<Box<dyn Check>> = vec![Box::new(pid_init_is_1::PidInitIsOne)];
-    v.extend(ns_distinct::all());
-    v.push(Box::new(uts_hostname_independent::HostnameIndependent));
-    v.push(Box::new(root_chroot_escape_blocked::ChrootEscapeBlocked));
-    v.push(Box::new(cgroup_cpu_throttled::CpuThrottled));
-    // Coverage checks: one line each, in the order of the README table.
-    v.push(Box::new(caps_bounding_dropped::BoundingDropped));
-    v.push(Box::new(nnp_no_new_privs::NoNewPrivs));
-    v.push(Box::new(pids_limit_enforced::PidsLimitEnforced));
-    v.push(Box::new(memory_limit_enforced::MemoryLimitEnforced));
-    v.push(Box::new(ipc_sysv_isolated::IpcSysvIsolated));
-    v.push(Box::new(net_only_loopback::OnlyLoopback));
-    v.push(Box::new(sysctl_net_isolated::NetSysctlIsolated));
-    v.push(Box::new(cgroup_ns_root::CgroupNsRoot));
-    v.push(Box::new(time_offsets_isolated::TimeOffsetsIsolated));
-    v.push(Box::new(mnt_no_propagation::NoPropagation));
-    v.push(Box::new(root_old_root_gone::OldRootGone));
-    v.push(Box::new(user_root_is_unprivileged::RootIsUnprivileged));
-    v.push(Box::new(proc_host_invisible::HostInvisible));
-    v
+/// Declares each check's module and lists what it contributes to [`all`], in report order:
+/// `module::Type` for one check, `module::function()` for a family. A new check is its file
+/// and one line here; the test lists, the README's table and the snapshots follow from [`all`].
+macro_rules! registry {
+    ($($module:ident :: $item:ident $(($($call:tt)*))?,)*) => {
+        $(mod $module;)*
+
+        /// Every check, in report order.
+        pub fn all() -> Vec<Box<dyn Check>> {
+            let mut v: Vec<Box<dyn Check>> = Vec::new();
+            $(registry!(@add v, $module :: $item $(($($call)*))?);)*
+            v
+        }
+    };
+    (@add $v:ident, $module:ident :: $family:ident ()) => {
+        $v.extend($module::$family())
+    };
+    (@add $v:ident, $module:ident :: $check:ident) => {
+        $v.push(Box::new($module::$check))
+    };
+}
+
+registry! {
+    pid_init_is_1::PidInitIsOne,
+    ns_distinct::all(),
+    uts_hostname_independent::HostnameIndependent,
+    root_chroot_escape_blocked::ChrootEscapeBlocked,
+    cgroup_cpu_throttled::CpuThrottled,
+    caps_bounding_dropped::BoundingDropped,
+    nnp_no_new_privs::NoNewPrivs,
+    pids_limit_enforced::PidsLimitEnforced,
+    memory_limit_enforced::MemoryLimitEnforced,
+    ipc_sysv_isolated::IpcSysvIsolated,
+    net_only_loopback::OnlyLoopback,
+    sysctl_net_isolated::NetSysctlIsolated,
+    cgroup_ns_root::CgroupNsRoot,
+    time_offsets_isolated::TimeOffsetsIsolated,
+    mnt_no_propagation::NoPropagation,
+    root_old_root_gone::OldRootGone,
+    user_root_is_unprivileged::RootIsUnprivileged,
+    proc_host_invisible::HostInvisible,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.
-pub fn select(ids: &[String]) -> Result<Vec<Box<dyn Check>>, String> {
+pub fn select(ids: &[String]) -> Result<Vec<Box<dyn Check>>, UnknownCheck> {
     let checks = all();
     if let Some(bad) = ids.iter().find(|id| !checks.iter().any(|c| &c.id() == *id)) {
-        let known: Vec<String> = checks.iter().map(|c| c.id()).collect();
-        return Err(format!(
-            "unknown check id `{bad}`; known ids: {} (see `isoprobe list`)",
-            known.join(", ")
-        ));
+        return Err(UnknownCheck {
+            id: bad.clone(),
+            known: checks.iter().map(|c| c.id()).collect(),
+        });
     }
     Ok(checks
         .into_iter()
         .filter(|c| ids.is_empty() || ids.contains(&c.id()))
         .collect())
+}
+
+/// A check id that no check has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown check id `{id}`; known ids: {} (see `isoprobe list`)", .known.join(", "))]
+pub struct UnknownCheck {
+    pub id: String,
+    pub known: Vec<String>,
 }
 
 /// A namespace's id as the harness itself sees it.
@@ -188,7 +197,10 @@ mod tests {
     #[test]
     fn select_rejects_unknown_ids_and_keeps_order() {
         match select(&["nope".into()]) {
-            Err(e) => assert!(e.contains("nope") && e.contains("pid.init-is-1"), "{e}"),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("nope") && e.contains("pid.init-is-1"), "{e}")
+            }
             Ok(_) => panic!("an unknown id must be refused"),
         }
         let s = select(&["cgroup.cpu-throttled".into(), "pid.init-is-1".into()]).unwrap();

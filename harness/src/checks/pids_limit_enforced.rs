@@ -10,7 +10,7 @@
 use super::host_side;
 use super::{Check, Ctx, Requirement, Verdict};
 use crate::runtime::RunError;
-use crate::vocabulary::{Isolation, Sabotage};
+use crate::vocabulary::{Isolation, Sabotage, StatError};
 use isoprobe_probes::contract::{ForksArgs, ForksOutcome};
 use isoprobe_probes::AgentArgs;
 use serde_json::json;
@@ -53,7 +53,7 @@ impl Check for PidsLimitEnforced {
 
 /// Passes when forking stopped with EAGAIN exactly at `PIDS_MAX` tasks and the cgroup counted
 /// the refusal (`refused`: `pids.events` `max`, `None` without a pids cgroup).
-fn judge(p: &ForksOutcome, refused: Option<Result<u64, String>>) -> Verdict {
+fn judge(p: &ForksOutcome, refused: Option<Result<u64, StatError>>) -> Verdict {
     let forked = p.forked as u64;
     let stopped_by = p
         .stopped_by
@@ -169,7 +169,7 @@ mod tests {
             (enomem, Some(Ok(1)), "stopped by ENOMEM"),
             (no_threads, Some(Ok(1)), "no thread count"),
             (stopped(), Some(Ok(0)), "no refused fork"),
-            (stopped(), Some(Err("gone".into())), "unreadable: gone"),
+            (stopped(), Some(Err(StatError::Malformed { reason: "gone".into() })), "unreadable: gone"),
             (stopped(), None, "no pids cgroup"),
         ] {
             let v = judge(&p, refused);

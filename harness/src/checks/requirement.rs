@@ -24,14 +24,14 @@ impl fmt::Display for Requirement {
 }
 
 impl Requirement {
-    /// `Err(reason)` when the machine does not meet it.
-    pub fn check(&self) -> Result<(), String> {
+    /// Why the machine does not meet it, if it does not.
+    pub fn check(&self) -> Result<(), Unmet> {
         match self {
             Requirement::Root => {
                 if nix::unistd::geteuid().is_root() {
                     Ok(())
                 } else {
-                    Err("needs root (namespaces, mounts and cgroups): run as root".into())
+                    Err(Unmet::NotRoot)
                 }
             }
             Requirement::Namespace(ns) => {
@@ -41,16 +41,27 @@ impl Requirement {
                 {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "this kernel has no {ns} namespace (/proc/self/ns/{} is missing; added in Linux {})",
-                        ns.proc_name(),
-                        ns.since()
-                    ))
+                    Err(Unmet::NoNamespace { ns: *ns })
                 }
             }
             Requirement::Controller(c) => crate::cgroup::locate(c)
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .map_err(Unmet::Controller),
         }
     }
+}
+
+/// A requirement the machine does not meet; the message is the check's skip reason.
+#[derive(Debug, thiserror::Error)]
+pub enum Unmet {
+    #[error("needs root (namespaces, mounts and cgroups): run as root")]
+    NotRoot,
+    #[error(
+        "this kernel has no {ns} namespace (/proc/self/ns/{} is missing; added in Linux {})",
+        .ns.proc_name(),
+        .ns.since()
+    )]
+    NoNamespace { ns: NsType },
+    #[error(transparent)]
+    Controller(crate::cgroup::CgroupError),
 }

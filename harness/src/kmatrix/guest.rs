@@ -193,7 +193,8 @@ fn run() -> Result<(), GuestError> {
     }
     let runtime = crate::runtime::by_name(&params.runtime)
         .map_err(|e| GuestError::Selection(e.to_string()))?;
-    let checks = crate::checks::select(&params.checks).map_err(GuestError::Selection)?;
+    let checks =
+        crate::checks::select(&params.checks).map_err(|e| GuestError::Selection(e.to_string()))?;
     let rootfs = PreparedRootfs::fresh(crate::agent_binary::AGENT).map_err(GuestError::Rootfs)?;
     let opts = RunOptions {
         negative_controls: true,

@@ -15,5 +15,5 @@ mod sabotage;
 pub use host_step::{hint, HostStepError};
 pub use isolation::{Bind, Isolation, TimeOffsets, OLD_ROOT};
 pub use limits::{CgroupLimits, CpuQuota, IdMap, RootMode};
-pub use outcome::{CgroupSample, ExitKind};
+pub use outcome::{CgroupSample, ExitKind, StatError};
 pub use sabotage::Sabotage;

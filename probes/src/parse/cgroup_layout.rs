@@ -171,9 +171,10 @@ impl CgroupLayout {
         controller: &str,
         proc_self_cgroup: &str,
         v2_controllers: Option<&str>,
-    ) -> Result<ControllerLocation, String> {
+    ) -> Result<ControllerLocation, Unlocated> {
+        let named = || controller.to_string();
         if controller.is_empty() {
-            return Err("No controller was named.".to_string());
+            return Err(Unlocated::NoName);
         }
         // A controller is bound to at most one hierarchy, so a v1 mount listing it is the
         // only place it can be used; cgroup2 is not even worth asking about then.
@@ -183,11 +184,10 @@ impl CgroupLayout {
             .find(|(c, _)| c.iter().any(|c| c == controller))
         {
             let caller_path = cgroup_path(proc_self_cgroup, Some(controller)).ok_or_else(|| {
-                format!(
-                    "The {controller} controller is mounted at {} (cgroup v1), \
-                     but /proc/self/cgroup has no line for it.",
-                    mount_point.display()
-                )
+                Unlocated::V1WithoutLine {
+                    controller: named(),
+                    mount_point: mount_point.clone(),
+                }
             })?;
             return Ok(ControllerLocation {
                 version: CgroupVersion::V1,
@@ -196,44 +196,85 @@ impl CgroupLayout {
             });
         }
         let Some(v2) = &self.v2_mount else {
-            return Err(format!(
-                "No cgroup v1 hierarchy binds the {controller} controller, \
-                 and there is no cgroup2 mount."
-            ));
+            return Err(Unlocated::Nowhere {
+                controller: named(),
+            });
         };
         let Some(listed) = v2_controllers else {
-            return Err(format!(
-                "No cgroup v1 hierarchy binds the {controller} controller, and whether \
-                 cgroup2 at {} offers it is unknown: the caller's cgroup.controllers \
-                 was not read.",
-                v2.display()
-            ));
+            return Err(Unlocated::V2Unread {
+                controller: named(),
+                v2: v2.clone(),
+            });
         };
         if !listed.split_whitespace().any(|c| c == controller) {
-            let listed = listed.split_whitespace().collect::<Vec<_>>().join(" ");
-            let has = if listed.is_empty() {
-                "none".to_string()
-            } else {
-                listed
-            };
-            return Err(format!(
-                "No cgroup v1 hierarchy binds the {controller} controller, and the caller's \
-                 cgroup.controllers under cgroup2 at {} does not list it (it lists: {has}).",
-                v2.display()
-            ));
+            return Err(Unlocated::V2NotListed {
+                controller: named(),
+                v2: v2.clone(),
+                listed: listed.split_whitespace().map(str::to_string).collect(),
+            });
         }
-        let caller_path = cgroup_path(proc_self_cgroup, None).ok_or_else(|| {
-            format!(
-                "The {controller} controller is offered by cgroup2 at {}, \
-                 but /proc/self/cgroup has no `0::` line.",
-                v2.display()
-            )
-        })?;
+        let caller_path =
+            cgroup_path(proc_self_cgroup, None).ok_or_else(|| Unlocated::V2WithoutLine {
+                controller: named(),
+                v2: v2.clone(),
+            })?;
         Ok(ControllerLocation {
             version: CgroupVersion::V2,
             mount_point: v2.clone(),
             caller_path,
         })
+    }
+}
+
+/// Why a controller cannot be used by a child of the caller's cgroup. Each message is a full
+/// sentence: checks print it as their skip reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unlocated {
+    #[error("No controller was named.")]
+    NoName,
+    #[error(
+        "The {controller} controller is mounted at {} (cgroup v1), but /proc/self/cgroup has no \
+         line for it.",
+        .mount_point.display()
+    )]
+    V1WithoutLine {
+        controller: String,
+        mount_point: PathBuf,
+    },
+    #[error(
+        "No cgroup v1 hierarchy binds the {controller} controller, and there is no cgroup2 mount."
+    )]
+    Nowhere { controller: String },
+    #[error(
+        "No cgroup v1 hierarchy binds the {controller} controller, and whether cgroup2 at {} \
+         offers it is unknown: the caller's cgroup.controllers was not read.",
+        .v2.display()
+    )]
+    V2Unread { controller: String, v2: PathBuf },
+    #[error(
+        "No cgroup v1 hierarchy binds the {controller} controller, and the caller's \
+         cgroup.controllers under cgroup2 at {} does not list it (it lists: {}).",
+        .v2.display(),
+        listed_or_none(.listed)
+    )]
+    V2NotListed {
+        controller: String,
+        v2: PathBuf,
+        listed: Vec<String>,
+    },
+    #[error(
+        "The {controller} controller is offered by cgroup2 at {}, but /proc/self/cgroup has no \
+         `0::` line.",
+        .v2.display()
+    )]
+    V2WithoutLine { controller: String, v2: PathBuf },
+}
+
+fn listed_or_none(listed: &[String]) -> String {
+    if listed.is_empty() {
+        "none".to_string()
+    } else {
+        listed.join(" ")
     }
 }
 
@@ -456,7 +497,7 @@ mod tests {
         #[case] needle: &str,
     ) {
         let l = parse_layout(mi).unwrap();
-        let why = l.locate(controller, cg, ctrl).unwrap_err();
+        let why = l.locate(controller, cg, ctrl).unwrap_err().to_string();
         assert!(why.contains(needle), "{why}");
         assert!(why.ends_with('.'), "a full sentence: {why}");
     }

@@ -13,7 +13,7 @@ pub mod proc_cgroups;
 pub mod proc_self;
 
 pub use cgroup_layout::{
-    parse_layout, CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation,
+    parse_layout, CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation, Unlocated,
 };
 pub use cpu_max::{parse_cfs_quota, parse_cpu_max, CpuMax};
 pub use cpu_stat::{parse_cpu_stat, CpuStat};
