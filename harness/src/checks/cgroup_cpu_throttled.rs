@@ -5,7 +5,7 @@
 //! period), not over wall time: on a busy machine the wall clock also counts time the container
 //! merely waited for a CPU, while the periods count only the bandwidth it was given.
 
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::CpuQuota;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -39,9 +39,6 @@ impl Check for CpuThrottled {
             (QUOTA.share() * 100.0).round(),
             (TOLERANCE * 100.0).round()
         )
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Controller("cpu")]
     }
     fn isolation(&self) -> Isolation {
         Isolation {

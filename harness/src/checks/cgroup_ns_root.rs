@@ -2,7 +2,7 @@
 //! `/`, although the container sits in a cgroup of its own (and, here, in the machine's memory
 //! cgroup), which the host sees under a non-root path.
 
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType};
@@ -31,13 +31,6 @@ impl Check for CgroupNsRoot {
         "inside a cgroup namespace every line of /proc/self/cgroup shows the root `/`, though \
          the container is in a cgroup of its own"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![
-            Requirement::Root,
-            Requirement::Namespace(NsType::Cgroup),
-            Requirement::Controller("cpu"),
-        ]
     }
     fn isolation(&self) -> Isolation {
         Isolation {

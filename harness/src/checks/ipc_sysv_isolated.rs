@@ -5,7 +5,7 @@
 //! guard before the container starts, so a failed or sabotaged run leaves nothing behind.
 
 use super::host_side;
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -178,12 +178,6 @@ impl Check for IpcSysvIsolated {
         "a SysV shared-memory segment and a POSIX message queue made by the host are invisible \
          inside, and the ones made inside do not appear on the host"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Ipc)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base().with_ns(NsType::Ipc)
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Ipc)

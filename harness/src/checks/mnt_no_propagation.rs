@@ -7,11 +7,11 @@
 //! container starts with a peer copy of it, which only making its mounts private cuts off.
 
 use super::host_side::{self, HostMounts};
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, Done, MntArgs, MntOutcome};
-use isoprobe_probes::{AgentArgs, NsType};
+use isoprobe_probes::AgentArgs;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -38,12 +38,6 @@ impl Check for NoPropagation {
          makes afterwards under a shared mount the container holds a copy of does not appear \
          inside"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Mnt)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base()
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::SharedMounts
@@ -239,11 +233,7 @@ mod tests {
             (isolated(), host_failed, "host could not mount"),
         ] {
             let v = judge(&p, &host);
-            assert!(
-                !v.pass && v.reason.contains(needle),
-                "{needle}: {}",
-                v.reason
-            );
+            v.assert_fails_with(needle);
         }
     }
 }

@@ -50,6 +50,16 @@ impl Verdict {
         }
     }
 
+    /// For judges' tests: this verdict fails, and its reason mentions `needle`.
+    #[cfg(test)]
+    pub(crate) fn assert_fails_with(&self, needle: &str) {
+        assert!(
+            !self.pass && self.reason.contains(needle),
+            "{needle}: {}",
+            self.reason
+        );
+    }
+
     /// The agent reported no outcome for the try the check asked for: nothing to judge.
     pub fn not_tried(e: NotTried) -> Verdict {
         Verdict {
@@ -86,11 +96,20 @@ impl Ctx<'_> {
 pub trait Check: Send + Sync {
     fn id(&self) -> String;
     fn description(&self) -> String;
-    fn requirements(&self) -> Vec<Requirement>;
-    /// The isolation this check asks for.
-    fn isolation(&self) -> Isolation;
     /// What its negative control breaks.
     fn sabotage(&self) -> Sabotage;
+    /// The isolation this check asks for: by default the base one plus the namespace its
+    /// control takes away.
+    fn isolation(&self) -> Isolation {
+        match self.sabotage() {
+            Sabotage::DropNamespace(ns) => Isolation::base().with_ns(ns),
+            _ => Isolation::base(),
+        }
+    }
+    /// What it needs from the machine; unmet ones make it a recorded skip.
+    fn requirements(&self) -> Vec<Requirement> {
+        Requirement::implied(&self.isolation(), self.sabotage())
+    }
     /// Runs the containers the check needs under `iso` (the check's own isolation, or the
     /// sabotaged one) and judges what they saw.
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;

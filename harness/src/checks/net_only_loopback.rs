@@ -2,7 +2,7 @@
 //! the host listens on at 127.0.0.1 is out of reach.
 
 use super::host_side;
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -21,12 +21,6 @@ impl Check for OnlyLoopback {
         "inside a network namespace the only interface is lo, and a TCP listener on the host's \
          127.0.0.1 cannot be reached"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Net)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base().with_ns(NsType::Net)
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)

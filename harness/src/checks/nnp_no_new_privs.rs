@@ -12,7 +12,7 @@
 //! the container's `/tmp`, so only the container's mount namespace can reach it.
 
 use super::host_side;
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
@@ -96,9 +96,6 @@ impl Check for NoNewPrivs {
              stays euid {}",
             USER.0, USER.0
         )
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root]
     }
     fn isolation(&self) -> Isolation {
         Isolation {
@@ -215,11 +212,7 @@ mod tests {
             let mut p = contained();
             change(&mut p);
             let v = judge(&p);
-            assert!(
-                !v.pass && v.reason.contains(needle),
-                "{needle}: {}",
-                v.reason
-            );
+            v.assert_fails_with(needle);
         }
     }
 

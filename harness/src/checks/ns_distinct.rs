@@ -2,7 +2,7 @@
 //! kernel gives it (device and inode of `/proc/self/ns/<type>`). One check per type, so the
 //! module is named for the family (`ns_distinct`) rather than for one id.
 
-use super::{host_ns_id, Check, Ctx, Requirement, Verdict};
+use super::{host_ns_id, Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, Reading};
@@ -29,12 +29,6 @@ impl Check for NamespaceDiffers {
             self.0,
             self.0.proc_name()
         )
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(self.0)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base().with_ns(self.0)
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(self.0)

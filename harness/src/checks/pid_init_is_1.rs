@@ -1,7 +1,7 @@
 //! `pid.init-is-1`: the agent is PID 1 of its own pid namespace, its /proc shows only the
 //! container, and the host sees it under another pid.
 
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType};
@@ -17,12 +17,6 @@ impl Check for PidInitIsOne {
         "the agent is PID 1 in its pid namespace, its /proc lists only the container's \
          processes, and the host sees it under a different pid (NSpid)"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Pid)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base()
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Pid)

@@ -8,7 +8,7 @@
 //! succeed; fewer would mean something else is charged to the container.
 
 use super::host_side;
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage, StatError};
 use isoprobe_probes::contract::{ForksArgs, ForksOutcome};
@@ -30,9 +30,6 @@ impl Check for PidsLimitEnforced {
             "with pids.max {PIDS_MAX}, forking inside stops at the limit with EAGAIN and the \
              cgroup records the refused fork"
         )
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Controller("pids")]
     }
     fn isolation(&self) -> Isolation {
         Isolation {
@@ -173,11 +170,7 @@ mod tests {
             (stopped(), None, "no pids cgroup"),
         ] {
             let v = judge(&p, refused);
-            assert!(
-                !v.pass && v.reason.contains(needle),
-                "{needle}: {}",
-                v.reason
-            );
+            v.assert_fails_with(needle);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! whether its /proc/1 is itself.
 
 use super::host_side;
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, Done, HostprocArgs, HostprocOutcome};
@@ -41,12 +41,6 @@ impl Check for HostInvisible {
         "a host process is out of reach: the container cannot signal it, see it in /proc, \
          ptrace it or open its namespaces, and its /proc/1 is itself"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Pid)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base()
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Pid)
@@ -236,11 +230,7 @@ mod tests {
         ];
         for (p, alive, needle) in cases {
             let v = judge(&p, alive);
-            assert!(
-                !v.pass && v.reason.contains(needle),
-                "{needle}: {}",
-                v.reason
-            );
+            v.assert_fails_with(needle);
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a check needs from the machine. A requirement that is not met makes the check a
 //! recorded skip with the reason, never a pass.
 
+use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::NsType;
 use std::fmt;
 
@@ -24,6 +25,42 @@ impl fmt::Display for Requirement {
 }
 
 impl Requirement {
+    /// What a check with this isolation and control needs from the machine: root; the
+    /// namespace its control takes away (the mount namespace for a control on mounts or the
+    /// root) and any namespace the isolation adds to the base; a controller for each cgroup
+    /// the container gets. A check that needs something more says so itself.
+    pub fn implied(iso: &Isolation, sabotage: Sabotage) -> Vec<Requirement> {
+        let mut v = vec![Requirement::Root];
+        let mut add = |r: Requirement| {
+            if !v.contains(&r) {
+                v.push(r);
+            }
+        };
+        match sabotage {
+            Sabotage::DropNamespace(ns) => add(Requirement::Namespace(ns)),
+            Sabotage::SharedMounts | Sabotage::KeepOldRoot | Sabotage::RootMode(_) => {
+                add(Requirement::Namespace(NsType::Mnt))
+            }
+            _ => {}
+        }
+        let base = Isolation::base().namespaces;
+        for ns in iso.namespaces.difference(&base) {
+            add(Requirement::Namespace(*ns));
+        }
+        // The container's own cgroup is always made in the cpu hierarchy (it gives the CPU
+        // statistics); pids and memory ones only for their limits.
+        if iso.own_cgroup {
+            add(Requirement::Controller("cpu"));
+        }
+        if iso.pids_max.is_some() {
+            add(Requirement::Controller("pids"));
+        }
+        if iso.memory_max.is_some() {
+            add(Requirement::Controller("memory"));
+        }
+        v
+    }
+
     /// Why the machine does not meet it, if it does not.
     pub fn check(&self) -> Result<(), Unmet> {
         match self {

@@ -2,11 +2,11 @@
 //! (and a plain open) to reach a canary file the harness put outside the rootfs.
 
 use super::host_side::Canary;
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::RootMode;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType, Reading};
+use isoprobe_probes::{AgentArgs, Reading};
 use serde_json::json;
 
 pub struct ChrootEscapeBlocked;
@@ -19,12 +19,6 @@ impl Check for ChrootEscapeBlocked {
         "root inside cannot reach a host file outside the rootfs: not by path, not by the \
          classic chroot escape (chroot into a subdirectory, walk `..`, chroot again)"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Mnt)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base()
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::RootMode(RootMode::Chroot)

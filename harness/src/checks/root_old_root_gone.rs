@@ -4,12 +4,12 @@
 //! through.
 
 use super::host_side::{self, Canary};
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::OLD_ROOT;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{OldrootArgs, OldrootOutcome};
-use isoprobe_probes::{AgentArgs, NsType};
+use isoprobe_probes::AgentArgs;
 use serde_json::json;
 use std::fs;
 use std::path::PathBuf;
@@ -29,12 +29,6 @@ impl Check for OldRootGone {
         "after pivot_root the container's mount table holds only its root and /proc, and a \
          host canary outside the rootfs cannot be read below any of its mount points"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Mnt)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base()
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::KeepOldRoot
@@ -218,11 +212,7 @@ mod tests {
             (no_reads, "tried no path"),
         ] {
             let v = judge(&p, SECRET);
-            assert!(
-                !v.pass && v.reason.contains(needle),
-                "{needle}: {}",
-                v.reason
-            );
+            v.assert_fails_with(needle);
         }
     }
 

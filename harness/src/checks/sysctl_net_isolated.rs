@@ -5,7 +5,7 @@
 //! original back on every path, after the judge has read what the container did.
 
 use super::host_side;
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -76,12 +76,6 @@ impl Check for NetSysctlIsolated {
             "{SYSCTL} written inside a network namespace changes there; the host's value does \
              not change"
         )
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Net)]
-    }
-    fn isolation(&self) -> Isolation {
-        Isolation::base().with_ns(NsType::Net)
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)

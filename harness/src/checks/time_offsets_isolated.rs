@@ -2,7 +2,7 @@
 //! CLOCK_BOOTTIME read the host's clocks plus the offsets, CLOCK_REALTIME is not offset, and the
 //! host's clocks do not move.
 
-use super::{host_ns_id, Check, Ctx, Requirement, Verdict};
+use super::{host_ns_id, Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage, TimeOffsets};
@@ -182,9 +182,6 @@ impl Check for TimeOffsetsIsolated {
              + offset, CLOCK_REALTIME is not offset, and the host's clocks do not move",
             WEEK_SECS / 86_400
         )
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Time)]
     }
     fn isolation(&self) -> Isolation {
         Isolation {

@@ -1,7 +1,7 @@
 //! `uts.hostname-independent`: two containers started side by side each see the hostname set
 //! for them, and the host's is unchanged.
 
-use super::{Check, Ctx, Requirement, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType};
@@ -27,9 +27,6 @@ impl Check for HostnameIndependent {
         "the hostname set inside is seen inside, two containers side by side see only their \
          own, and the host's is unchanged"
             .into()
-    }
-    fn requirements(&self) -> Vec<Requirement> {
-        vec![Requirement::Root, Requirement::Namespace(NsType::Uts)]
     }
     fn isolation(&self) -> Isolation {
         // The hostname is part of what is asked, so that a runtime that cannot set one says

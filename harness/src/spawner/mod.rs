@@ -2,13 +2,17 @@
 //!
 //! The order follows what real runtimes do (bubblewrap, crun): the parent clones, writes the
 //! uid/gid maps (setgroups "deny" first) and places the child in its cgroup while the child
-//! waits on a pipe; then the child makes mounts private, binds and pivots into the rootfs,
-//! mounts /proc, sets the hostname and execs. A child step that fails comes back as
+//! waits on a pipe; then the child makes mounts private, binds the rootfs and the extra
+//! directories, mounts /proc *before* it pivots (inside a user namespace the kernel accepts a
+//! new proc only while a fully visible one is still in the mount tree), pivots into the
+//! rootfs, sets the hostname and execs. A child step that fails comes back as
 //! `{step, errno, path}`.
 //!
 //! The whole spawn runs on a thread of its own: a time namespace can only be entered through
 //! `unshare(CLONE_NEWTIME)` of the parent (clone's flag word has no room for it), which must not
 //! touch the caller's thread, and the parent-death signal is tied to the thread that cloned.
+//! The offsets are written for that thread before the clone, so the child starts inside the
+//! namespace (5.10 and 6.1 do not move a process into it at exec).
 
 mod child;
 mod error;

@@ -41,8 +41,8 @@ pub struct SpawnSpec {
     pub no_new_privs: bool,
     /// uid and gid (inside) the command runs as; root when `None`.
     pub user: Option<(u32, u32)>,
-    /// Monotonic and boottime offsets in seconds: the child makes its own time namespace
-    /// with them (entered at exec, Linux 6.0+) instead of being cloned into a plain one.
+    /// Monotonic and boottime offsets in seconds of the time namespace: the spawn thread
+    /// unshares it and writes them before the clone, so the child starts inside it.
     pub time_offsets: Option<(i64, i64)>,
     /// argv[0] is a path inside the rootfs.
     pub argv: Vec<String>,
