@@ -301,7 +301,7 @@ fn matrix(args: &MatrixArgs) -> i32 {
     let bad = matrix.cells.iter().any(|c| {
         c.report
             .as_ref()
-            .is_none_or(|r| r.summary.fail > 0 || r.missed_controls() > 0)
+            .is_none_or(|r| r.summary.fail > 0 || r.unproven_controls() > 0)
     });
     if bad {
         exit::FAIL
@@ -385,7 +385,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         CompareFormat::Json => serde_json::to_string_pretty(&cmp).unwrap_or_default() + "\n",
     };
     print!("{out}");
-    Ok(if crate::compare::missed_controls(&cmp) > 0 {
+    Ok(if crate::compare::unproven_controls(&cmp) > 0 {
         exit::FAIL
     } else {
         exit::PASS
@@ -434,7 +434,8 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     Ok(exit_code(&report, args.require_all))
 }
 
-/// 1 when anything failed or a control was missed, or (require_all) anything was skipped.
+/// 1 when anything failed or a control was missed or inconclusive, or (require_all) anything was
+/// skipped.
 pub fn exit_code(report: &Report, require_all: bool) -> i32 {
     let s = &report.summary;
     let skipped_controls = report
@@ -443,7 +444,7 @@ pub fn exit_code(report: &Report, require_all: bool) -> i32 {
         .filter_map(|c| c.negative_control.as_ref())
         .any(|n| n.status == ControlStatus::Skip);
     if s.fail > 0
-        || report.missed_controls() > 0
+        || report.unproven_controls() > 0
         || (require_all && (s.skip > 0 || skipped_controls))
     {
         exit::FAIL

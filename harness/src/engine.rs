@@ -1,6 +1,6 @@
 //! Runs checks (and their negative controls) under a runtime and assembles the report.
 
-use crate::checks::{Check, Ctx, Verdict};
+use crate::checks::{Check, Ctx, Finding, Verdict};
 use crate::error::HarnessError;
 use crate::report::{
     CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary,
@@ -125,7 +125,7 @@ fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResu
     };
     Ok(CheckResult {
         id: check.id(),
-        status: if verdict.pass {
+        status: if verdict.pass() {
             Status::Pass
         } else {
             Status::Fail
@@ -153,24 +153,18 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
             ..base
         });
     }
-    // A control proves the check can fail only when its judge says fail; a control that could
-    // not even run proves nothing, so it counts as missed.
+    // A control proves the check can fail only when its judge finds the property violated: a
+    // sabotaged run that could not be tested, or could not even be run, proves nothing.
     let v = match check.run(ctx, &iso) {
         Ok(v) => v,
         Err(e) if e.is_interrupt() => return Err(HarnessError::Interrupted),
-        Err(e) => {
-            return Ok(ControlResult {
-                status: ControlStatus::Missed,
-                reason: format!("the sabotaged setup could not be run, so nothing was shown: {e}"),
-                ..base
-            })
-        }
+        Err(e) => Verdict::inconclusive(format!("the sabotaged setup could not be run: {e}")),
     };
     Ok(ControlResult {
-        status: if v.pass {
-            ControlStatus::Missed
-        } else {
-            ControlStatus::Detected
+        status: match v.finding {
+            Finding::Violated => ControlStatus::Detected,
+            Finding::Holds => ControlStatus::Missed,
+            Finding::Inconclusive => ControlStatus::Inconclusive,
         },
         reason: v.reason,
         observed: v.observed,
@@ -178,18 +172,14 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
     })
 }
 
-/// A run error becomes a failed verdict (the setup did not work, so the property is not
-/// shown), except an interrupt, which ends the whole run.
+/// A run error leaves the property untested, except an interrupt, which ends the whole run.
 fn interruptible(r: Result<Verdict, RunError>) -> Result<Verdict, HarnessError> {
     match r {
         Ok(v) => Ok(v),
         Err(e) if e.is_interrupt() => Err(HarnessError::Interrupted),
-        Err(e) => Ok(Verdict {
-            pass: false,
-            reason: format!("the container could not be run: {e}"),
-            expected: Value::Null,
-            observed: Value::Null,
-        }),
+        Err(e) => Ok(Verdict::inconclusive(format!(
+            "the container could not be run: {e}"
+        ))),
     }
 }
 
@@ -221,9 +211,9 @@ mod tests {
     use crate::vocabulary::CpuQuota;
     use crate::vocabulary::{Isolation, Sabotage};
 
-    /// Passes on its own isolation; its sabotaged run errors or passes, as told.
+    /// Holds on its own isolation; its sabotaged run ends as told (`None`: a run error).
     struct Fake {
-        control_errors: bool,
+        control: Option<Finding>,
     }
     impl Check for Fake {
         fn id(&self) -> String {
@@ -248,15 +238,25 @@ mod tests {
             Sabotage::NoCpuQuota
         }
         fn run(&self, _: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
-            if iso.cpu_quota.is_none() && self.control_errors {
-                return Err(RunError::Spawn(SpawnError::InvalidSpec("boom".into())));
-            }
-            Ok(Verdict {
-                pass: true,
-                reason: "ok".into(),
-                expected: Value::Null,
-                observed: Value::Null,
-            })
+            let finding = match (iso.cpu_quota, self.control) {
+                (Some(_), _) => Finding::Holds,
+                (None, Some(f)) => f,
+                (None, None) => {
+                    return Err(RunError::Spawn(SpawnError::InvalidSpec("boom".into())))
+                }
+            };
+            let (violations, untested) = match finding {
+                Finding::Holds => (vec![], vec![]),
+                Finding::Violated => (vec!["broken".to_string()], vec![]),
+                Finding::Inconclusive => (vec![], vec!["no statistics".to_string()]),
+            };
+            Ok(Verdict::judge(
+                violations,
+                untested,
+                "ok",
+                Value::Null,
+                Value::Null,
+            ))
         }
     }
 
@@ -279,19 +279,25 @@ mod tests {
     }
 
     #[test]
-    fn a_control_that_cannot_run_is_missed_not_detected() {
-        let c = control_of(Fake {
-            control_errors: true,
-        });
-        assert_eq!(c.status, ControlStatus::Missed, "{}", c.reason);
-        assert!(c.reason.contains("could not be run"));
+    fn a_control_that_cannot_run_is_inconclusive_not_detected() {
+        let c = control_of(Fake { control: None });
+        assert_eq!(c.status, ControlStatus::Inconclusive, "{}", c.reason);
+        assert!(c
+            .reason
+            .starts_with("could not be tested: the sabotaged setup could not be run"));
     }
 
     #[test]
-    fn a_control_that_still_passes_is_missed() {
-        let c = control_of(Fake {
-            control_errors: false,
-        });
-        assert_eq!(c.status, ControlStatus::Missed);
+    fn only_a_violation_detects_a_control() {
+        for (finding, status) in [
+            (Finding::Violated, ControlStatus::Detected),
+            (Finding::Holds, ControlStatus::Missed),
+            (Finding::Inconclusive, ControlStatus::Inconclusive),
+        ] {
+            let c = control_of(Fake {
+                control: Some(finding),
+            });
+            assert_eq!(c.status, status, "{finding:?}: {}", c.reason);
+        }
     }
 }

@@ -60,9 +60,9 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(name: &str) {
         }
         if let Some(n) = &c.negative_control {
             match n.status {
-                ControlStatus::Missed => problems.push(format!(
-                    "{}: control `{}` missed: {}",
-                    c.id, n.sabotage, n.reason
+                ControlStatus::Missed | ControlStatus::Inconclusive => problems.push(format!(
+                    "{}: control `{}` {:?}: {}",
+                    c.id, n.sabotage, n.status, n.reason
                 )),
                 ControlStatus::Skip => {
                     eprintln!("{name}: {} control skipped: {}", c.id, n.reason)

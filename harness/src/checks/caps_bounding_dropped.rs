@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn passes_when_both_are_refused_and_the_bits_are_gone() {
         let v = judge(&refused());
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["lo_up_step"], "SIOCSIFFLAGS");
         assert_eq!(v.observed["mount_tmpfs"], "EPERM");
     }

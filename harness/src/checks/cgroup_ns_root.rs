@@ -109,19 +109,19 @@ mod tests {
     #[test]
     fn passes_when_every_line_is_root() {
         let inside = lines("4:memory:/\n1:cpu:/\n0::/");
-        assert!(judge(Some(&inside), true).pass);
+        assert!(judge(Some(&inside), true).pass());
         assert!(
-            !judge(Some(&inside), false).pass,
+            !judge(Some(&inside), false).pass(),
             "no own cgroup proves nothing"
         );
-        assert!(!judge(None, true).pass);
+        assert!(!judge(None, true).pass());
     }
 
     #[test]
     fn names_the_hierarchies_and_the_own_cgroup_without_a_namespace() {
         let host = lines("4:memory:/process_api/ab\n2:cpuacct:/\n1:cpu:/isoprobe-spawn-1-0\n0::/");
         let v = judge(Some(&host), true);
-        assert!(!v.pass);
+        assert!(!v.pass());
         assert!(v.reason.contains("memory, cpu"), "{}", v.reason);
         assert!(v.reason.contains("/isoprobe-spawn-1-0"), "{}", v.reason);
         assert_eq!(v.observed["own_cgroup_path_seen"], true);
@@ -130,6 +130,6 @@ mod tests {
     #[test]
     fn a_path_with_colons_is_kept_whole_and_garbage_fails() {
         assert_eq!(split_line("1:name=x:/a:b"), Some(("name=x".into(), "/a:b")));
-        assert!(!judge(Some(&lines("garbage")), true).pass);
+        assert!(!judge(Some(&lines("garbage")), true).pass());
     }
 }

@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn passes_when_killed_below_the_limit_and_counted() {
         let v = judge(&killed(), Some(Ok(1)));
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["child"], json!({"signal": "SIGKILL"}));
     }
 

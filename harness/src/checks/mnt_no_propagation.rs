@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn passes_when_neither_mount_crosses() {
         let v = judge(&isolated(), &host_ok());
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["inside_mount"], "ok");
     }
 
@@ -352,7 +352,7 @@ mod host_tests {
         }
         let (r, rootfs, token) = run(false);
         let v = r.unwrap();
-        assert!(!v.pass);
+        assert!(!v.pass());
         assert!(
             v.reason.contains("appeared in the host's mount table"),
             "{}",

@@ -21,40 +21,83 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
-/// A judge's finding on one run of a check.
+/// What a judge found about the property on one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding {
+    /// The property held.
+    Holds,
+    /// The run shows the property broken; the reason is the evidence.
+    Violated,
+    /// Something kept the property from being tested; the reason says what.
+    Inconclusive,
+}
+
+/// A judge's verdict on one run of a check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
-    pub pass: bool,
+    pub finding: Finding,
     pub reason: String,
     pub expected: Value,
     pub observed: Value,
 }
 
+/// The words an inconclusive reason starts with.
+pub const UNTESTED: &str = "could not be tested: ";
+
 impl Verdict {
+    /// Sorts a judge's findings. Evidence that the property is broken makes the verdict
+    /// violated (whatever else could not be tested); otherwise anything that kept a part of the
+    /// property from being tested makes it inconclusive; with neither it holds.
+    pub fn judge(
+        violations: Vec<String>,
+        untested: Vec<String>,
+        holds: &str,
+        expected: Value,
+        observed: Value,
+    ) -> Verdict {
+        let untested_text = (!untested.is_empty()).then(|| untested.join("; "));
+        let (finding, reason) = match (violations.is_empty(), untested_text) {
+            (false, None) => (Finding::Violated, violations.join("; ")),
+            (false, Some(u)) => (
+                Finding::Violated,
+                format!("{}; and {UNTESTED}{u}", violations.join("; ")),
+            ),
+            (true, Some(u)) => (Finding::Inconclusive, format!("{UNTESTED}{u}")),
+            (true, None) => (Finding::Holds, holds.to_string()),
+        };
+        Verdict {
+            finding,
+            reason,
+            expected,
+            observed,
+        }
+    }
+
     /// Passes when every listed failure is absent; the reason names all failures found.
+    /// Every failure counts as a violation: a judge that has not yet sorted its findings.
     pub fn from_failures(
         failures: Vec<String>,
         pass_reason: &str,
         expected: Value,
         observed: Value,
     ) -> Verdict {
-        Verdict {
-            pass: failures.is_empty(),
-            reason: if failures.is_empty() {
-                pass_reason.to_string()
-            } else {
-                failures.join("; ")
-            },
-            expected,
-            observed,
-        }
+        Verdict::judge(failures, Vec::new(), pass_reason, expected, observed)
+    }
+
+    /// Nothing could be tested at all.
+    pub fn inconclusive(why: String) -> Verdict {
+        Verdict::judge(Vec::new(), vec![why], "", Value::Null, Value::Null)
+    }
+
+    pub fn pass(&self) -> bool {
+        self.finding == Finding::Holds
     }
 
     /// For judges' tests: this verdict fails, and its reason mentions `needle`.
     #[cfg(test)]
     pub(crate) fn assert_fails_with(&self, needle: &str) {
         assert!(
-            !self.pass && self.reason.contains(needle),
+            !self.pass() && self.reason.contains(needle),
             "{needle}: {}",
             self.reason
         );
@@ -62,12 +105,7 @@ impl Verdict {
 
     /// The agent reported no outcome for the try the check asked for: nothing to judge.
     pub fn not_tried(e: NotTried) -> Verdict {
-        Verdict {
-            pass: false,
-            reason: e.to_string(),
-            expected: Value::Null,
-            observed: Value::Null,
-        }
+        Verdict::inconclusive(e.to_string())
     }
 }
 

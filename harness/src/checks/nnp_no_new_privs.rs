@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn passes_when_the_helper_stays_unprivileged() {
         let v = judge(&contained());
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["helper_exit"], json!({"code": 0}));
     }
 

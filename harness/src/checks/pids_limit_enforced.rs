@@ -133,7 +133,7 @@ mod tests {
     #[test]
     fn passes_when_stopped_at_the_limit_and_counted() {
         let v = judge(&stopped(), Some(Ok(1)));
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["stopped_by"], "EAGAIN");
     }
 

@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn passes_when_nothing_reaches_the_host_process() {
         let v = judge(&unreachable(), true);
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["kill"], "ESRCH");
         assert_eq!(v.observed["ptrace_detach"], serde_json::Value::Null);
     }

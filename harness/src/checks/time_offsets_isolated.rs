@@ -255,14 +255,14 @@ mod tests {
     fn passes_with_the_offset_and_reports_it_in_seconds() {
         let inside = offset(later(HOST, 2_000_000), WEEK_SECS);
         let v = judge(&samples(inside, false, true), Some(OFFSETS));
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed, v.expected);
     }
 
     #[test]
     fn no_offset_names_the_likely_cause() {
         let v = judge(&samples(later(HOST, 1), true, true), Some(OFFSETS));
-        assert!(!v.pass);
+        assert!(!v.pass());
         assert!(
             v.reason.contains(
                 "no offset seen: the kernel may not switch time namespaces at exec (before 6.0)"
@@ -305,7 +305,7 @@ mod tests {
                 },
                 None
             )
-            .pass
+            .pass()
         );
     }
 }

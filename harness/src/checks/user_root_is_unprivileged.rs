@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn passes_when_root_inside_is_the_mapped_uid() {
         let v = judge(&unprivileged(), Some((100_000, 100_000)), SECRET_TEXT);
-        assert!(v.pass, "{}", v.reason);
+        assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["root_only_file"], "EACCES");
         assert_eq!(v.observed["uid_map"], "0 100000 65536");
     }

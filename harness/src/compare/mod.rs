@@ -45,7 +45,8 @@ pub fn compare(
     })
 }
 
-/// Controls that ran and were not detected, over all runtimes.
-pub fn missed_controls(cmp: &Comparison) -> usize {
-    cmp.reports.iter().map(Report::missed_controls).sum()
+/// Controls that ran and did not show their check can fail (missed or inconclusive), over all
+/// runtimes.
+pub fn unproven_controls(cmp: &Comparison) -> usize {
+    cmp.reports.iter().map(Report::unproven_controls).sum()
 }

@@ -59,6 +59,17 @@ fn control_case<'a>(check: &'a CheckResult, control: &'a ControlResult) -> Case<
         ControlStatus::Skip => Outcome::Skipped {
             message: &control.reason,
         },
+        ControlStatus::Inconclusive => Outcome::Failed {
+            message: format!(
+                "negative control inconclusive: with \"{}\" the property could not be tested: {}",
+                control.sabotage, control.reason
+            ),
+            body: format!(
+                "sabotage: {}\nexpected: the check fails when isolation is sabotaged\nobserved: {}",
+                control.sabotage,
+                compact_json(&control.observed)
+            ),
+        },
         ControlStatus::Missed => Outcome::Failed {
             message: format!(
                 "negative control missed: with \"{}\" the check still passed: {}",

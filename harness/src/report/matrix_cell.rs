@@ -17,6 +17,7 @@ pub fn cell(report: &Report, id: &str) -> String {
         None => status.into(),
         Some(ControlStatus::Detected) => format!("{status} ✓"),
         Some(ControlStatus::Missed) => format!("{status} MISSED"),
+        Some(ControlStatus::Inconclusive) => format!("{status} INCONCLUSIVE"),
         Some(ControlStatus::Skip) => format!("{status} ·"),
     }
 }

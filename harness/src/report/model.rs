@@ -49,6 +49,9 @@ pub enum ControlStatus {
     Detected,
     /// The sabotaged setup still passed: the check cannot tell isolation from its absence.
     Missed,
+    /// The sabotaged run showed neither: something kept the property from being tested, so
+    /// the control proves nothing.
+    Inconclusive,
     Skip,
 }
 
@@ -99,10 +102,24 @@ impl Summary {
 impl Report {
     /// Controls that ran and were not detected.
     pub fn missed_controls(&self) -> usize {
+        self.controls(ControlStatus::Missed)
+    }
+
+    /// Controls whose sabotaged run could not test the property.
+    pub fn inconclusive_controls(&self) -> usize {
+        self.controls(ControlStatus::Inconclusive)
+    }
+
+    /// Controls that ran and did not show the check can fail: missed or inconclusive.
+    pub fn unproven_controls(&self) -> usize {
+        self.missed_controls() + self.inconclusive_controls()
+    }
+
+    fn controls(&self, status: ControlStatus) -> usize {
         self.checks
             .iter()
             .filter_map(|c| c.negative_control.as_ref())
-            .filter(|n| n.status == ControlStatus::Missed)
+            .filter(|n| n.status == status)
             .count()
     }
 

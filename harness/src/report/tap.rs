@@ -55,7 +55,7 @@ pub fn render_tap(report: &Report) -> String {
                 let _ = writeln!(out, "ok {n} - {name}");
             }
             ControlStatus::Skip => skip_line(&mut out, n, &name, &control.reason),
-            ControlStatus::Missed => {
+            ControlStatus::Missed | ControlStatus::Inconclusive => {
                 let _ = writeln!(out, "not ok {n} - {name}");
                 diagnostic(
                     &mut out,

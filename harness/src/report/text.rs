@@ -53,6 +53,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
                 ControlStatus::Detected => ("detected", GREEN),
                 // Upper case because a missed control discredits a PASS above it.
                 ControlStatus::Missed => ("MISSED", RED),
+                ControlStatus::Inconclusive => ("INCONCLUSIVE", RED),
                 ControlStatus::Skip => ("skip", YELLOW),
             };
             let _ = write!(
@@ -69,11 +70,17 @@ pub fn render_text(report: &Report, color: bool) -> String {
     }
 
     let (detected, missed, skipped) = control_counts(report);
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{} passed, {} failed, {} skipped; controls: {} detected, {} missed, {} skipped",
         report.summary.pass, report.summary.fail, report.summary.skip, detected, missed, skipped,
     );
+    match report.inconclusive_controls() {
+        0 => out.push('\n'),
+        n => {
+            let _ = writeln!(out, ", {n} inconclusive");
+        }
+    }
     if let Some(features) = &report.features {
         let _ = writeln!(out, "{}", single_line(&features_line(features)));
     }
