@@ -7,6 +7,8 @@ use crate::report::{
 };
 use crate::rootfs::PreparedRootfs;
 use crate::runtime::{RunError, Runtime};
+use crate::standin::StandIn;
+use crate::vocabulary::Isolation;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -116,7 +118,7 @@ fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResu
         return Ok(skipped(check, reason, control, started));
     }
     let iso = check.isolation();
-    let verdict = interruptible(check.run(ctx, &iso))?;
+    let verdict = interruptible(on_stand_in(ctx, check, &iso))?;
     let duration_ms = started.elapsed().as_millis() as u64;
     let negative_control = if with_control {
         Some(run_control(ctx, check)?)
@@ -155,7 +157,7 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
     }
     // A control proves the check can fail only when its judge finds the property violated: a
     // sabotaged run that could not be tested, or could not even be run, proves nothing.
-    let v = match check.run(ctx, &iso) {
+    let v = match on_stand_in(ctx, check, &iso) {
         Ok(v) => v,
         Err(e) if e.is_interrupt() => return Err(HarnessError::Interrupted),
         Err(e) => Verdict::inconclusive(format!("the sabotaged setup could not be run: {e}")),
@@ -170,6 +172,16 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
         observed: v.observed,
         ..base
     })
+}
+
+/// Runs the check under `iso` inside a stand-in host of its own, so that neither it nor the
+/// containers it starts can change the machine (see [`crate::standin`]). A stand-in that cannot
+/// be made leaves the property untested.
+fn on_stand_in(ctx: &Ctx, check: &dyn Check, iso: &Isolation) -> Result<Verdict, RunError> {
+    match StandIn::create().and_then(|host| host.within(|| check.run(ctx, iso))) {
+        Ok(verdict) => verdict,
+        Err(e) => Ok(Verdict::inconclusive(e.to_string())),
+    }
 }
 
 /// A run error leaves the property untested, except an interrupt, which ends the whole run.

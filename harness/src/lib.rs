@@ -23,4 +23,5 @@ pub mod rootfs;
 pub mod runtime;
 pub mod snapshot;
 pub mod spawner;
+pub mod standin;
 pub mod vocabulary;

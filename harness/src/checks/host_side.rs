@@ -154,7 +154,9 @@ impl Drop for HostMounts {
 
 /// The host's mount points, as often as each is mounted (none if the table is unreadable).
 pub(super) fn mount_points() -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mountinfo")
+    // The calling thread's table: a check runs on a thread inside a stand-in host, whose mount
+    // namespace is not the process's.
+    std::fs::read_to_string("/proc/thread-self/mountinfo")
         .ok()
         .and_then(|t| isoprobe_probes::parse::mount_points(&t).ok())
         .unwrap_or_default()

@@ -222,7 +222,8 @@ pub struct UnknownCheck {
 /// A namespace's id as the harness itself sees it.
 pub(crate) fn host_ns_id(ns: isoprobe_probes::NsType) -> Option<isoprobe_probes::NsId> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/self/ns/{}", ns.proc_name()))
+    // The calling thread's: a check runs on a thread inside a stand-in host.
+    std::fs::metadata(format!("/proc/thread-self/ns/{}", ns.proc_name()))
         .ok()
         .map(|m| isoprobe_probes::NsId {
             dev: m.dev(),

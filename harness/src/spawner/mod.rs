@@ -337,7 +337,8 @@ fn child_plan(
 /// The mount point of the mount `path` lives on (the longest mount point above it).
 fn mount_point_of(path: &std::path::Path) -> PathBuf {
     let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let points = fs::read_to_string("/proc/self/mountinfo")
+    // The spawning thread's table: it may have entered a stand-in host's mount namespace.
+    let points = fs::read_to_string("/proc/thread-self/mountinfo")
         .ok()
         .and_then(|t| isoprobe_probes::parse::mount_points(&t).ok())
         .unwrap_or_default();
