@@ -11,41 +11,16 @@ use isoprobe::rootfs::PreparedRootfs;
 use isoprobe::runtime::Runtime;
 use std::path::Path;
 
-pub fn require_all() -> bool {
-    std::env::var("ISOPROBE_REQUIRE_ALL").is_ok_and(|v| v == "1" || v == "true")
-}
+// The workspace's one skip helper, shared with the unit tests; its require_all also rules the
+// snapshots below.
+#[allow(unused_imports)] // not every test file uses every one
+pub use isoprobe::testing::{not_root, require_all, say, skip};
 
-/// Prints why a test does not run here; under ISOPROBE_REQUIRE_ALL=1 a skip is a failure.
-pub fn skip(test: &str, reason: &str) {
-    if require_all() {
-        panic!("{test}: required by ISOPROBE_REQUIRE_ALL=1 but cannot run here: {reason}");
-    }
-    // Written to the stderr handle, not with eprintln!: the test harness captures the macros,
-    // and a skip reason must be seen even when the test "passes".
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
-}
-
-/// Prints a line that must be seen even when the test passes (the harness captures eprintln!).
-pub fn say(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// `Some(reason)` when this process is not root.
-pub fn not_root() -> Option<String> {
-    (!nix::unistd::geteuid().is_root())
-        .then(|| "needs root (namespaces, mounts, cgroups); run the tests as root".to_string())
-}
-
-/// Returns early from the test (after printing why) unless running as root.
+/// `isoprobe::require_root!`, callable unqualified from every test file.
 #[macro_export]
 macro_rules! require_root {
     ($name:expr) => {
-        if let Some(reason) = common::not_root() {
-            common::skip($name, &reason);
-            return;
-        }
+        isoprobe::require_root!($name)
     };
 }
 
