@@ -138,10 +138,12 @@ pub fn kernel_info(report: &isoprobe::report::Report) -> serde_json::Value {
 }
 
 /// Compares `value` with the snapshot `snapshots/<dir>/<name>.snap` (under harness/tests), with
-/// `info` in its header. A snapshot never recorded is written as `.snap.new` for review
-/// (`cargo insta review`) and the test goes on: a new kernel, cgroup mode or runtime is not a
-/// failure. (insta's own switch for that, INSTA_FORCE_PASS, is read once per process and would
-/// hide the regressions of the other cases.)
+/// `info` in its header. A changed snapshot fails with insta's diff. A snapshot never recorded
+/// is written as `.snap.new` for review; the test goes on (a new kernel, cgroup mode or runtime
+/// is not a regression), except under ISOPROBE_REQUIRE_ALL=1, where an unreviewed snapshot is
+/// a comparison that did not happen and fails. (insta's own switch for going on,
+/// INSTA_FORCE_PASS, is read once per process and would hide the regressions of the other
+/// cases.)
 pub fn assert_snapshot_or_record(
     dir: &str,
     name: &str,
@@ -153,9 +155,17 @@ pub fn assert_snapshot_or_record(
         .join("tests/snapshots")
         .join(dir);
     let file = snap_dir.join(format!("{name}.snap"));
+    let new = file.with_extension("snap.new");
+    if require_all() {
+        if let Some(accepting) = insta_accepts_changes() {
+            panic!(
+                "snapshot {dir} / {name}: ISOPROBE_REQUIRE_ALL=1 with {accepting}, which would \
+                 accept a changed snapshot unreviewed; unset it"
+            );
+        }
+    }
     if !file.is_file() {
-        let new = file.with_extension("snap.new");
-        std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(&snap_dir).unwrap();
         // insta's header is YAML; a JSON object is valid YAML on one line.
         let text = format!(
             "---\nsource: harness/tests\ninfo: {}\n---\n{}\n",
@@ -163,10 +173,14 @@ pub fn assert_snapshot_or_record(
             serde_json::to_string_pretty(value).unwrap()
         );
         std::fs::write(&new, text).unwrap();
-        say(&format!(
-            "NEW SNAPSHOT {dir} / {name}: none recorded yet; wrote {} for review (cargo insta review)",
-            new.display()
-        ));
+        let what = format!("snapshot {dir} / {name}: none recorded yet");
+        if require_all() {
+            panic!(
+                "{what}; ISOPROBE_REQUIRE_ALL=1 needs it reviewed. {}",
+                review_hint(&new)
+            );
+        }
+        say(&format!("NEW SNAPSHOT {what}; {}", review_hint(&new)));
         return;
     }
     let mut settings = insta::Settings::clone_current();
@@ -174,5 +188,35 @@ pub fn assert_snapshot_or_record(
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_info(info);
-    settings.bind(|| insta::assert_json_snapshot!(name, value));
+    let compared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_json_snapshot!(name, value))
+    }));
+    if compared.is_err() {
+        // insta has printed the diff; what remains is saying how to act on it.
+        panic!(
+            "snapshot {dir} / {name} changed (the diff is above). {} \
+             (With CI set, insta writes no .snap.new: rerun with INSTA_UPDATE=new.)",
+            review_hint(&new)
+        );
+    }
+}
+
+/// How a pending snapshot is reviewed and accepted.
+fn review_hint(new: &Path) -> String {
+    format!(
+        "Review it with `cargo insta review` (cargo install cargo-insta), or read {} and \
+         accept it by renaming it to .snap, then commit it",
+        new.display()
+    )
+}
+
+/// The insta setting, if any, under which a changed snapshot passes the assertion.
+fn insta_accepts_changes() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty() && v != "0");
+    if var("INSTA_FORCE_PASS").is_some() {
+        return Some("INSTA_FORCE_PASS set".into());
+    }
+    var("INSTA_UPDATE")
+        .filter(|v| matches!(v.as_str(), "always" | "1" | "force" | "unseen"))
+        .map(|v| format!("INSTA_UPDATE={v}"))
 }
