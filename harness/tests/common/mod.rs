@@ -127,6 +127,41 @@ pub fn assert_nothing_left_behind() {
     );
 }
 
+/// What keeps a report from being all green, one line each: a failed check or a control that
+/// did not show its check can fail (missed or inconclusive), with the reason.
+pub fn red(report: &Report) -> Vec<String> {
+    use isoprobe::report::{ControlStatus, Status};
+    let mut found = Vec::new();
+    for c in &report.checks {
+        if c.status == Status::Fail {
+            found.push(format!("{} failed: {}", c.id, c.reason));
+        }
+        if let Some(n) = &c.negative_control {
+            if matches!(
+                n.status,
+                ControlStatus::Missed | ControlStatus::Inconclusive
+            ) {
+                found.push(format!(
+                    "{}: control `{}` {:?}: {}",
+                    c.id, n.sabotage, n.status, n.reason
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Runs `f`, turning its panic into `Err(message)` so that a test can go on to the next case
+/// and report every failure at once.
+pub fn caught(f: impl FnOnce()) -> Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panicked".into())
+    })
+}
+
 /// The `info` header of a kernel's `features.snap`: the kernel, not the runtime.
 pub fn kernel_info(report: &isoprobe::report::Report) -> serde_json::Value {
     serde_json::json!({
