@@ -17,8 +17,8 @@ use std::time::Duration;
     version,
     about = "Does this container actually isolate, on this kernel, with this runtime?",
     after_help = "Exit codes: 0 all passed; 1 a check failed or a negative control was missed \
-                  (or anything skipped, with --require-all); 2 bad usage or setup error; \
-                  130 interrupted."
+                  or inconclusive (or anything skipped, with --require-all); 2 bad usage or \
+                  setup error; 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,6 +36,13 @@ pub enum Command {
     Run(RunArgs),
     /// Run the checks and their controls under several runtimes and print one matrix: checks
     /// as rows, runtimes as columns.
+    #[command(
+        after_help = "Exit codes: 0 every control that ran was detected; 1 a control was \
+                            missed or inconclusive under some runtime, or (with --require-all) \
+                            a check or a control was skipped under some runtime; a failed check \
+                            alone is not exit 1 (runtimes differ); 2 bad usage or setup error; \
+                            130 interrupted."
+    )]
     Compare(CompareArgs),
     /// Show the kernel feature inventory: namespace types, cgroup layout and files, clone3,
     /// pidfd, the mount API, seccomp notification, Landlock... each found by trying it. Runs
@@ -120,6 +127,10 @@ pub struct CompareArgs {
     /// Skip the negative controls (they run by default here).
     #[arg(long)]
     pub no_controls: bool,
+    /// Count every skip, of a check or of a control, under any runtime as a failure (exit 1).
+    /// A runtime that is not installed then fails too: every check of it is skipped.
+    #[arg(long, env = "ISOPROBE_REQUIRE_ALL", value_parser = clap::builder::FalseyValueParser::new())]
+    pub require_all: bool,
     /// Kill a container that runs longer than this many seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
@@ -385,11 +396,22 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         CompareFormat::Json => serde_json::to_string_pretty(&cmp).unwrap_or_default() + "\n",
     };
     print!("{out}");
-    Ok(if crate::compare::unproven_controls(&cmp) > 0 {
+    Ok(compare_exit_code(&cmp, args.require_all))
+}
+
+/// 1 when a control was missed or inconclusive under any runtime, or (require_all) a check or a
+/// control was skipped under any. A failed check alone is not: telling runtimes apart by what
+/// they fail is what compare is for.
+pub fn compare_exit_code(cmp: &crate::compare::Comparison, require_all: bool) -> i32 {
+    let skipped = cmp
+        .reports
+        .iter()
+        .any(|r| r.summary.skip > 0 || r.skipped_controls() > 0);
+    if crate::compare::unproven_controls(cmp) > 0 || (require_all && skipped) {
         exit::FAIL
     } else {
         exit::PASS
-    })
+    }
 }
 
 fn run(args: &RunArgs) -> Result<i32, HarnessError> {

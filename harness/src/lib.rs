@@ -24,4 +24,8 @@ pub mod runtime;
 pub mod snapshot;
 pub mod spawner;
 pub mod standin;
+/// The one skip helper of every test (defined in `isoprobe-probes`, which cannot depend on
+/// this crate): `testing::skip` and `require_root!`.
+#[doc(hidden)]
+pub use isoprobe_probes::{require_root, testing};
 pub mod vocabulary;

@@ -181,12 +181,7 @@ struct Holder(Option<Pid>);
 impl Holder {
     fn reap(&mut self) {
         if let Some(pid) = self.0.take() {
-            loop {
-                match nix::sys::wait::waitpid(pid, None) {
-                    Err(Errno::EINTR) => continue,
-                    _ => break,
-                }
-            }
+            while let Err(Errno::EINTR) = nix::sys::wait::waitpid(pid, None) {}
         }
     }
 }
@@ -282,9 +277,7 @@ mod tests {
 
     #[test]
     fn a_stand_in_has_namespaces_of_its_own_that_behave_like_the_host() {
-        if !nix::unistd::geteuid().is_root() {
-            return; // skip: routed through the shared skip helper at merge
-        }
+        crate::require_root!("standin::a_stand_in_has_namespaces_of_its_own");
         let machine_ttl = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl").unwrap();
         let machine_host = nix::unistd::gethostname().unwrap();
         let s = StandIn::create().unwrap();

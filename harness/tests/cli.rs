@@ -271,6 +271,56 @@ fn require_all_turns_a_skip_into_failure() {
 }
 
 #[test]
+fn compare_require_all_turns_a_skip_under_any_runtime_into_failure() {
+    use isoprobe::cli::compare_exit_code;
+    let report = |status: &str, control: &str| {
+        serde_json::json!({
+            "isoprobe_version": "0",
+            "kernel": {"release": "r", "version": "v"},
+            "cgroup_mode": "v2",
+            "runtime": {"name": "x", "version": "0"},
+            "checks": [{"id": "c", "status": status, "reason": "", "expected": null,
+                "observed": null, "duration_ms": 0,
+                "negative_control": {"sabotage": "s", "status": control, "reason": "",
+                    "observed": null}}],
+            "summary": {
+                "pass": usize::from(status == "pass"),
+                "fail": usize::from(status == "fail"),
+                "skip": usize::from(status == "skip"),
+            },
+        })
+    };
+    let cmp = |second: serde_json::Value| -> isoprobe::compare::Comparison {
+        serde_json::from_value(serde_json::json!({
+            "isoprobe_version": "0",
+            "kernel": {"release": "r", "version": "v"},
+            "cgroup_mode": "v2",
+            "duration_ms": 0,
+            "reports": [report("pass", "detected"), second],
+        }))
+        .unwrap()
+    };
+    let cases = [
+        // (second runtime's check, its control) -> exit without, with --require-all
+        (("pass", "detected"), (0, 0)),
+        (("fail", "detected"), (0, 0)),
+        (("skip", "skip"), (0, 1)),
+        (("pass", "skip"), (0, 1)),
+        (("pass", "missed"), (1, 1)),
+        (("pass", "inconclusive"), (1, 1)),
+    ];
+    for ((status, control), (plain, strict)) in cases {
+        let c = cmp(report(status, control));
+        assert_eq!(compare_exit_code(&c, false), plain, "{status}/{control}");
+        assert_eq!(
+            compare_exit_code(&c, true),
+            strict,
+            "{status}/{control} --require-all"
+        );
+    }
+}
+
+#[test]
 #[serial(machine)]
 fn compare_prints_one_matrix_of_runtimes() {
     require_root!("compare_prints_one_matrix_of_runtimes");
@@ -306,6 +356,39 @@ fn compare_prints_one_matrix_of_runtimes() {
     let v: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
     assert_eq!(v["reports"][0]["runtime"]["name"], "native");
     assert_eq!(v["reports"][0]["checks"][0]["status"], "pass");
+
+    // unshare cannot set a hostname: the check is skipped there (or all of them are, without
+    // unshare), which --require-all (or its environment variable) turns into exit 1.
+    let skipping = ["compare", "--runtimes", "unshare", "--check"];
+    isoprobe()
+        .env_remove("ISOPROBE_REQUIRE_ALL")
+        .args(skipping)
+        .arg("uts.hostname-independent")
+        .assert()
+        .success();
+    isoprobe()
+        .env_remove("ISOPROBE_REQUIRE_ALL")
+        .args(skipping)
+        .args(["uts.hostname-independent", "--require-all"])
+        .assert()
+        .code(1);
+    isoprobe()
+        .env("ISOPROBE_REQUIRE_ALL", "1")
+        .args(skipping)
+        .arg("uts.hostname-independent")
+        .assert()
+        .code(1);
+    isoprobe()
+        .args([
+            "compare",
+            "--runtimes",
+            "native",
+            "--check",
+            "ns.uts",
+            "--require-all",
+        ])
+        .assert()
+        .success();
 
     isoprobe()
         .args(["compare", "--runtimes", "native,nosuch"])

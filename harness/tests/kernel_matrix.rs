@@ -3,7 +3,9 @@
 //! (`snapshots/<major.minor>-<mode>/report-native.snap`, and the kernel's feature inventory in
 //! `features.snap` beside it). By default the oldest and the newest
 //! kernel in cgroup v2; `.ci/run` sets ISOPROBE_MATRIX_KERNELS=all and
-//! ISOPROBE_MATRIX_CGROUP=v1,v2 for the full matrix.
+//! ISOPROBE_MATRIX_CGROUP=v1,v2 for the full matrix. Any cell that is not all green (no report,
+//! a failed check, a missed or inconclusive control) or whose snapshot differs fails the test,
+//! and every such cell is named.
 
 mod common;
 
@@ -76,14 +78,20 @@ fn each_kernel_reports_what_its_snapshot_recorded() {
     common::say(&matrix::render_text(&m));
     let mut problems = Vec::new();
     for cell in &m.cells {
+        let column = cell.column();
         let Some(report) = &cell.report else {
             problems.push(format!(
-                "{}: no report: {}",
-                cell.column(),
+                "{column}: no report: {}",
                 cell.failure.as_deref().unwrap_or("")
             ));
             continue;
         };
+        // A snapshot records a red cell as faithfully as a green one: red is judged here.
+        problems.extend(
+            common::red(report)
+                .into_iter()
+                .map(|p| format!("{column}: {p}")),
+        );
         let info = serde_json::json!({
             "kernel_release": report.kernel.release,
             "kernel_version": report.kernel.version,
@@ -93,20 +101,30 @@ fn each_kernel_reports_what_its_snapshot_recorded() {
             "isoprobe_version": report.isoprobe_version,
             "booted": "qemu tcg",
         });
-        common::assert_snapshot_or_record(
-            &kernel_dir(report),
-            "report-native",
-            &info,
-            &normalise(report, &[]),
-        );
+        let compared = common::caught(|| {
+            common::assert_snapshot_or_record(
+                &kernel_dir(report),
+                "report-native",
+                &info,
+                &normalise(report, &[]),
+            )
+        });
+        if let Err(e) = compared {
+            problems.push(format!("{column}: {e}"));
+        }
         match features(report, &[]) {
             Some(f) => {
                 let mut kernel = common::kernel_info(report);
                 kernel["kernel_package"] = info["kernel_package"].clone();
                 kernel["booted"] = info["booted"].clone();
-                common::assert_snapshot_or_record(&kernel_dir(report), "features", &kernel, &f);
+                let compared = common::caught(|| {
+                    common::assert_snapshot_or_record(&kernel_dir(report), "features", &kernel, &f)
+                });
+                if let Err(e) = compared {
+                    problems.push(format!("{column}: {e}"));
+                }
             }
-            None => problems.push(format!("{}: no feature inventory", cell.column())),
+            None => problems.push(format!("{column}: no feature inventory")),
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -159,5 +177,40 @@ fn a_kernel_that_cannot_boot_becomes_a_failed_column_with_the_console_tail() {
             isoprobe::kmatrix::qemu::BootOutcome::NoReport { .. }
         ),
         "outcome: a report-less boot"
+    );
+}
+
+/// The rule the matrix test applies to each cell, on a report made up for it: a failed check
+/// and a control that missed or could not test make the cell red, each named with its reason;
+/// a skip or a detected control does not.
+#[test]
+fn a_red_cell_names_each_failed_check_and_unproven_control() {
+    let control = |status: &str| serde_json::json!({"sabotage": "s", "status": status, "reason": status, "observed": null});
+    let check = |id: &str, status: &str, control: serde_json::Value| {
+        serde_json::json!({"id": id, "status": status, "reason": format!("{id} {status}"),
+            "expected": null, "observed": null, "duration_ms": 0, "negative_control": control})
+    };
+    let report: isoprobe::report::Report = serde_json::from_value(serde_json::json!({
+        "isoprobe_version": "0",
+        "kernel": {"release": "6.1.0-1-amd64", "version": "#1"},
+        "cgroup_mode": "v2",
+        "runtime": {"name": "native", "version": "0"},
+        "checks": [
+            check("a", "pass", control("detected")),
+            check("b", "fail", control("detected")),
+            check("c", "pass", control("missed")),
+            check("d", "pass", control("inconclusive")),
+            check("e", "skip", control("skip")),
+        ],
+        "summary": {"pass": 3, "fail": 1, "skip": 1},
+    }))
+    .unwrap();
+    assert_eq!(
+        common::red(&report),
+        [
+            "b failed: b fail",
+            "c: control `s` Missed: missed",
+            "d: control `s` Inconclusive: inconclusive",
+        ]
     );
 }

@@ -3,8 +3,8 @@
 //! and the kernel's feature inventory once beside them in `features.snap`. One case per
 //! runtime in `runtime::NAMES`, named `snapshot::<runtime>`. A changed report on a known kernel
 //! fails with the diff; a kernel, cgroup mode or runtime never recorded gets a `.snap.new`
-//! written for review (`cargo insta review`) and the run goes on
-//! (`common::assert_snapshot_or_record`).
+//! written for review (`cargo insta review`) and the run goes on, except under
+//! ISOPROBE_REQUIRE_ALL=1, where it fails until reviewed (`common::assert_snapshot_or_record`).
 
 mod common;
 

@@ -11,6 +11,8 @@ pub mod contract;
 pub mod namespace;
 pub mod observation;
 pub mod parse;
+#[doc(hidden)]
+pub mod testing;
 
 pub use agent_args::{AgentArgs, ArgsError};
 pub use namespace::NsType;

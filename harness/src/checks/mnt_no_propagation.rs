@@ -338,11 +338,11 @@ mod host_tests {
     }
 
     fn root() -> bool {
-        let root = nix::unistd::geteuid().is_root();
-        if !root {
-            eprintln!("SKIP mnt_propagation host tests: need root");
+        let why = crate::testing::not_root();
+        if let Some(why) = &why {
+            crate::testing::skip("mnt_propagation host tests", why);
         }
-        root
+        why.is_none()
     }
 
     #[test]

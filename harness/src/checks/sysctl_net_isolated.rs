@@ -186,10 +186,7 @@ mod host_tests {
 
     #[test]
     fn the_hosts_value_is_restored_when_the_run_fails() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIP the_hosts_value_is_restored_when_the_run_fails: needs root");
-            return;
-        }
+        crate::require_root!("the_hosts_value_is_restored_when_the_run_fails");
         // Acts like a container without a network namespace that dies after its write.
         let write_then_fail = FnRuntime::new("write-then-fail", |job| {
             let Try::Sysctl(a) = &job.args.tries[0] else {

@@ -428,7 +428,7 @@ mod tests {
     #[test]
     fn cpio_is_read_by_gnu_cpio() {
         let Ok(probe) = Command::new("cpio").arg("--version").output() else {
-            eprintln!("SKIP cpio_is_read_by_gnu_cpio: GNU cpio is not installed");
+            crate::testing::skip("cpio_is_read_by_gnu_cpio", "GNU cpio is not installed");
             return;
         };
         assert!(probe.status.success());

@@ -464,7 +464,7 @@ mod tests {
     fn live_run_reports_the_host_pid_and_a_timeout_leaves_nothing() {
         use crate::runtime::process::live;
         if let Some(why) = live::unmet("bwrap") {
-            eprintln!("SKIP bwrap live test: {why}");
+            crate::testing::skip("bwrap live test", &why);
             return;
         }
         let rt = BwrapRuntime::default();

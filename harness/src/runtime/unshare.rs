@@ -468,7 +468,7 @@ mod tests {
     fn live_run_and_a_timeout_leaves_nothing() {
         use crate::runtime::process::live;
         if let Some(why) = live::unmet("unshare") {
-            eprintln!("SKIP unshare live test: {why}");
+            crate::testing::skip("unshare live test", &why);
             return;
         }
         let rt = UnshareRuntime::default();

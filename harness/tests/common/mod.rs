@@ -11,41 +11,16 @@ use isoprobe::rootfs::PreparedRootfs;
 use isoprobe::runtime::Runtime;
 use std::path::Path;
 
-pub fn require_all() -> bool {
-    std::env::var("ISOPROBE_REQUIRE_ALL").is_ok_and(|v| v == "1" || v == "true")
-}
+// The workspace's one skip helper, shared with the unit tests; its require_all also rules the
+// snapshots below.
+#[allow(unused_imports)] // not every test file uses every one
+pub use isoprobe::testing::{not_root, require_all, say, skip};
 
-/// Prints why a test does not run here; under ISOPROBE_REQUIRE_ALL=1 a skip is a failure.
-pub fn skip(test: &str, reason: &str) {
-    if require_all() {
-        panic!("{test}: required by ISOPROBE_REQUIRE_ALL=1 but cannot run here: {reason}");
-    }
-    // Written to the stderr handle, not with eprintln!: the test harness captures the macros,
-    // and a skip reason must be seen even when the test "passes".
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
-}
-
-/// Prints a line that must be seen even when the test passes (the harness captures eprintln!).
-pub fn say(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// `Some(reason)` when this process is not root.
-pub fn not_root() -> Option<String> {
-    (!nix::unistd::geteuid().is_root())
-        .then(|| "needs root (namespaces, mounts, cgroups); run the tests as root".to_string())
-}
-
-/// Returns early from the test (after printing why) unless running as root.
+/// `isoprobe::require_root!`, callable unqualified from every test file.
 #[macro_export]
 macro_rules! require_root {
     ($name:expr) => {
-        if let Some(reason) = common::not_root() {
-            common::skip($name, &reason);
-            return;
-        }
+        isoprobe::require_root!($name)
     };
 }
 
@@ -152,6 +127,41 @@ pub fn assert_nothing_left_behind() {
     );
 }
 
+/// What keeps a report from being all green, one line each: a failed check or a control that
+/// did not show its check can fail (missed or inconclusive), with the reason.
+pub fn red(report: &Report) -> Vec<String> {
+    use isoprobe::report::{ControlStatus, Status};
+    let mut found = Vec::new();
+    for c in &report.checks {
+        if c.status == Status::Fail {
+            found.push(format!("{} failed: {}", c.id, c.reason));
+        }
+        if let Some(n) = &c.negative_control {
+            if matches!(
+                n.status,
+                ControlStatus::Missed | ControlStatus::Inconclusive
+            ) {
+                found.push(format!(
+                    "{}: control `{}` {:?}: {}",
+                    c.id, n.sabotage, n.status, n.reason
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Runs `f`, turning its panic into `Err(message)` so that a test can go on to the next case
+/// and report every failure at once.
+pub fn caught(f: impl FnOnce()) -> Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panicked".into())
+    })
+}
+
 /// The `info` header of a kernel's `features.snap`: the kernel, not the runtime.
 pub fn kernel_info(report: &isoprobe::report::Report) -> serde_json::Value {
     serde_json::json!({
@@ -163,10 +173,12 @@ pub fn kernel_info(report: &isoprobe::report::Report) -> serde_json::Value {
 }
 
 /// Compares `value` with the snapshot `snapshots/<dir>/<name>.snap` (under harness/tests), with
-/// `info` in its header. A snapshot never recorded is written as `.snap.new` for review
-/// (`cargo insta review`) and the test goes on: a new kernel, cgroup mode or runtime is not a
-/// failure. (insta's own switch for that, INSTA_FORCE_PASS, is read once per process and would
-/// hide the regressions of the other cases.)
+/// `info` in its header. A changed snapshot fails with insta's diff. A snapshot never recorded
+/// is written as `.snap.new` for review; the test goes on (a new kernel, cgroup mode or runtime
+/// is not a regression), except under ISOPROBE_REQUIRE_ALL=1, where an unreviewed snapshot is
+/// a comparison that did not happen and fails. (insta's own switch for going on,
+/// INSTA_FORCE_PASS, is read once per process and would hide the regressions of the other
+/// cases.)
 pub fn assert_snapshot_or_record(
     dir: &str,
     name: &str,
@@ -178,9 +190,17 @@ pub fn assert_snapshot_or_record(
         .join("tests/snapshots")
         .join(dir);
     let file = snap_dir.join(format!("{name}.snap"));
+    let new = file.with_extension("snap.new");
+    if require_all() {
+        if let Some(accepting) = insta_accepts_changes() {
+            panic!(
+                "snapshot {dir} / {name}: ISOPROBE_REQUIRE_ALL=1 with {accepting}, which would \
+                 accept a changed snapshot unreviewed; unset it"
+            );
+        }
+    }
     if !file.is_file() {
-        let new = file.with_extension("snap.new");
-        std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(&snap_dir).unwrap();
         // insta's header is YAML; a JSON object is valid YAML on one line.
         let text = format!(
             "---\nsource: harness/tests\ninfo: {}\n---\n{}\n",
@@ -188,10 +208,14 @@ pub fn assert_snapshot_or_record(
             serde_json::to_string_pretty(value).unwrap()
         );
         std::fs::write(&new, text).unwrap();
-        say(&format!(
-            "NEW SNAPSHOT {dir} / {name}: none recorded yet; wrote {} for review (cargo insta review)",
-            new.display()
-        ));
+        let what = format!("snapshot {dir} / {name}: none recorded yet");
+        if require_all() {
+            panic!(
+                "{what}; ISOPROBE_REQUIRE_ALL=1 needs it reviewed. {}",
+                review_hint(&new)
+            );
+        }
+        say(&format!("NEW SNAPSHOT {what}; {}", review_hint(&new)));
         return;
     }
     let mut settings = insta::Settings::clone_current();
@@ -199,5 +223,35 @@ pub fn assert_snapshot_or_record(
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_info(info);
-    settings.bind(|| insta::assert_json_snapshot!(name, value));
+    let compared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_json_snapshot!(name, value))
+    }));
+    if compared.is_err() {
+        // insta has printed the diff; what remains is saying how to act on it.
+        panic!(
+            "snapshot {dir} / {name} changed (the diff is above). {} \
+             (With CI set, insta writes no .snap.new: rerun with INSTA_UPDATE=new.)",
+            review_hint(&new)
+        );
+    }
+}
+
+/// How a pending snapshot is reviewed and accepted.
+fn review_hint(new: &Path) -> String {
+    format!(
+        "Review it with `cargo insta review` (cargo install cargo-insta), or read {} and \
+         accept it by renaming it to .snap, then commit it",
+        new.display()
+    )
+}
+
+/// The insta setting, if any, under which a changed snapshot passes the assertion.
+fn insta_accepts_changes() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty() && v != "0");
+    if var("INSTA_FORCE_PASS").is_some() {
+        return Some("INSTA_FORCE_PASS set".into());
+    }
+    var("INSTA_UPDATE")
+        .filter(|v| matches!(v.as_str(), "always" | "1" | "force" | "unseen"))
+        .map(|v| format!("INSTA_UPDATE={v}"))
 }

@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn a_visible_child_is_reached_and_let_go() {
         let Ok(mut child) = std::process::Command::new("sleep").arg("10").spawn() else {
-            eprintln!("SKIP a_visible_child_is_reached_and_let_go: no `sleep`");
+            crate::testing::skip("a_visible_child_is_reached_and_let_go", "no `sleep`");
             return;
         };
         let v = run(&HostprocArgs {
@@ -147,7 +147,10 @@ mod tests {
         assert_eq!(v.open_ns_net, OK);
         if v.ptrace_seize.errno() == Some("EPERM") {
             // Yama's ptrace_scope 2 or 3 keeps even a parent from tracing without the capability.
-            eprintln!("SKIP a_visible_child_is_reached_and_let_go (ptrace part): {v:?}");
+            crate::testing::skip(
+                "a_visible_child_is_reached_and_let_go (ptrace part)",
+                &format!("ptrace_seize of an own child was refused: {v:?}"),
+            );
             return;
         }
         // A parent may trace its own child (same uid), so the seize must succeed here.
