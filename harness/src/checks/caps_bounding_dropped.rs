@@ -55,6 +55,9 @@ impl Check for BoundingDropped {
     fn sabotage(&self) -> Sabotage {
         Sabotage::KeepCapabilities
     }
+    fn control_evidence(&self) -> &'static str {
+        "gave ok, not EPERM"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::trying(CapsArgs {}))?;
         Ok(host_side::tried(&out).map_or_else(|v| v, judge))

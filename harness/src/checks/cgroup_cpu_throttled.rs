@@ -50,6 +50,9 @@ impl Check for CpuThrottled {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoCpuQuota
     }
+    fn control_evidence(&self) -> &'static str {
+        "no throttling recorded"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(
             iso,

@@ -182,6 +182,9 @@ impl Check for IpcSysvIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Ipc)
     }
+    fn control_evidence(&self) -> &'static str {
+        "sees the host's"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let mut host = HostIpc::default();
         let key = host.create_segment()?;

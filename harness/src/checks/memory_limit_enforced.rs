@@ -40,6 +40,9 @@ impl Check for MemoryLimitEnforced {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoMemoryLimit
     }
+    fn control_evidence(&self) -> &'static str {
+        "not less than the"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(
             iso,

@@ -42,6 +42,9 @@ impl Check for NoPropagation {
     fn sabotage(&self) -> Sabotage {
         Sabotage::SharedMounts
     }
+    fn control_evidence(&self) -> &'static str {
+        "mount appeared"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let token = host_side::token();
         let name = format!("isoprobe-prop-{token}");

@@ -25,6 +25,9 @@ impl Check for OnlyLoopback {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)
     }
+    fn control_evidence(&self) -> &'static str {
+        "reached the host's listener"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         // Held open for the whole run: the kernel completes a connect into the backlog without
         // an accept, so nobody has to serve it. Closed when it drops, on every path.

@@ -41,6 +41,9 @@ impl Check for PidsLimitEnforced {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoPidsLimit
     }
+    fn control_evidence(&self) -> &'static str {
+        "forking was stopped by nothing"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::trying(ForksArgs { max: TRY_FORKS }))?;
         let refused = out.cgroup.as_ref().and_then(|c| c.pids_refused.clone());

@@ -45,6 +45,9 @@ impl Check for HostInvisible {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Pid)
     }
+    fn control_evidence(&self) -> &'static str {
+        "reached the host process"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let exe = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
         let mut sleeper = Command::new(&exe)

@@ -23,6 +23,9 @@ impl Check for ChrootEscapeBlocked {
     fn sabotage(&self) -> Sabotage {
         Sabotage::RootMode(RootMode::Chroot)
     }
+    fn control_evidence(&self) -> &'static str {
+        "reached the host canary"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;
         let out = ctx.run(

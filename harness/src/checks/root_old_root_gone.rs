@@ -33,6 +33,9 @@ impl Check for OldRootGone {
     fn sabotage(&self) -> Sabotage {
         Sabotage::KeepOldRoot
     }
+    fn control_evidence(&self) -> &'static str {
+        "the host canary was read through"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;
         let _put_old = RemovedIfNew::new(ctx.rootfs.join(&OLD_ROOT[1..]));

@@ -80,6 +80,9 @@ impl Check for NetSysctlIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)
     }
+    fn control_evidence(&self) -> &'static str {
+        "changed from"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = read_host()?;
         let guard = RestoreSysctl {

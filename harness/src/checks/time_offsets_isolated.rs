@@ -192,6 +192,9 @@ impl Check for TimeOffsetsIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Time)
     }
+    fn control_evidence(&self) -> &'static str {
+        "no offset seen"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let args = AgentArgs::trying(ClocksArgs {});
         let before = Clocks::now()?;
