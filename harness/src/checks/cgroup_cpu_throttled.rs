@@ -113,9 +113,14 @@ fn judge(
     };
     let target = QUOTA.share();
     let (lo, hi) = (target * (1.0 - TOLERANCE), target * (1.0 + TOLERANCE));
+    // More than the quota is the limit broken; less is a container that did not get to run
+    // its share (a busy machine), which says nothing about the limit.
     match per_period {
         Some(s) if (lo..=hi).contains(&s) => {}
-        Some(s) => violations.push(format!(
+        Some(s) if s > hi => violations.push(format!(
+            "CPU share per period {s:.3} outside {lo:.2}..{hi:.2}"
+        )),
+        Some(s) => untested.push(format!(
             "CPU share per period {s:.3} outside {lo:.2}..{hi:.2}"
         )),
         None if throttled > 0 => untested.push("no CPU time measured".into()),
@@ -180,5 +185,7 @@ mod tests {
         });
         judge(Some(&unread), None, None).assert_inconclusive("cpu.stat unreadable: gone");
         judge(Some(&stat(10, 9)), None, None).assert_inconclusive("no CPU time measured");
+        judge(Some(&stat(10, 9)), Some(50_000), Some(0.1))
+            .assert_inconclusive("CPU share per period 0.100 outside 0.15..0.25");
     }
 }
