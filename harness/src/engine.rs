@@ -249,6 +249,9 @@ mod tests {
         fn sabotage(&self) -> Sabotage {
             Sabotage::NoCpuQuota
         }
+        fn control_evidence(&self) -> &'static str {
+            "fake"
+        }
         fn run(&self, _: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
             let finding = match (iso.cpu_quota, self.control) {
                 (Some(_), _) => Finding::Holds,

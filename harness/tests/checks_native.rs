@@ -1,6 +1,7 @@
 //! Every check passes under the native spawner on this host, and every negative control is
-//! detected: the sabotaged setup makes the check fail. One case per check in `checks::all()`,
-//! named `check::<id>`.
+//! detected by evidence of the very property it sabotaged: the judge found a violation whose
+//! reason names the check's `control_evidence()`, not merely a failure. One case per check in
+//! `checks::all()`, named `check::<id>`.
 
 mod common;
 
@@ -27,7 +28,7 @@ fn run(id: &str, controls: bool) -> CheckResult {
     report.checks.into_iter().next().expect("one result")
 }
 
-fn check_passes_and_its_control_is_detected(id: &str) {
+fn check_passes_and_its_control_is_detected(id: &str, evidence: &str) {
     require_root!(id);
     let r = run(id, true);
     if r.status == Status::Skip {
@@ -51,6 +52,12 @@ fn check_passes_and_its_control_is_detected(id: &str) {
         control.reason,
         control.observed
     );
+    assert!(
+        control.reason.contains(evidence),
+        "{id}: control `{}` failed the check, but not with its evidence `{evidence}`: {}",
+        control.sabotage,
+        control.reason
+    );
     common::assert_nothing_left_behind();
 }
 
@@ -58,9 +65,9 @@ fn main() {
     let cases = checks::all()
         .iter()
         .map(|c| {
-            let id = c.id();
+            let (id, evidence) = (c.id(), c.control_evidence());
             case(format!("check::{id}"), move || {
-                check_passes_and_its_control_is_detected(&id)
+                check_passes_and_its_control_is_detected(&id, evidence)
             })
         })
         .collect();

@@ -98,8 +98,21 @@ pub struct EscapeReport {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscapeAttempt {
-    /// `direct-open`, `chroot-dotdot` or `chroot-fchdir`.
+    /// `direct-open`, `chroot-dotdot`, `chroot-fchdir` or `umount-setns`.
     pub method: String,
-    /// The canary's content as read (truncated), or why it could not be read.
-    pub read: Reading<String>,
+    pub end: EscapeEnd,
+}
+
+/// How an escape attempt ended. A refusal and an attempt that could not be made are kept
+/// apart, because only the first says something about the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscapeEnd {
+    /// The canary's path was opened where the attempt led: its content (truncated).
+    Read(String),
+    /// A step of the attempt was refused, or the canary's path did not open where it led.
+    Blocked(String),
+    /// The attempt never got as far as trying (no fork, no directory to chroot into, a child
+    /// that reported nothing).
+    NotMade(String),
 }

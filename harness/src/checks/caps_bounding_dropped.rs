@@ -55,6 +55,9 @@ impl Check for BoundingDropped {
     fn sabotage(&self) -> Sabotage {
         Sabotage::KeepCapabilities
     }
+    fn control_evidence(&self) -> &'static str {
+        "gave ok, not EPERM"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::trying(CapsArgs {}))?;
         Ok(host_side::tried(&out).map_or_else(|v| v, judge))
@@ -66,26 +69,34 @@ fn judge(p: &CapsOutcome) -> Verdict {
     let mount = outcome(&p.mount_tmpfs);
     let lo = outcome(&p.lo_up);
     let (eff, bnd) = (cap_set(&p.cap_eff), cap_set(&p.cap_bnd));
-    let mut failures = Vec::new();
-    if mount != "EPERM" {
-        failures.push(format!("mounting a tmpfs on /tmp gave {mount}, not EPERM"));
-    }
-    if lo != "EPERM" {
-        failures.push(format!("setting lo up gave {lo}, not EPERM"));
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
+    // Success is the capability at work; EPERM is its absence; any other errno stopped the
+    // call before the capability was asked for, so it says nothing either way.
+    for (worked, shown, what) in [
+        (p.mount_tmpfs.done().is_some(), &mount, "mounting a tmpfs on /tmp"),
+        (p.lo_up.done().is_some(), &lo, "setting lo up"),
+    ] {
+        let line = format!("{what} gave {shown}, not EPERM");
+        match (worked, shown.as_str()) {
+            (true, _) => violations.push(line),
+            (false, "EPERM") => {}
+            (false, _) => untested.push(line),
+        }
     }
     for (name, set) in [("CapEff", eff), ("CapBnd", bnd)] {
         match set {
             Some(s) => {
                 let kept: Vec<u32> = DROPPED.into_iter().filter(|c| has_cap(s, *c)).collect();
                 if !kept.is_empty() {
-                    failures.push(format!("{name} {s:016x} still holds capabilities {kept:?}"));
+                    violations.push(format!("{name} {s:016x} still holds capabilities {kept:?}"));
                 }
             }
-            None => failures.push(format!("{name} not reported: {}", host_side::shown(p))),
+            None => untested.push(format!("{name} not reported: {}", host_side::shown(p))),
         }
     }
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         "mount and lo up both refused with EPERM; CapEff and CapBnd lack bits 21 and 12",
         json!({
             "mount_tmpfs": "EPERM",
@@ -125,14 +136,13 @@ mod tests {
     #[test]
     fn passes_when_both_are_refused_and_the_bits_are_gone() {
         let v = judge(&refused());
-        assert!(v.pass(), "{}", v.reason);
+        v.assert_holds();
         assert_eq!(v.observed["lo_up_step"], "SIOCSIFFLAGS");
         assert_eq!(v.observed["mount_tmpfs"], "EPERM");
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
-        let failed = |e| Called::Failed(CallError::from_errno(e));
+    fn what_the_capabilities_allow_is_a_violation() {
         let cases = [
             (
                 CapsOutcome {
@@ -143,10 +153,20 @@ mod tests {
             ),
             (
                 CapsOutcome {
-                    lo_up: failed(nix::errno::Errno::ENODEV),
+                    mount_tmpfs: Called::Done(Mounted::Stuck {
+                        mounted: true,
+                        umount: eperm(),
+                    }),
                     ..refused()
                 },
-                "lo up gave ENODEV",
+                "mounting a tmpfs on /tmp gave {",
+            ),
+            (
+                CapsOutcome {
+                    lo_up: Called::Done(Done::Ok),
+                    ..refused()
+                },
+                "setting lo up gave ok, not EPERM",
             ),
             (
                 CapsOutcome {
@@ -162,6 +182,32 @@ mod tests {
                 },
                 "CapBnd 000001fffedfffff still holds capabilities [12]",
             ),
+        ];
+        for (p, needle) in cases {
+            judge(&p).assert_violated(needle);
+        }
+    }
+
+    #[test]
+    fn another_errno_or_an_unread_set_is_untested() {
+        fn failed<T>(e: nix::errno::Errno) -> Called<T> {
+            Called::Failed(CallError::from_errno(e))
+        }
+        let cases = [
+            (
+                CapsOutcome {
+                    lo_up: failed(nix::errno::Errno::ENODEV),
+                    ..refused()
+                },
+                "lo up gave ENODEV",
+            ),
+            (
+                CapsOutcome {
+                    mount_tmpfs: failed(nix::errno::Errno::ENOENT),
+                    ..refused()
+                },
+                "tmpfs on /tmp gave ENOENT",
+            ),
             (
                 CapsOutcome {
                     cap_eff: None,
@@ -171,8 +217,7 @@ mod tests {
             ),
         ];
         for (p, needle) in cases {
-            let v = judge(&p);
-            v.assert_fails_with(needle);
+            judge(&p).assert_inconclusive(needle);
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
-use crate::vocabulary::CpuQuota;
+use crate::vocabulary::{CpuQuota, StatError};
+use isoprobe_probes::parse::CpuStat;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::AgentArgs;
 use serde_json::json;
@@ -50,6 +51,9 @@ impl Check for CpuThrottled {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoCpuQuota
     }
+    fn control_evidence(&self) -> &'static str {
+        "no throttling recorded"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(
             iso,
@@ -70,57 +74,118 @@ impl Check for CpuThrottled {
             .and_then(|s| s.usage_usec)
             .or_else(|| out.cpu_time.map(|d| d.as_micros() as u64))
             .or_else(|| out.cgroup.as_ref().and_then(|c| c.cpu_usage_usec));
-        let mut failures = Vec::new();
-        let (periods, throttled) = match &stat {
-            Some(Ok(s)) => (s.nr_periods, s.nr_throttled),
-            Some(Err(e)) => {
-                failures.push(format!("cpu.stat unreadable: {e}"));
-                (0, 0)
+        Ok(judge(stat.as_ref(), cpu_us, wall_share))
+    }
+}
+
+/// Holds when the cgroup recorded throttling and the CPU time per elapsed period is the
+/// quota's share. Throttling is judged only on a cpu.stat that was read: an unread one is
+/// not "no throttling".
+fn judge(
+    stat: Option<&Result<CpuStat, StatError>>,
+    cpu_us: Option<u64>,
+    wall_share: Option<f64>,
+) -> Verdict {
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
+    let (periods, throttled) = match stat {
+        Some(Ok(s)) => {
+            if s.nr_throttled == 0 {
+                violations.push(format!(
+                    "no throttling recorded (nr_periods {}, nr_throttled 0; wall share {})",
+                    s.nr_periods,
+                    wall_share.map_or("unknown".into(), |w| format!("{:.2}", w))
+                ));
             }
-            None => {
-                failures.push("the runtime reported no cgroup statistics".into());
-                (0, 0)
-            }
-        };
-        let per_period = match (cpu_us, periods) {
-            (Some(c), p) if p > 0 => Some(c as f64 / (p * QUOTA.period_us) as f64),
-            _ => None,
-        };
-        let target = QUOTA.share();
-        let (lo, hi) = (target * (1.0 - TOLERANCE), target * (1.0 + TOLERANCE));
-        if throttled == 0 {
-            failures.push(format!(
-                "no throttling recorded (nr_periods {periods}, nr_throttled 0; wall share {})",
-                wall_share.map_or("unknown".into(), |w| format!("{:.2}", w))
-            ));
+            (s.nr_periods, s.nr_throttled)
         }
-        match per_period {
-            Some(s) if (lo..=hi).contains(&s) => {}
-            Some(s) => failures.push(format!(
-                "CPU share per period {s:.3} outside {lo:.2}..{hi:.2}"
-            )),
-            None if throttled > 0 => failures.push("no CPU time measured".into()),
-            None => {}
+        Some(Err(e)) => {
+            untested.push(format!("cpu.stat unreadable: {e}"));
+            (0, 0)
         }
-        Ok(Verdict::from_failures(
-            failures,
-            &format!(
-                "share {:.2} of one CPU per period (quota {:.2}), throttled in {throttled} of {periods} periods",
-                per_period.unwrap_or(0.0),
-                target
-            ),
-            json!({
-                "quota_share": target,
-                "share_range": [round2(lo), round2(hi)],
-                "throttled": true,
-            }),
-            json!({
-                "share_per_period": per_period.map(round2),
-                "share_of_wall": wall_share.map(round2),
-                "nr_periods": periods,
-                "nr_throttled": throttled,
-                "cpu_us": cpu_us,
-            }),
-        ))
+        None => {
+            untested.push("the runtime reported no cgroup statistics".into());
+            (0, 0)
+        }
+    };
+    let per_period = match (cpu_us, periods) {
+        (Some(c), p) if p > 0 => Some(c as f64 / (p * QUOTA.period_us) as f64),
+        _ => None,
+    };
+    let target = QUOTA.share();
+    let (lo, hi) = (target * (1.0 - TOLERANCE), target * (1.0 + TOLERANCE));
+    // More than the quota is the limit broken; less is a container that did not get to run
+    // its share (a busy machine), which says nothing about the limit.
+    match per_period {
+        Some(s) if (lo..=hi).contains(&s) => {}
+        Some(s) if s > hi => violations.push(format!(
+            "CPU share per period {s:.3} outside {lo:.2}..{hi:.2}"
+        )),
+        Some(s) => untested.push(format!(
+            "CPU share per period {s:.3} outside {lo:.2}..{hi:.2}"
+        )),
+        None if throttled > 0 => untested.push("no CPU time measured".into()),
+        None => {}
+    }
+    Verdict::judge(
+        violations,
+        untested,
+        &format!(
+            "share {:.2} of one CPU per period (quota {:.2}), throttled in {throttled} of {periods} periods",
+            per_period.unwrap_or(0.0),
+            target
+        ),
+        json!({
+            "quota_share": target,
+            "share_range": [round2(lo), round2(hi)],
+            "throttled": true,
+        }),
+        json!({
+            "share_per_period": per_period.map(round2),
+            "share_of_wall": wall_share.map(round2),
+            "nr_periods": periods,
+            "nr_throttled": throttled,
+            "cpu_us": cpu_us,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(nr_periods: u64, nr_throttled: u64) -> Result<CpuStat, StatError> {
+        Ok(CpuStat {
+            nr_periods,
+            nr_throttled,
+            throttled_usec: 0,
+            usage_usec: None,
+        })
+    }
+
+    #[test]
+    fn holds_at_the_quotas_share_with_throttling() {
+        // 10 periods of 50 ms at 20%: 100 ms of CPU.
+        let v = judge(Some(&stat(10, 9)), Some(100_000), Some(0.2));
+        v.assert_holds();
+        assert_eq!(v.observed["share_per_period"], 0.2);
+    }
+
+    #[test]
+    fn no_throttling_or_too_much_cpu_is_a_violation() {
+        judge(Some(&stat(0, 0)), Some(500_000), Some(1.0)).assert_violated("no throttling recorded");
+        judge(Some(&stat(10, 9)), Some(300_000), Some(0.6))
+            .assert_violated("CPU share per period 0.600 outside 0.15..0.25");
+    }
+
+    #[test]
+    fn statistics_that_were_not_read_are_untested() {
+        judge(None, Some(100_000), None).assert_inconclusive("no cgroup statistics");
+        let unread = Err(StatError::Malformed {
+            reason: "gone".into(),
+        });
+        judge(Some(&unread), None, None).assert_inconclusive("cpu.stat unreadable: gone");
+        judge(Some(&stat(10, 9)), None, None).assert_inconclusive("no CPU time measured");
+        judge(Some(&stat(10, 9)), Some(50_000), Some(0.1))
+            .assert_inconclusive("CPU share per period 0.100 outside 0.15..0.25");
     }
 }

@@ -41,6 +41,9 @@ impl Check for CgroupNsRoot {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Cgroup)
     }
+    fn control_evidence(&self) -> &'static str {
+        "not at the namespace root"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;
         let own_cgroup = out.cgroup.as_ref().and_then(|c| c.paths.first().cloned());

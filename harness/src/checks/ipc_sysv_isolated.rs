@@ -147,16 +147,27 @@ impl Drop for HostIpc {
     }
 }
 
-/// How the agent's lookup of a host object went: `None` when it correctly found nothing.
-fn lookup_failure<T: serde::Serialize>(what: &str, v: &Called<T>) -> Option<String> {
+/// What the agent's lookup of a host object shows: nothing when it correctly found nothing,
+/// a violation when it found it, and untested when it failed otherwise (the lookup never
+/// said whether the object was there).
+fn lookup_finding<T: serde::Serialize>(what: &str, v: &Called<T>) -> Option<Finding> {
     match v {
-        Called::Done(_) => Some(format!("the container sees the host's {what}")),
+        Called::Done(_) => Some(Finding::Violation(format!(
+            "the container sees the host's {what}"
+        ))),
         Called::Failed(e) if e.errno_is("ENOENT") => None,
-        Called::Failed(e) => Some(format!(
+        Called::Failed(e) => Some(Finding::Untested(format!(
             "the container's lookup of the host's {what} failed otherwise: {}",
             host_side::shown(e)
-        )),
+        ))),
     }
+}
+
+/// One finding of this judge, sorted.
+#[derive(Debug, PartialEq)]
+enum Finding {
+    Violation(String),
+    Untested(String),
 }
 
 /// `done` (found or created) or the errno of the failure.
@@ -182,6 +193,9 @@ impl Check for IpcSysvIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Ipc)
     }
+    fn control_evidence(&self) -> &'static str {
+        "sees the host's"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let mut host = HostIpc::default();
         let key = host.create_segment()?;
@@ -203,56 +217,70 @@ impl Check for IpcSysvIsolated {
             Ok(p) => p,
             Err(v) => return Ok(v),
         };
-        let mut failures: Vec<String> = [
-            lookup_failure("shared-memory segment", &p.shm),
-            lookup_failure("message queue", &p.mq),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        // The container's own objects prove its lookups worked in a namespace of its own.
-        for (what, e) in [
-            ("segment", p.own_shm.failed()),
-            ("queue", p.own_mq.failed()),
-        ] {
-            if let Some(e) = e {
-                failures.push(format!(
-                    "the container could not create its own {what}: {}",
-                    host_side::shown(e)
-                ));
-            }
-        }
-        if own_shm_on_host {
-            failures.push("the container's segment appeared on the host".into());
-        }
-        if own_mq_on_host {
-            failures.push("the container's message queue appeared on the host".into());
-        }
-        Ok(Verdict::from_failures(
-            failures,
-            "the host's segment and queue are invisible inside; the container's stay inside",
-            json!({
-                "inside": {"host_shm": "ENOENT", "host_mq": "ENOENT", "own_shm": "created", "own_mq": "created"},
-                "on_host": {"container_shm": false, "container_mq": false},
-            }),
-            json!({
-                "inside": {
-                    "host_shm": outcome(&p.shm, "found"),
-                    "host_mq": outcome(&p.mq, "found"),
-                    "own_shm": outcome(&p.own_shm, "created"),
-                    "own_mq": outcome(&p.own_mq, "created"),
-                },
-                "on_host": {"container_shm": own_shm_on_host, "container_mq": own_mq_on_host},
-            }),
-        ))
+        Ok(judge(p, own_shm_on_host, own_mq_on_host))
     }
+}
+
+/// Holds when the container found neither host object, made its own, and neither of its own
+/// appeared on the host (`own_*_on_host`, as the host looked them up after the run).
+fn judge(p: &IpcOutcome, own_shm_on_host: bool, own_mq_on_host: bool) -> Verdict {
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
+    for f in [
+        lookup_finding("shared-memory segment", &p.shm),
+        lookup_finding("message queue", &p.mq),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        match f {
+            Finding::Violation(v) => violations.push(v),
+            Finding::Untested(u) => untested.push(u),
+        }
+    }
+    // The container's own objects prove its lookups worked in a namespace of its own;
+    // without them an ENOENT proves nothing.
+    for (what, e) in [
+        ("segment", p.own_shm.failed()),
+        ("queue", p.own_mq.failed()),
+    ] {
+        if let Some(e) = e {
+            untested.push(format!(
+                "the container could not create its own {what}: {}",
+                host_side::shown(e)
+            ));
+        }
+    }
+    if own_shm_on_host {
+        violations.push("the container's segment appeared on the host".into());
+    }
+    if own_mq_on_host {
+        violations.push("the container's message queue appeared on the host".into());
+    }
+    Verdict::judge(
+        violations,
+        untested,
+        "the host's segment and queue are invisible inside; the container's stay inside",
+        json!({
+            "inside": {"host_shm": "ENOENT", "host_mq": "ENOENT", "own_shm": "created", "own_mq": "created"},
+            "on_host": {"container_shm": false, "container_mq": false},
+        }),
+        json!({
+            "inside": {
+                "host_shm": outcome(&p.shm, "found"),
+                "host_mq": outcome(&p.mq, "found"),
+                "own_shm": outcome(&p.own_shm, "created"),
+                "own_mq": outcome(&p.own_mq, "created"),
+            },
+            "on_host": {"container_shm": own_shm_on_host, "container_mq": own_mq_on_host},
+        }),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runtime::fake::{self, FnRuntime};
-    use isoprobe_probes::contract::{CallError, Segment, Try};
+    use isoprobe_probes::contract::{CallError, Done, Segment, Try};
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -302,15 +330,56 @@ mod tests {
     #[test]
     fn lookups_pass_only_on_enoent() {
         let failed = |e| Called::<Segment>::Failed(CallError::from_errno(e));
-        assert_eq!(lookup_failure("x", &failed(Errno::ENOENT)), None);
-        assert!(lookup_failure("x", &Called::Done(Segment { id: 1 })).is_some());
-        assert!(lookup_failure("x", &failed(Errno::ENOSYS)).is_some());
-        assert!(lookup_failure("x", &Called::<Segment>::Failed(CallError::text("x"))).is_some());
+        assert_eq!(lookup_finding("x", &failed(Errno::ENOENT)), None);
+        assert_eq!(
+            lookup_finding("x", &Called::Done(Segment { id: 1 })),
+            Some(Finding::Violation("the container sees the host's x".into()))
+        );
+        assert!(matches!(
+            lookup_finding("x", &failed(Errno::ENOSYS)),
+            Some(Finding::Untested(_))
+        ));
+        assert!(matches!(
+            lookup_finding("x", &Called::<Segment>::Failed(CallError::text("x"))),
+            Some(Finding::Untested(_))
+        ));
         assert_eq!(outcome(&failed(Errno::ENOENT), "found"), json!("ENOENT"));
         assert_eq!(
             outcome(&Called::Done(Segment { id: 1 }), "found"),
             json!("found")
         );
+    }
+
+    fn isolated() -> IpcOutcome {
+        IpcOutcome {
+            shm: Called::Failed(CallError::from_errno(Errno::ENOENT)),
+            mq: Called::Failed(CallError::from_errno(Errno::ENOENT)),
+            own_shm: Called::Done(Segment { id: 3 }),
+            own_mq: Called::Done(Done::Ok),
+        }
+    }
+
+    #[test]
+    fn the_judge_sorts_what_crossed_from_what_was_not_tried() {
+        judge(&isolated(), false, false).assert_holds();
+        let shared = IpcOutcome {
+            shm: Called::Done(Segment { id: 1 }),
+            mq: Called::Done(Done::Ok),
+            ..isolated()
+        };
+        judge(&shared, false, false).assert_violated("sees the host's shared-memory segment");
+        judge(&isolated(), true, false).assert_violated("segment appeared on the host");
+        judge(&isolated(), false, true).assert_violated("message queue appeared on the host");
+        let no_own = IpcOutcome {
+            own_mq: Called::Failed(CallError::from_errno(Errno::ENOSPC)),
+            ..isolated()
+        };
+        judge(&no_own, false, false).assert_inconclusive("could not create its own queue");
+        let odd = IpcOutcome {
+            shm: Called::Failed(CallError::from_errno(Errno::EACCES)),
+            ..isolated()
+        };
+        judge(&odd, false, false).assert_inconclusive("failed otherwise");
     }
 
     #[test]

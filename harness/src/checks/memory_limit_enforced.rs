@@ -40,6 +40,9 @@ impl Check for MemoryLimitEnforced {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoMemoryLimit
     }
+    fn control_evidence(&self) -> &'static str {
+        "not less than the"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(
             iso,
@@ -57,35 +60,42 @@ impl Check for MemoryLimitEnforced {
 fn judge(p: &AllocOutcome, oom: Option<Result<u64, StatError>>) -> Verdict {
     let child = host_side::shown(&p.child);
     let touched = p.touched_mb as u64;
-    let mut failures = Vec::new();
-    if !matches!(&p.child, Called::Done(Ended::Signal(s)) if s == "SIGKILL") {
-        failures.push(format!(
-            "the allocating child was not killed: it ended with {child} after {touched} MiB"
-        ));
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
+    // A child that finished its allocation got all of it; one that ended otherwise below the
+    // limit (malloc failed, another signal, no fork) was stopped before the limit was tried.
+    let not_killed = format!(
+        "the allocating child was not killed: it ended with {child} after {touched} MiB"
+    );
+    match &p.child {
+        Called::Done(Ended::Signal(s)) if s == "SIGKILL" => {}
+        Called::Done(Ended::Code(0)) => violations.push(not_killed),
+        _ if touched >= LIMIT_MB => violations.push(not_killed),
+        _ => untested.push(not_killed),
     }
     if touched >= LIMIT_MB {
-        failures.push(format!(
+        violations.push(format!(
             "the child wrote {touched} MiB, not less than the {LIMIT_MB} MiB limit"
         ));
     }
     let oom_kills = match &oom {
         Some(Ok(n)) => {
             if *n == 0 {
-                failures.push("the cgroup's OOM counter is 0".into());
+                violations.push("the cgroup's OOM counter is 0".into());
             }
             Some(*n)
         }
         Some(Err(e)) => {
-            failures.push(format!("the cgroup's OOM counter is unreadable: {e}"));
+            untested.push(format!("the cgroup's OOM counter is unreadable: {e}"));
             None
         }
         None => {
-            failures.push("no memory cgroup statistics (no memory limit was set)".into());
+            untested.push("no memory cgroup statistics (no memory limit was set)".into());
             None
         }
     };
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         // No MiB count here: where in the last MiB the kill lands varies from run to run.
         &format!(
             "the child was SIGKILLed before it had written {LIMIT_MB} of {ALLOC_MB} MiB; \
@@ -120,14 +130,15 @@ mod tests {
     #[test]
     fn passes_when_killed_below_the_limit_and_counted() {
         let v = judge(&killed(), Some(Ok(1)));
-        assert!(v.pass(), "{}", v.reason);
+        v.assert_holds();
         assert_eq!(v.observed["child"], json!({"signal": "SIGKILL"}));
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
+    fn memory_past_the_limit_or_no_oom_kill_is_a_violation() {
         let completed = AllocOutcome {
             child: Called::Done(Ended::Code(0)),
+            touched_mb: 256,
             ..killed()
         };
         let late = AllocOutcome {
@@ -138,15 +149,31 @@ mod tests {
             (
                 completed,
                 Some(Ok(1)),
-                r#"was not killed: it ended with {"code":0} after 62 MiB"#,
+                r#"was not killed: it ended with {"code":0} after 256 MiB"#,
             ),
             (late, Some(Ok(1)), "wrote 100 MiB"),
             (killed(), Some(Ok(0)), "OOM counter is 0"),
-            (killed(), Some(Err(StatError::Malformed { reason: "gone".into() })), "unreadable: gone"),
+        ] {
+            judge(&p, oom).assert_violated(needle);
+        }
+    }
+
+    #[test]
+    fn a_child_stopped_otherwise_or_missing_statistics_are_untested() {
+        let malloc_failed = AllocOutcome {
+            child: Called::Done(Ended::Code(2)),
+            touched_mb: 3,
+            ..killed()
+        };
+        let gone = StatError::Malformed {
+            reason: "gone".into(),
+        };
+        for (p, oom, needle) in [
+            (malloc_failed, Some(Ok(1)), r#"ended with {"code":2} after 3 MiB"#),
+            (killed(), Some(Err(gone)), "unreadable: gone"),
             (killed(), None, "no memory cgroup"),
         ] {
-            let v = judge(&p, oom);
-            v.assert_fails_with(needle);
+            judge(&p, oom).assert_inconclusive(needle);
         }
     }
 }

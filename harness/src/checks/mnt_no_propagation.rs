@@ -42,6 +42,9 @@ impl Check for NoPropagation {
     fn sabotage(&self) -> Sabotage {
         Sabotage::SharedMounts
     }
+    fn control_evidence(&self) -> &'static str {
+        "mount appeared"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let token = host_side::token();
         let name = format!("isoprobe-prop-{token}");
@@ -116,37 +119,43 @@ fn act_on_host(
     host
 }
 
+/// Holds when the exchange took place and neither mount crossed. Anything that kept the
+/// exchange from happening (no mount inside, no signal either way, no mount table) tested
+/// nothing.
 fn judge(p: &MntOutcome, host: &HostSide) -> Verdict {
-    let mut failures = Vec::new();
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
     if p.mount != Called::Done(Done::Ok) {
-        failures.push(format!(
+        untested.push(format!(
             "the container could not make its mount ({}), so nothing was tested",
             host_side::shown(&p.mount)
         ));
     }
     if !host.ready {
-        failures.push("the container never said it had mounted".to_string());
+        untested.push("the container never said it had mounted".to_string());
     }
     if let Some(e) = &host.host_mount {
-        failures.push(format!("the host could not mount and signal: {e}"));
+        untested.push(format!("the host could not mount and signal: {e}"));
     }
     if host.ready && host.host_mount.is_none() && !p.host_signal {
-        failures.push("the container never saw the host's signal".to_string());
+        untested.push("the container never saw the host's signal".to_string());
     }
     if host.inside_mount_on_host {
-        failures.push("the container's mount appeared in the host's mount table".to_string());
+        violations.push("the container's mount appeared in the host's mount table".to_string());
     }
     let seen_inside = p.host_mount_seen;
     match seen_inside {
         Some(false) => {}
-        Some(true) => failures.push("the host's mount appeared inside the container".to_string()),
-        None => failures.push(format!(
+        Some(true) => {
+            violations.push("the host's mount appeared inside the container".to_string())
+        }
+        None => untested.push(format!(
             "the container could not read its mount table: {}",
             host_side::shown(&p.mount_points)
         )),
     }
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         "no mount crossed the boundary: the container's stayed inside, the host's outside",
         json!({"inside_mount_on_host": false, "host_mount_inside": false}),
         json!({
@@ -193,12 +202,22 @@ mod tests {
     #[test]
     fn passes_when_neither_mount_crosses() {
         let v = judge(&isolated(), &host_ok());
-        assert!(v.pass(), "{}", v.reason);
+        v.assert_holds();
         assert_eq!(v.observed["inside_mount"], "ok");
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
+    fn a_mount_that_crossed_is_a_violation() {
+        let leaked_out = HostSide {
+            inside_mount_on_host: true,
+            ..host_ok()
+        };
+        judge(&propagated(), &host_ok()).assert_violated("host's mount appeared inside");
+        judge(&isolated(), &leaked_out).assert_violated("appeared in the host's mount table");
+    }
+
+    #[test]
+    fn an_exchange_that_did_not_happen_is_untested() {
         let no_mount = MntOutcome {
             mount: Called::Failed(CallError::from_errno(nix::errno::Errno::EPERM)),
             ..isolated()
@@ -211,10 +230,6 @@ mod tests {
             host_mount_seen: None,
             ..isolated()
         };
-        let leaked_out = HostSide {
-            inside_mount_on_host: true,
-            ..host_ok()
-        };
         let not_ready = HostSide {
             ready: false,
             ..host_ok()
@@ -224,16 +239,13 @@ mod tests {
             ..host_ok()
         };
         for (p, host, needle) in [
-            (propagated(), host_ok(), "host's mount appeared inside"),
-            (isolated(), leaked_out, "appeared in the host's mount table"),
             (no_mount, host_ok(), "could not make its mount"),
             (no_signal, host_ok(), "never saw the host's signal"),
             (no_table, host_ok(), "could not read its mount table"),
             (isolated(), not_ready, "never said it had mounted"),
             (isolated(), host_failed, "host could not mount"),
         ] {
-            let v = judge(&p, &host);
-            v.assert_fails_with(needle);
+            judge(&p, &host).assert_inconclusive(needle);
         }
     }
 }
@@ -352,17 +364,8 @@ mod host_tests {
         }
         let (r, rootfs, token) = run(false);
         let v = r.unwrap();
-        assert!(!v.pass());
-        assert!(
-            v.reason.contains("appeared in the host's mount table"),
-            "{}",
-            v.reason
-        );
-        assert!(
-            v.reason.contains("appeared inside the container"),
-            "{}",
-            v.reason
-        );
+        v.assert_violated("appeared in the host's mount table");
+        v.assert_violated("appeared inside the container");
         assert_no_mount_left(&token, &rootfs);
     }
 

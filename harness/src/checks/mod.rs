@@ -103,6 +103,41 @@ impl Verdict {
         );
     }
 
+    /// For judges' tests: this verdict is evidence of a violation, and its reason mentions
+    /// `needle`.
+    #[cfg(test)]
+    #[track_caller]
+    pub(crate) fn assert_violated(&self, needle: &str) {
+        assert!(
+            self.finding == Finding::Violated && self.reason.contains(needle),
+            "want violated by `{needle}`, got {:?}: {}",
+            self.finding,
+            self.reason
+        );
+    }
+
+    /// For judges' tests: this verdict says the property could not be tested, because of
+    /// something its reason mentions as `needle`.
+    #[cfg(test)]
+    #[track_caller]
+    pub(crate) fn assert_inconclusive(&self, needle: &str) {
+        assert!(
+            self.finding == Finding::Inconclusive
+                && self.reason.starts_with(UNTESTED)
+                && self.reason.contains(needle),
+            "want inconclusive by `{needle}`, got {:?}: {}",
+            self.finding,
+            self.reason
+        );
+    }
+
+    /// For judges' tests: the property holds.
+    #[cfg(test)]
+    #[track_caller]
+    pub(crate) fn assert_holds(&self) {
+        assert_eq!(self.finding, Finding::Holds, "{}", self.reason);
+    }
+
     /// The agent reported no outcome for the try the check asked for: nothing to judge.
     pub fn not_tried(e: NotTried) -> Verdict {
         Verdict::inconclusive(e.to_string())
@@ -148,6 +183,10 @@ pub trait Check: Send + Sync {
     fn requirements(&self) -> Vec<Requirement> {
         Requirement::implied(&self.isolation(), self.sabotage())
     }
+    /// A phrase every violation its negative control must find contains: the evidence that
+    /// the sabotaged property is broken. A control that fails the judge for another reason
+    /// proves nothing, and the tests say so.
+    fn control_evidence(&self) -> &'static str;
     /// Runs the containers the check needs under `iso` (the check's own isolation, or the
     /// sabotaged one) and judges what they saw.
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;

@@ -25,6 +25,9 @@ impl Check for OnlyLoopback {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)
     }
+    fn control_evidence(&self) -> &'static str {
+        "reached the host's listener"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         // Held open for the whole run: the kernel completes a connect into the backlog without
         // an accept, so nobody has to serve it. Closed when it drops, on every path.
@@ -45,36 +48,45 @@ impl Check for OnlyLoopback {
 }
 
 fn judge(p: &NetOutcome) -> Verdict {
-    let mut failures = Vec::new();
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
     let interfaces: Option<Vec<&str>> = p
         .interfaces
         .done()
         .map(|a| a.iter().map(String::as_str).collect());
     match &interfaces {
         Some(names) if names == &["lo"] => {}
-        Some(names) => failures.push(format!(
-            "the container sees interfaces {} instead of only lo",
-            names.join(", ")
-        )),
-        None => failures.push(format!(
+        // Only an interface besides lo is one the container must not see.
+        Some(names) => {
+            let line = format!(
+                "the container sees interfaces {} instead of only lo",
+                names.join(", ")
+            );
+            if names.iter().any(|n| *n != "lo") {
+                violations.push(line)
+            } else {
+                untested.push(line)
+            }
+        }
+        None => untested.push(format!(
             "the container could not list its interfaces: {}",
             host_side::shown(&p.interfaces)
         )),
     }
     let connect_seen = match &p.connect {
         Some(Called::Done(c)) if c.connected => {
-            failures.push("the container reached the host's listener on 127.0.0.1".into());
+            violations.push("the container reached the host's listener on 127.0.0.1".into());
             json!("connected")
         }
         Some(Called::Failed(e)) if e.errno.is_some() => json!(e.errno),
         other => {
             let shown = host_side::shown(other);
-            failures.push(format!("the container made no connect attempt: {shown}"));
+            untested.push(format!("the container made no connect attempt: {shown}"));
             shown
         }
     };
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         "only lo inside, and the host's 127.0.0.1 listener is out of reach",
         json!({"interfaces": ["lo"], "connect_to_host_listener": "fails"}),
         json!({"interfaces": interfaces, "connect_to_host_listener": connect_seen}),
@@ -102,22 +114,28 @@ mod tests {
     #[test]
     fn passes_only_on_lo_alone_and_a_failed_connect() {
         let ok = judge(&seen(&["lo"], refused(Errno::ENETUNREACH)));
-        assert!(ok.pass());
+        ok.assert_holds();
         assert_eq!(ok.observed["connect_to_host_listener"], "ENETUNREACH");
+    }
+
+    #[test]
+    fn more_interfaces_or_a_reached_listener_is_a_violation() {
         let reached = Some(Called::Done(Connected { connected: true }));
         let v = judge(&seen(&["lo", "eth0"], reached));
-        assert!(!v.pass());
-        assert!(
-            v.reason.contains("lo, eth0") && v.reason.contains("reached"),
-            "{}",
-            v.reason
-        );
+        v.assert_violated("lo, eth0");
+        v.assert_violated("reached the host's listener");
+    }
+
+    #[test]
+    fn no_interface_list_or_no_connect_attempt_is_untested() {
         let unlisted = NetOutcome {
             interfaces: Called::Failed(CallError::text("x")),
             ..seen(&[], refused(Errno::EPERM))
         };
-        assert!(!judge(&unlisted).pass());
-        assert!(!judge(&seen(&["lo"], None)).pass());
-        assert!(!judge(&seen(&[], refused(Errno::EPERM))).pass());
+        judge(&unlisted).assert_inconclusive("could not list its interfaces");
+        judge(&seen(&[], refused(Errno::EPERM))).assert_inconclusive("interfaces  instead of only lo");
+        judge(&seen(&["lo"], None)).assert_inconclusive("made no connect attempt");
+        let unconnected = Some(Called::Done(Connected { connected: false }));
+        judge(&seen(&["lo"], unconnected)).assert_inconclusive("made no connect attempt");
     }
 }

@@ -107,6 +107,9 @@ impl Check for NoNewPrivs {
     fn sabotage(&self) -> Sabotage {
         Sabotage::AllowNewPrivs
     }
+    fn control_evidence(&self) -> &'static str {
+        "ran with euid 0"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let agent = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
         let helper = SuidHelper::create(ctx.scratch, &agent)?;

@@ -21,6 +21,9 @@ impl Check for PidInitIsOne {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Pid)
     }
+    fn control_evidence(&self) -> &'static str {
+        "the agent's pid is"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;
         let o = &out.observation;

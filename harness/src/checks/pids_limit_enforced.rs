@@ -41,6 +41,9 @@ impl Check for PidsLimitEnforced {
     fn sabotage(&self) -> Sabotage {
         Sabotage::NoPidsLimit
     }
+    fn control_evidence(&self) -> &'static str {
+        "forking was stopped by nothing"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::trying(ForksArgs { max: TRY_FORKS }))?;
         let refused = out.cgroup.as_ref().and_then(|c| c.pids_refused.clone());
@@ -57,19 +60,22 @@ fn judge(p: &ForksOutcome, refused: Option<Result<u64, StatError>>) -> Verdict {
         .as_ref()
         .and_then(|e| e.errno.as_deref())
         .unwrap_or("nothing");
-    let mut failures = Vec::new();
-    if stopped_by != "EAGAIN" {
-        failures.push(format!(
-            "forking was stopped by {stopped_by}, not EAGAIN ({forked} forks made)"
-        ));
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
+    // Forking that never stopped went past the limit; stopped by anything but EAGAIN (the
+    // pids controller's refusal), something else ended it before the limit was tried.
+    let stopped = format!("forking was stopped by {stopped_by}, not EAGAIN ({forked} forks made)");
+    match p.stopped_by {
+        None => violations.push(stopped),
+        Some(_) if stopped_by == "EAGAIN" => {}
+        Some(_) => untested.push(stopped),
     }
     match p.threads {
         Some(t) if forked + t == PIDS_MAX => {}
-        Some(t) => failures.push(format!(
+        Some(t) => violations.push(format!(
             "{forked} forks + {t} agent task(s) = {} tasks, not pids.max {PIDS_MAX}",
             forked + t
         )),
-        None => failures.push(format!(
+        None => untested.push(format!(
             "the agent reported no thread count: {}",
             host_side::shown(p)
         )),
@@ -77,21 +83,22 @@ fn judge(p: &ForksOutcome, refused: Option<Result<u64, StatError>>) -> Verdict {
     let refused_count = match &refused {
         Some(Ok(n)) => {
             if *n == 0 {
-                failures.push("pids.events records no refused fork".into());
+                violations.push("pids.events records no refused fork".into());
             }
             Some(*n)
         }
         Some(Err(e)) => {
-            failures.push(format!("pids.events unreadable: {e}"));
+            untested.push(format!("pids.events unreadable: {e}"));
             None
         }
         None => {
-            failures.push("no pids cgroup statistics (no pids limit was set)".into());
+            untested.push("no pids cgroup statistics (no pids limit was set)".into());
             None
         }
     };
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         &format!(
             "{} forks succeeded beside the agent, the next failed with EAGAIN; pids.events \
              max {}",
@@ -133,14 +140,15 @@ mod tests {
     #[test]
     fn passes_when_stopped_at_the_limit_and_counted() {
         let v = judge(&stopped(), Some(Ok(1)));
-        assert!(v.pass(), "{}", v.reason);
+        v.assert_holds();
         assert_eq!(v.observed["stopped_by"], "EAGAIN");
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
+    fn forking_past_or_short_of_the_limit_is_a_violation() {
         let unlimited = ForksOutcome {
             stopped_by: None,
+            forked: 64,
             ..stopped()
         };
         let early = ForksOutcome {
@@ -151,6 +159,18 @@ mod tests {
             threads: Some(2),
             ..stopped()
         };
+        for (p, refused, needle) in [
+            (unlimited, Some(Ok(1)), "stopped by nothing"),
+            (early, Some(Ok(1)), "12 forks + 1 agent task(s) = 13 tasks"),
+            (two_threads, Some(Ok(1)), "= 17 tasks"),
+            (stopped(), Some(Ok(0)), "no refused fork"),
+        ] {
+            judge(&p, refused).assert_violated(needle);
+        }
+    }
+
+    #[test]
+    fn another_stop_or_missing_statistics_are_untested() {
         let enomem = ForksOutcome {
             stopped_by: Some(CallError::from_errno(nix::errno::Errno::ENOMEM)),
             ..stopped()
@@ -159,18 +179,16 @@ mod tests {
             threads: None,
             ..stopped()
         };
+        let gone = StatError::Malformed {
+            reason: "gone".into(),
+        };
         for (p, refused, needle) in [
-            (unlimited, Some(Ok(1)), "stopped by nothing"),
-            (early, Some(Ok(1)), "12 forks + 1 agent task(s) = 13 tasks"),
-            (two_threads, Some(Ok(1)), "= 17 tasks"),
             (enomem, Some(Ok(1)), "stopped by ENOMEM"),
             (no_threads, Some(Ok(1)), "no thread count"),
-            (stopped(), Some(Ok(0)), "no refused fork"),
-            (stopped(), Some(Err(StatError::Malformed { reason: "gone".into() })), "unreadable: gone"),
+            (stopped(), Some(Err(gone)), "unreadable: gone"),
             (stopped(), None, "no pids cgroup"),
         ] {
-            let v = judge(&p, refused);
-            v.assert_fails_with(needle);
+            judge(&p, refused).assert_inconclusive(needle);
         }
     }
 }

@@ -45,6 +45,9 @@ impl Check for HostInvisible {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Pid)
     }
+    fn control_evidence(&self) -> &'static str {
+        "reached the host process"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let exe = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
         let mut sleeper = Command::new(&exe)
@@ -70,43 +73,65 @@ fn outcome(c: &Called<Done>) -> serde_json::Value {
     }
 }
 
+/// Holds when every attempt on the host process failed as it does for a pid that does not
+/// exist, /proc does not list it, and /proc/1 is the agent. An errno that the kernel gives
+/// only for a process it found (EPERM from kill, EACCES opening its /proc entry) is a
+/// violation; any other says nothing about whether it was found.
 fn judge(p: &HostprocOutcome, sleeper_alive: bool) -> Verdict {
-    let mut failures = Vec::new();
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
     if !sleeper_alive {
-        failures.push("the host sleeper died during the run, so nothing was tested".to_string());
+        untested.push("the host sleeper died during the run, so nothing was tested".to_string());
     }
-    for (call, what, want) in [
-        (&p.kill, "signal 0", "ESRCH"),
-        (&p.ptrace_seize, "PTRACE_SEIZE", "ESRCH"),
-        (&p.open_ns_net, "opening its /proc/<pid>/ns/net", "ENOENT"),
+    for (call, what, want, found) in [
+        (&p.kill, "signal 0", "ESRCH", &["EPERM"][..]),
+        (&p.ptrace_seize, "PTRACE_SEIZE", "ESRCH", &[][..]),
+        (
+            &p.open_ns_net,
+            "opening its /proc/<pid>/ns/net",
+            "ENOENT",
+            &["EACCES", "EPERM"][..],
+        ),
     ] {
         match call {
-            Called::Done(_) => failures.push(format!("{what} reached the host process")),
+            Called::Done(_) => violations.push(format!("{what} reached the host process")),
             Called::Failed(e) if e.errno_is(want) => {}
-            Called::Failed(e) => failures.push(format!(
-                "{what} failed with {} instead of {want}",
-                host_side::shown(e)
-            )),
+            Called::Failed(e) => {
+                let line = format!(
+                    "{what} failed with {} instead of {want}",
+                    host_side::shown(e)
+                );
+                if found.iter().any(|f| e.errno_is(f)) {
+                    violations.push(line);
+                } else {
+                    untested.push(line);
+                }
+            }
         }
     }
     if p.proc_entry {
-        failures.push("the host process is listed in the container's /proc".to_string());
+        violations.push("the host process is listed in the container's /proc".to_string());
     }
-    let pid1_is_self = p.self_pid == 1
-        && p.pid1_mnt_ns.done().is_some()
-        && p.pid1_mnt_ns == p.self_mnt_ns
-        && p.pid1_root.done().is_some()
-        && p.pid1_root == p.self_root;
+    let pid1_read = p.pid1_mnt_ns.done().is_some() && p.pid1_root.done().is_some();
+    let pid1_is_self =
+        p.self_pid == 1 && pid1_read && p.pid1_mnt_ns == p.self_mnt_ns && p.pid1_root == p.self_root;
     if !pid1_is_self {
-        failures.push(format!(
+        let line = format!(
             "/proc/1 is not the agent itself (agent pid {}, mount namespace {} vs {})",
             p.self_pid,
             host_side::shown(&p.pid1_mnt_ns),
             host_side::shown(&p.self_mnt_ns)
-        ));
+        );
+        // Another pid than 1, or a /proc/1 read that differs, is another process there; an
+        // unread one is only unknown.
+        if p.self_pid != 1 || pid1_read {
+            violations.push(line);
+        } else {
+            untested.push(line);
+        }
     }
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         "the host process is out of reach (ESRCH/ENOENT everywhere) and /proc/1 is the agent",
         json!({"kill": "ESRCH", "ptrace_seize": "ESRCH", "open_ns_net": "ENOENT",
                "proc_entry": false, "pid1_is_self": true}),
@@ -153,22 +178,20 @@ mod tests {
     #[test]
     fn passes_when_nothing_reaches_the_host_process() {
         let v = judge(&unreachable(), true);
-        assert!(v.pass(), "{}", v.reason);
+        v.assert_holds();
         assert_eq!(v.observed["kill"], "ESRCH");
         assert_eq!(v.observed["ptrace_detach"], serde_json::Value::Null);
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
+    fn reaching_or_finding_the_host_process_is_a_violation() {
         let ok = || Called::Done(Done::Ok);
-        let cases: Vec<(HostprocOutcome, bool, &str)> = vec![
-            (unreachable(), false, "sleeper died"),
+        let cases: Vec<(HostprocOutcome, &str)> = vec![
             (
                 HostprocOutcome {
                     kill: ok(),
                     ..unreachable()
                 },
-                true,
                 "signal 0 reached",
             ),
             (
@@ -176,7 +199,6 @@ mod tests {
                     kill: failed(Errno::EPERM),
                     ..unreachable()
                 },
-                true,
                 r#"failed with {"errno":"EPERM","error":"Operation not permitted"} instead of ESRCH"#,
             ),
             (
@@ -184,7 +206,6 @@ mod tests {
                     ptrace_seize: ok(),
                     ..unreachable()
                 },
-                true,
                 "PTRACE_SEIZE reached",
             ),
             (
@@ -192,31 +213,35 @@ mod tests {
                     open_ns_net: ok(),
                     ..unreachable()
                 },
-                true,
                 "ns/net reached",
+            ),
+            (
+                HostprocOutcome {
+                    open_ns_net: failed(Errno::EACCES),
+                    ..unreachable()
+                },
+                "ns/net failed with",
             ),
             (
                 HostprocOutcome {
                     proc_entry: true,
                     ..unreachable()
                 },
-                true,
                 "listed in the container's /proc",
             ),
             (
                 HostprocOutcome {
                     self_pid: 7,
+                    pid1_mnt_ns: failed(Errno::EACCES),
                     ..unreachable()
                 },
-                true,
-                "not the agent itself",
+                "not the agent itself (agent pid 7",
             ),
             (
                 HostprocOutcome {
                     pid1_mnt_ns: Called::Done("mnt:[1]".into()),
                     ..unreachable()
                 },
-                true,
                 r#"mount namespace "mnt:[1]" vs "mnt:[4026532177]""#,
             ),
             (
@@ -224,13 +249,45 @@ mod tests {
                     pid1_root: Called::Done(vec!["bin".into()]),
                     ..unreachable()
                 },
-                true,
                 "not the agent itself",
             ),
         ];
+        for (p, needle) in cases {
+            judge(&p, true).assert_violated(needle);
+        }
+    }
+
+    #[test]
+    fn a_dead_sleeper_or_an_errno_that_finds_nothing_is_untested() {
+        let cases: Vec<(HostprocOutcome, bool, &str)> = vec![
+            (unreachable(), false, "sleeper died"),
+            (
+                HostprocOutcome {
+                    ptrace_seize: failed(Errno::EPERM),
+                    ..unreachable()
+                },
+                true,
+                "PTRACE_SEIZE failed with",
+            ),
+            (
+                HostprocOutcome {
+                    kill: failed(Errno::EINVAL),
+                    ..unreachable()
+                },
+                true,
+                "signal 0 failed with",
+            ),
+            (
+                HostprocOutcome {
+                    pid1_root: failed(Errno::EACCES),
+                    ..unreachable()
+                },
+                true,
+                "not the agent itself (agent pid 1",
+            ),
+        ];
         for (p, alive, needle) in cases {
-            let v = judge(&p, alive);
-            v.assert_fails_with(needle);
+            judge(&p, alive).assert_inconclusive(needle);
         }
     }
 

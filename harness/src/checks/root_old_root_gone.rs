@@ -33,6 +33,9 @@ impl Check for OldRootGone {
     fn sabotage(&self) -> Sabotage {
         Sabotage::KeepOldRoot
     }
+    fn control_evidence(&self) -> &'static str {
+        "the host canary was read through"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;
         let _put_old = RemovedIfNew::new(ctx.rootfs.join(&OLD_ROOT[1..]));
@@ -65,14 +68,23 @@ impl Drop for RemovedIfNew {
     }
 }
 
+/// Holds when only the container's root and /proc are mounted and no path read the canary.
+/// A root that is not a mount point of its own sits inside another mount (a chroot): that
+/// mount, the host's, is still there. A missing /proc, an unlisted table or no path tried
+/// say nothing about the old root.
 fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
-    let mut failures = Vec::new();
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
     let extra: Vec<String> = match p.mount_points.done() {
         Some(points) => {
             let points: Vec<&str> = points.iter().map(String::as_str).collect();
             for want in EXPECTED {
                 if !points.contains(&want) {
-                    failures.push(format!("`{want}` is not among the mount points"));
+                    let line = format!("`{want}` is not among the mount points");
+                    if want == "/" {
+                        violations.push(line);
+                    } else {
+                        untested.push(line);
+                    }
                 }
             }
             // Runtimes cover parts of /proc (read-only binds of /proc/irq, /proc/bus, ...):
@@ -85,7 +97,7 @@ fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
                 .collect()
         }
         None => {
-            failures.push(format!(
+            untested.push(format!(
                 "the container could not list its mount points: {}",
                 host_side::shown(&p.mount_points)
             ));
@@ -93,14 +105,14 @@ fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
         }
     };
     if !extra.is_empty() {
-        failures.push(format!(
+        violations.push(format!(
             "{} mount points besides / and /proc, at or below `{}`",
             extra.len(),
             outermost(&extra).join("`, `")
         ));
     }
     if p.reads.is_empty() {
-        failures.push("the agent tried no path to the canary".to_string());
+        untested.push("the agent tried no path to the canary".to_string());
     }
     let reached: Vec<&str> = p
         .reads
@@ -109,10 +121,11 @@ fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
         .map(|r| r.path.as_str())
         .collect();
     if let Some(first) = reached.first() {
-        failures.push(format!("the host canary was read through `{first}`"));
+        violations.push(format!("the host canary was read through `{first}`"));
     }
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         "only / and /proc are mounted, and the canary was reachable by no path",
         json!({"mount_points": EXPECTED, "canary_reached_through": []}),
         json!({
@@ -171,34 +184,29 @@ mod tests {
 
     #[test]
     fn passes_with_only_root_and_proc_and_no_read() {
-        let v = judge(&gone(), SECRET);
-        assert!(v.pass(), "{}", v.reason);
+        judge(&gone(), SECRET).assert_holds();
+    }
+
+    fn with_points(p: &[&str]) -> OldrootOutcome {
+        OldrootOutcome {
+            mount_points: points(p),
+            ..gone()
+        }
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
-        let with_points = |p: &[&str]| OldrootOutcome {
-            mount_points: points(p),
-            ..gone()
-        };
-        assert!(
-            judge(
-                &with_points(&["/", "/proc", "/proc/irq", "/proc/bus"]),
-                SECRET
-            )
-            .pass(),
-            "covers of /proc are not the old root"
-        );
-        let unlisted = OldrootOutcome {
-            mount_points: Called::Failed(CallError::from_errno(nix::errno::Errno::ENOENT)),
-            ..gone()
-        };
+    fn covers_of_proc_are_not_the_old_root() {
+        judge(
+            &with_points(&["/", "/proc", "/proc/irq", "/proc/bus"]),
+            SECRET,
+        )
+        .assert_holds();
+    }
+
+    #[test]
+    fn what_is_left_of_the_host_is_a_violation() {
         let reached = OldrootOutcome {
             reads: read("/.old/tmp/c", &format!("{SECRET}\n")),
-            ..gone()
-        };
-        let no_reads = OldrootOutcome {
-            reads: vec![],
             ..gone()
         };
         for (p, needle) in [
@@ -206,13 +214,29 @@ mod tests {
                 with_points(&["/", "/proc", "/.old", "/.old/sys"]),
                 "2 mount points besides / and /proc, at or below `/.old`",
             ),
+            (with_points(&["/proc"]), "`/` is not among"),
+            (reached, "read through `/.old/tmp/c`"),
+        ] {
+            judge(&p, SECRET).assert_violated(needle);
+        }
+    }
+
+    #[test]
+    fn what_kept_the_old_root_from_being_looked_for_is_untested() {
+        let unlisted = OldrootOutcome {
+            mount_points: Called::Failed(CallError::from_errno(nix::errno::Errno::ENOENT)),
+            ..gone()
+        };
+        let no_reads = OldrootOutcome {
+            reads: vec![],
+            ..gone()
+        };
+        for (p, needle) in [
             (with_points(&["/"]), "`/proc` is not among"),
             (unlisted, "could not list its mount points"),
-            (reached, "read through `/.old/tmp/c`"),
             (no_reads, "tried no path"),
         ] {
-            let v = judge(&p, SECRET);
-            v.assert_fails_with(needle);
+            judge(&p, SECRET).assert_inconclusive(needle);
         }
     }
 
@@ -222,7 +246,7 @@ mod tests {
             reads: read("/x/tmp/c", "something else"),
             ..gone()
         };
-        assert!(judge(&p, SECRET).pass());
+        judge(&p, SECRET).assert_holds();
     }
 
     #[test]

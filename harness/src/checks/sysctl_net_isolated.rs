@@ -80,6 +80,9 @@ impl Check for NetSysctlIsolated {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Net)
     }
+    fn control_evidence(&self) -> &'static str {
+        "changed from"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = read_host()?;
         let guard = RestoreSysctl {
@@ -99,45 +102,54 @@ impl Check for NetSysctlIsolated {
             Ok(p) => p,
             Err(v) => return Ok(v),
         };
-        let mut failures = judge(p, value, &before, &after);
-        if let Err(e) = restored {
-            failures.push(e.to_string());
-        }
-        Ok(Verdict::from_failures(
-            failures,
-            &format!("the value changed to {value} inside; the host kept {before}"),
-            json!({"inside_after": value, "host_before": before, "host_after": before}),
-            json!({
-                "inside_before": p.before,
-                "inside_write": p.write,
-                "inside_after": p.after,
-                "host_before": before,
-                "host_after": after,
-            }),
-        ))
+        Ok(judge(p, value, &before, &after, restored.err()))
     }
 }
 
-fn judge(p: &SysctlOutcome, value: &str, host_before: &str, host_after: &str) -> Vec<String> {
-    let mut failures = Vec::new();
+/// Holds when the write inside took effect there and the host's value stayed. A write that
+/// did not take effect inside tested nothing: the host's value could not have moved through
+/// it. A failed restore only happens after the host's value changed.
+fn judge(
+    p: &SysctlOutcome,
+    value: &str,
+    host_before: &str,
+    host_after: &str,
+    not_restored: Option<NotRestored>,
+) -> Verdict {
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
     if !matches!(p.write, Called::Done(w) if w.ok) {
-        failures.push(format!(
+        untested.push(format!(
             "the write inside failed: {}",
             host_side::shown(&p.write)
         ));
     }
     if p.after.done().map(String::as_str) != Some(value) {
-        failures.push(format!(
+        untested.push(format!(
             "inside, the value read back is {} instead of {value}",
             host_side::shown(&p.after)
         ));
     }
     if host_after != host_before {
-        failures.push(format!(
+        violations.push(format!(
             "the host's {SYSCTL} changed from {host_before} to {host_after} (restored since)"
         ));
     }
-    failures
+    if let Some(e) = not_restored {
+        violations.push(e.to_string());
+    }
+    Verdict::judge(
+        violations,
+        untested,
+        &format!("the value changed to {value} inside; the host kept {host_before}"),
+        json!({"inside_after": value, "host_before": host_before, "host_after": host_before}),
+        json!({
+            "inside_before": p.before,
+            "inside_write": p.write,
+            "inside_after": p.after,
+            "host_before": host_before,
+            "host_after": host_after,
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -151,29 +163,37 @@ mod tests {
         assert_eq!(other_value("99"), "98");
     }
 
-    #[test]
-    fn judges_inside_change_and_host_stability() {
-        let inside = SysctlOutcome {
+    fn inside() -> SysctlOutcome {
+        SysctlOutcome {
             path: SYSCTL.into(),
             before: Called::Done("64".into()),
             write: Called::Done(Written { ok: true }),
             after: Called::Done("99".into()),
-        };
-        assert!(judge(&inside, "99", "64", "64").is_empty());
-        let leaked = judge(&inside, "99", "64", "99");
-        assert_eq!(leaked.len(), 1);
-        assert!(leaked[0].contains("from 64 to 99"), "{leaked:?}");
+        }
+    }
+
+    #[test]
+    fn holds_when_only_the_inside_changed() {
+        let v = judge(&inside(), "99", "64", "64", None);
+        v.assert_holds();
+        assert_eq!(v.observed["inside_after"], "99");
+    }
+
+    #[test]
+    fn a_changed_host_is_a_violation() {
+        judge(&inside(), "99", "64", "99", None).assert_violated("from 64 to 99");
+    }
+
+    #[test]
+    fn a_write_that_did_not_take_inside_is_untested() {
         let refused = SysctlOutcome {
             write: Called::Failed(CallError::from_errno(nix::errno::Errno::EPERM)),
             after: Called::Done("64".into()),
-            ..inside
+            ..inside()
         };
-        let failures = judge(&refused, "99", "64", "64");
-        assert_eq!(failures.len(), 2);
-        assert!(
-            failures[1].contains(r#"read back is "64" instead of 99"#),
-            "{failures:?}"
-        );
+        let v = judge(&refused, "99", "64", "64", None);
+        v.assert_inconclusive("the write inside failed");
+        v.assert_inconclusive(r#"read back is "64" instead of 99"#);
     }
 }
 

@@ -86,7 +86,7 @@ struct Samples {
 }
 
 fn judge(s: &Samples, offsets: Option<TimeOffsets>) -> Verdict {
-    let mut failures = Vec::new();
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
     let want = offsets.unwrap_or(OFFSETS);
     let (mono_off, boot_off) = (
         i128::from(want.monotonic_secs) * NS,
@@ -95,23 +95,23 @@ fn judge(s: &Samples, offsets: Option<TimeOffsets>) -> Verdict {
     let (b, a) = (s.before, s.after);
     let mut observed = json!({"inside": null});
     match s.inside {
-        None => failures.push("the container did not report its clocks".into()),
+        None => untested.push("the container did not report its clocks".into()),
         Some(i) => {
             let mono_miss = outside_by(i.monotonic, b.monotonic, a.monotonic, mono_off);
             let boot_miss = outside_by(i.boottime, b.boottime, a.boottime, boot_off);
             let no_offset = outside_by(i.monotonic, b.monotonic, a.monotonic, 0) == 0
                 && outside_by(i.boottime, b.boottime, a.boottime, 0) == 0;
             if no_offset {
-                failures.push(no_offset_reason(s));
+                violations.push(no_offset_reason(s));
             } else {
                 if mono_miss != 0 {
-                    failures.push(format!(
+                    violations.push(format!(
                         "CLOCK_MONOTONIC inside is {mono_miss} s away from host + {} s",
                         want.monotonic_secs
                     ));
                 }
                 if boot_miss != 0 {
-                    failures.push(format!(
+                    violations.push(format!(
                         "CLOCK_BOOTTIME inside is {boot_miss} s away from host + {} s",
                         want.boottime_secs
                     ));
@@ -119,7 +119,7 @@ fn judge(s: &Samples, offsets: Option<TimeOffsets>) -> Verdict {
             }
             let real_miss = outside_by(i.realtime, b.realtime, a.realtime, 0);
             if real_miss != 0 {
-                failures.push(format!(
+                violations.push(format!(
                     "CLOCK_REALTIME inside is {real_miss} s away from the host's"
                 ));
             }
@@ -135,14 +135,15 @@ fn judge(s: &Samples, offsets: Option<TimeOffsets>) -> Verdict {
     let drift = (a.monotonic - b.monotonic) - (a.realtime - b.realtime);
     let host_steady = drift.abs() <= MARGIN_NS;
     if !host_steady {
-        failures.push(format!(
+        violations.push(format!(
             "the host's CLOCK_MONOTONIC moved {} s more than the wall clock during the run",
             drift / NS
         ));
     }
     observed["host_monotonic_steady"] = json!(host_steady);
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         &format!(
             "monotonic and boottime read host + {} s inside, realtime is the host's, and the \
              host's clocks did not move",
@@ -191,6 +192,9 @@ impl Check for TimeOffsetsIsolated {
     }
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Time)
+    }
+    fn control_evidence(&self) -> &'static str {
+        "no offset seen"
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let args = AgentArgs::trying(ClocksArgs {});
@@ -255,57 +259,39 @@ mod tests {
     fn passes_with_the_offset_and_reports_it_in_seconds() {
         let inside = offset(later(HOST, 2_000_000), WEEK_SECS);
         let v = judge(&samples(inside, false, true), Some(OFFSETS));
-        assert!(v.pass(), "{}", v.reason);
+        v.assert_holds();
         assert_eq!(v.observed, v.expected);
     }
 
     #[test]
     fn no_offset_names_the_likely_cause() {
-        let v = judge(&samples(later(HOST, 1), true, true), Some(OFFSETS));
-        assert!(!v.pass());
-        assert!(
-            v.reason.contains(
-                "no offset seen: the kernel may not switch time namespaces at exec (before 6.0)"
-            ),
-            "{}",
-            v.reason
+        judge(&samples(later(HOST, 1), true, true), Some(OFFSETS)).assert_violated(
+            "no offset seen: the kernel may not switch time namespaces at exec (before 6.0)",
         );
-        let control = judge(&samples(later(HOST, 1), true, false), None);
-        assert!(
-            control.reason.contains("shares the host's time namespace"),
-            "{}",
-            control.reason
-        );
+        judge(&samples(later(HOST, 1), true, false), None)
+            .assert_violated("shares the host's time namespace");
+        judge(&samples(later(HOST, 1), false, true), Some(OFFSETS))
+            .assert_violated("although the agent is in a time namespace of its own");
     }
 
     #[test]
-    fn a_wrong_offset_an_offset_realtime_and_a_jumping_host_fail() {
+    fn a_wrong_offset_an_offset_realtime_and_a_jumping_host_are_violations() {
         let wrong = offset(HOST, 3600);
-        assert!(judge(&samples(wrong, false, true), Some(OFFSETS))
-            .reason
-            .contains("away from host"));
+        judge(&samples(wrong, false, true), Some(OFFSETS)).assert_violated("away from host");
         let mut real = offset(HOST, WEEK_SECS);
         real.realtime += 10 * NS;
-        assert!(judge(&samples(real, false, true), Some(OFFSETS))
-            .reason
-            .contains("REALTIME"));
+        judge(&samples(real, false, true), Some(OFFSETS)).assert_violated("REALTIME");
         let mut s = samples(offset(HOST, WEEK_SECS), false, true);
         s.after.monotonic += i128::from(WEEK_SECS) * NS;
-        let v = judge(&s, Some(OFFSETS));
-        assert!(
-            v.reason.contains("host's CLOCK_MONOTONIC moved"),
-            "{}",
-            v.reason
-        );
-        assert!(
-            !judge(
-                &Samples {
-                    inside: None,
-                    ..samples(HOST, false, true)
-                },
-                None
-            )
-            .pass()
-        );
+        judge(&s, Some(OFFSETS)).assert_violated("host's CLOCK_MONOTONIC moved");
+    }
+
+    #[test]
+    fn unreported_clocks_are_untested() {
+        let s = Samples {
+            inside: None,
+            ..samples(HOST, false, true)
+        };
+        judge(&s, None).assert_inconclusive("did not report its clocks");
     }
 }

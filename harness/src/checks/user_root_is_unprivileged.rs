@@ -34,6 +34,9 @@ impl Check for RootIsUnprivileged {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::User)
     }
+    fn control_evidence(&self) -> &'static str {
+        "read the host's root-only file"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let _search = OthersMaySearch::grant(ctx.scratch)?;
         let dir = tempfile::Builder::new()

@@ -4,7 +4,7 @@
 use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
-use isoprobe_probes::{AgentArgs, NsType};
+use isoprobe_probes::{AgentArgs, NsType, Reading};
 use serde_json::json;
 
 pub struct HostnameIndependent;
@@ -39,6 +39,9 @@ impl Check for HostnameIndependent {
     fn sabotage(&self) -> Sabotage {
         Sabotage::DropNamespace(NsType::Uts)
     }
+    fn control_evidence(&self) -> &'static str {
+        "saw hostname"
+    }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = host_hostname();
         let args = AgentArgs {
@@ -67,29 +70,64 @@ impl Check for HostnameIndependent {
         for r in runs {
             seen.push(r?.observation.hostname);
         }
-        let mut failures = Vec::new();
-        for (want, got) in NAMES.iter().zip(&seen) {
-            match got.ok() {
-                Some(h) if h == want => {}
-                Some(h) => failures.push(format!("container `{want}` saw hostname `{h}`")),
-                None => failures.push(format!(
-                    "container `{want}` could not read its hostname: {got:?}"
-                )),
-            }
+        Ok(judge(&seen, &before, &after))
+    }
+}
+
+/// Holds when each container saw the name it was given and the host's did not change.
+fn judge(seen: &[Reading<String>], before: &str, after: &str) -> Verdict {
+    let (mut violations, mut untested) = (Vec::new(), Vec::new());
+    for (want, got) in NAMES.iter().zip(seen) {
+        match got.ok() {
+            Some(h) if h == want => {}
+            Some(h) => violations.push(format!("container `{want}` saw hostname `{h}`")),
+            None => untested.push(format!(
+                "container `{want}` could not read its hostname: {got:?}"
+            )),
         }
-        if before != after {
-            failures.push(format!(
-                "the host's hostname changed from `{before}` to `{after}`"
-            ));
-        }
-        Ok(Verdict::from_failures(
-            failures,
-            "each container saw its own hostname; the host's is unchanged",
-            json!({"inside": NAMES, "host_unchanged": true}),
-            json!({
-                "inside": seen.iter().map(|h| h.ok().cloned()).collect::<Vec<_>>(),
-                "host_unchanged": before == after,
-            }),
-        ))
+    }
+    if before != after {
+        violations.push(format!(
+            "the host's hostname changed from `{before}` to `{after}`"
+        ));
+    }
+    Verdict::judge(
+        violations,
+        untested,
+        "each container saw its own hostname; the host's is unchanged",
+        json!({"inside": NAMES, "host_unchanged": true}),
+        json!({
+            "inside": seen.iter().map(|h| h.ok().cloned()).collect::<Vec<_>>(),
+            "host_unchanged": before == after,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own() -> Vec<Reading<String>> {
+        NAMES.iter().map(|n| Reading::Ok(n.to_string())).collect()
+    }
+
+    #[test]
+    fn holds_when_each_sees_its_own_and_the_host_keeps_its() {
+        judge(&own(), "box", "box").assert_holds();
+    }
+
+    #[test]
+    fn another_name_inside_or_a_changed_host_is_a_violation() {
+        let shared = vec![Reading::Ok("box".into()), Reading::Ok("box".into())];
+        judge(&shared, "box", "box").assert_violated("container `isoprobe-uts-a` saw hostname `box`");
+        judge(&own(), "box", "isoprobe-uts-b")
+            .assert_violated("changed from `box` to `isoprobe-uts-b`");
+    }
+
+    #[test]
+    fn an_unreadable_hostname_is_untested() {
+        let mut seen = own();
+        seen[1] = Reading::Err("EIO".into());
+        judge(&seen, "box", "box").assert_inconclusive("`isoprobe-uts-b` could not read its hostname");
     }
 }

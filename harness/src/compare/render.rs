@@ -4,7 +4,8 @@ use super::Comparison;
 use crate::report::{cell, check_ids, Status, Table};
 
 const LEGEND: &str = "pass/FAIL/skip: the check; ✓ its negative control was detected, \
-                      MISSED it was not, · it was skipped";
+                      MISSED it was not, INCONCLUSIVE its run could not test the property, \
+                      · it was skipped";
 
 fn header(cmp: &Comparison) -> String {
     format!(
@@ -123,6 +124,7 @@ mod tests {
                 report("native", Status::Pass, Some(ControlStatus::Detected)),
                 report("weak", Status::Fail, Some(ControlStatus::Missed)),
                 report("bwrap", Status::Skip, None),
+                report("odd", Status::Fail, Some(ControlStatus::Inconclusive)),
             ],
         }
     }
@@ -130,11 +132,15 @@ mod tests {
     #[test]
     fn markdown_has_a_row_per_check_and_a_column_per_runtime() {
         let md = render_markdown(&cmp(), true);
-        assert!(md.contains("| check | native | weak | bwrap |"), "{md}");
         assert!(
-            md.contains("| `pid.init-is-1` | pass ✓ | FAIL MISSED | skip |"),
+            md.contains("| check | native | weak | bwrap | odd |"),
             "{md}"
         );
+        assert!(
+            md.contains("| `pid.init-is-1` | pass ✓ | FAIL MISSED | skip | FAIL INCONCLUSIVE |"),
+            "{md}"
+        );
+        assert!(md.contains("INCONCLUSIVE its run could not test the property"));
         assert!(md.contains("- weak / pid.init-is-1: weak reason"));
         assert!(
             !md.contains("native / pid.init-is-1"),
@@ -147,7 +153,10 @@ mod tests {
     fn text_aligns_columns_and_reports_the_time() {
         let t = render_text(&cmp(), false);
         let row = t.lines().find(|l| l.starts_with("pid.init-is-1")).unwrap();
-        assert_eq!(row, "pid.init-is-1  pass ✓  FAIL MISSED  skip");
+        assert_eq!(
+            row,
+            "pid.init-is-1  pass ✓  FAIL MISSED  skip   FAIL INCONCLUSIVE"
+        );
         assert!(t.contains("took 1.5 s"));
         assert!(!t.contains("weak reason"), "reasons only on demand");
         assert!(render_text(&cmp(), true).contains("weak reason"));

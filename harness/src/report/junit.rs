@@ -8,7 +8,7 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
 use super::model::{CheckResult, ControlResult, ControlStatus, Report, Status};
-use super::{compact_json, single_line};
+use super::{compact_json, single_line, CONTROL_EXPECTED};
 
 /// Renders `report` as a JUnit XML document with one `<testsuite>`.
 pub fn render_junit(report: &Report) -> String {
@@ -59,13 +59,14 @@ fn control_case<'a>(check: &'a CheckResult, control: &'a ControlResult) -> Case<
         ControlStatus::Skip => Outcome::Skipped {
             message: &control.reason,
         },
+        // The reason already starts with "could not be tested: ".
         ControlStatus::Inconclusive => Outcome::Failed {
             message: format!(
-                "negative control inconclusive: with \"{}\" the property could not be tested: {}",
+                "negative control inconclusive: with \"{}\" the check proves nothing: {}",
                 control.sabotage, control.reason
             ),
             body: format!(
-                "sabotage: {}\nexpected: the check fails when isolation is sabotaged\nobserved: {}",
+                "sabotage: {}\nexpected: {CONTROL_EXPECTED}\nobserved: {}",
                 control.sabotage,
                 compact_json(&control.observed)
             ),
@@ -76,7 +77,7 @@ fn control_case<'a>(check: &'a CheckResult, control: &'a ControlResult) -> Case<
                 control.sabotage, control.reason
             ),
             body: format!(
-                "sabotage: {}\nexpected: the check fails when isolation is sabotaged\nobserved: {}",
+                "sabotage: {}\nexpected: {CONTROL_EXPECTED}\nobserved: {}",
                 control.sabotage,
                 compact_json(&control.observed)
             ),
@@ -383,5 +384,26 @@ mod tests {
         let failure = named(&els, "failure")[0];
         assert_eq!(failure.attr("message"), "bell\\u{7} and nul\\0");
         assert!(failure.text.contains("fffe\u{FFFD}"));
+    }
+
+    #[test]
+    fn an_inconclusive_control_is_a_failure_that_says_why_once() {
+        let xml = render_junit(&sample::report_with_inconclusive());
+        let els = elements(&xml);
+        assert_eq!(named(&els, "testcase").len(), 11);
+        let failures = named(&els, "failure");
+        assert_eq!(failures.len(), 4);
+        assert_eq!(
+            failures[2].attr("message"),
+            "could not be tested: the container made no connect attempt"
+        );
+        assert_eq!(
+            failures[3].attr("message"),
+            "negative control inconclusive: with \"share the host's net namespace\" the check \
+             proves nothing: could not be tested: the container could not list its interfaces"
+        );
+        assert!(failures[3]
+            .text
+            .contains("expected: the sabotaged property is found violated"));
     }
 }

@@ -34,3 +34,20 @@ pub fn check_ids<'a>(reports: impl IntoIterator<Item = &'a Report>) -> Vec<Strin
     }
     ids
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample;
+
+    #[test]
+    fn each_control_status_has_its_mark() {
+        let r = sample::report_with_inconclusive();
+        assert_eq!(cell(&r, "pid.isolated"), "pass ✓");
+        assert_eq!(cell(&r, "cgroup.memory-limit"), "pass MISSED");
+        assert_eq!(cell(&r, "net.only-loopback"), "FAIL INCONCLUSIVE");
+        assert_eq!(cell(&r, "user.ns-mapping"), "skip ·");
+        assert_eq!(cell(&r, "uts.hostname"), "pass");
+        assert_eq!(cell(&r, "nope"), "-");
+    }
+}

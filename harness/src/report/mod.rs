@@ -88,6 +88,10 @@ pub(crate) fn compact_json(value: &serde_json::Value) -> String {
 }
 
 /// Counts of negative controls by outcome, over the controls that ran.
+/// What a negative control must show, as TAP and JUnit state it: a control counts only when
+/// its judge found the property it sabotaged broken.
+pub(crate) const CONTROL_EXPECTED: &str = "the sabotaged property is found violated";
+
 pub(crate) fn control_counts(report: &Report) -> (usize, usize, usize) {
     let detected = report
         .checks
@@ -204,5 +208,20 @@ mod tests {
         assert!(matches!(single_line("plain"), Cow::Borrowed("plain")));
         assert_eq!(single_line("a\r\nb\nc\td"), "a b c d");
         assert_eq!(single_line("red \x1b[31m"), "red \\u{1b}[31m");
+    }
+
+    #[test]
+    fn an_inconclusive_check_and_control_match_the_schema_and_round_trip() {
+        let report = sample::report_with_inconclusive();
+        let rendered = render(&report, Format::Json, false);
+        let instance: Value = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(errors(&instance), Vec::<String>::new());
+        assert_eq!(instance["checks"][5]["status"], "fail");
+        assert_eq!(
+            instance["checks"][5]["negative_control"]["status"],
+            "inconclusive"
+        );
+        let back: Report = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(back, report);
     }
 }

@@ -1,5 +1,7 @@
 //! One small report that exercises every branch the renderers have: each check status, each
-//! control status, a check without a control, and text that needs escaping in XML and JSON.
+//! control status but inconclusive, a check without a control, and text that needs escaping
+//! in XML and JSON; and the same with an inconclusive check and control added (kept apart so
+//! that the byte-exact tables built on the first stay as they are).
 
 use super::model::*;
 use serde_json::json;
@@ -87,6 +89,28 @@ pub(crate) fn report() -> Report {
         checks,
         features: Some(features()),
     }
+}
+
+/// The sample with one more check whose run, and its control's, could not test the property:
+/// the check fails with a "could not be tested: " reason and the control is inconclusive.
+pub(crate) fn report_with_inconclusive() -> Report {
+    let mut r = report();
+    r.checks.push(CheckResult {
+        id: "net.only-loopback".into(),
+        status: Status::Fail,
+        reason: "could not be tested: the container made no connect attempt".into(),
+        expected: json!({"connect_to_host_listener": "fails"}),
+        observed: json!({"connect_to_host_listener": null}),
+        duration_ms: 45,
+        negative_control: Some(ControlResult {
+            sabotage: "share the host's net namespace".into(),
+            status: ControlStatus::Inconclusive,
+            reason: "could not be tested: the container could not list its interfaces".into(),
+            observed: json!({"interfaces": null}),
+        }),
+    });
+    r.summary = Summary::of(&r.checks);
+    r
 }
 
 /// A feature inventory with a missing namespace type, a cgroup2 file absent, a versioned and

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::model::{ControlStatus, Report, Status};
-use super::{compact_json, run_line, single_line};
+use super::{compact_json, run_line, single_line, CONTROL_EXPECTED};
 
 /// Renders `report` as a TAP version 13 stream.
 pub fn render_tap(report: &Report) -> String {
@@ -62,10 +62,7 @@ pub fn render_tap(report: &Report) -> String {
                     &[
                         ("message", Value::from(control.reason.as_str())),
                         ("sabotage", Value::from(control.sabotage.as_str())),
-                        (
-                            "expected",
-                            Value::from("the check fails when isolation is sabotaged"),
-                        ),
+                        ("expected", Value::from(CONTROL_EXPECTED)),
                         ("observed", control.observed.clone()),
                     ],
                 );
@@ -154,7 +151,7 @@ not ok 6 - cgroup.memory-limit negative control
   ---
   message: \"allocation still stopped at 64 MiB\"
   sabotage: \"remove the memory limit\"
-  expected: \"the check fails when isolation is sabotaged\"
+  expected: \"the sabotaged property is found violated\"
   observed: {\"peak_bytes\":67100000}
   ...
 ok 7 - ";
@@ -181,5 +178,25 @@ ok 7 - ";
         assert!(out.contains("ok 1 - odd\\#id\n"));
         assert!(out.contains("ok 2 - odd\\#id negative control\n"));
         assert!(out.contains("ok 7 - user.ns-mapping # SKIP two lines\n"));
+    }
+
+    #[test]
+    fn an_inconclusive_control_is_not_ok_and_says_why() {
+        let out = render_tap(&sample::report_with_inconclusive());
+        assert!(out.contains("1..11\n"), "{out}");
+        let control = "\
+not ok 11 - net.only-loopback negative control
+  ---
+  message: \"could not be tested: the container could not list its interfaces\"
+  sabotage: \"share the host's net namespace\"
+  expected: \"the sabotaged property is found violated\"
+  observed: {\"interfaces\":null}
+  ...
+";
+        assert!(out.ends_with(control), "{out}");
+        assert!(out.contains(
+            "not ok 10 - net.only-loopback\n  ---\n  message: \"could not be tested: the \
+             container made no connect attempt\"\n"
+        ));
     }
 }

@@ -272,4 +272,22 @@ landlock yes (ABI 4), time_namespaces no
             "x".repeat(MAX_ID_COLUMN + 10)
         )));
     }
+
+    #[test]
+    fn an_inconclusive_check_and_control_are_shown_and_counted() {
+        let out = render_text(&sample::report_with_inconclusive(), false);
+        assert!(out.contains(
+            "FAIL  net.only-loopback    could not be tested: the container made no connect attempt\n"
+        ));
+        assert!(out.contains(
+            "      control: share the host's net namespace -> INCONCLUSIVE (could not be tested: \
+             the container could not list its interfaces)\n"
+        ));
+        assert!(out.contains(
+            "3 passed, 2 failed, 1 skipped; controls: 2 detected, 1 missed, 1 skipped, \
+             1 inconclusive\n"
+        ));
+        let painted = render_text(&sample::report_with_inconclusive(), true);
+        assert!(painted.contains("-> \x1b[31mINCONCLUSIVE\x1b[0m (could not"));
+    }
 }

@@ -13,7 +13,7 @@
 //! Each attempt runs in a forked child, because a successful one changes the root of the
 //! process that made it.
 
-use crate::observation::{EscapeAttempt, EscapeReport, Reading};
+use crate::observation::{EscapeAttempt, EscapeEnd, EscapeReport};
 use nix::sys::wait::waitpid;
 use nix::unistd::{chdir, chroot, fchdir, fork, ForkResult};
 use std::fs;
@@ -29,19 +29,19 @@ pub fn attempt_escapes(canary: &str) -> EscapeReport {
     let attempts = vec![
         EscapeAttempt {
             method: "direct-open".into(),
-            read: read_canary(canary),
+            end: read_canary(canary),
         },
         EscapeAttempt {
             method: "chroot-dotdot".into(),
-            read: in_child(|| escape_dotdot(canary)),
+            end: in_child(|| escape_dotdot(canary)),
         },
         EscapeAttempt {
             method: "chroot-fchdir".into(),
-            read: in_child(|| escape_fchdir(canary)),
+            end: in_child(|| escape_fchdir(canary)),
         },
         EscapeAttempt {
             method: "umount-setns".into(),
-            read: in_child(|| escape_umount_setns(canary)),
+            end: in_child(|| escape_umount_setns(canary)),
         },
     ];
     EscapeReport {
@@ -50,19 +50,21 @@ pub fn attempt_escapes(canary: &str) -> EscapeReport {
     }
 }
 
-fn read_canary(path: &str) -> Reading<String> {
+/// The canary as read at `path`, or the refusal of its opening: wherever the attempt led, a
+/// path that does not open there is what blocking it looks like.
+fn read_canary(path: &str) -> EscapeEnd {
     let mut buf = Vec::new();
-    Reading::from_result(
-        fs::File::open(path)
-            .and_then(|f| f.take(MAX_READ as u64).read_to_end(&mut buf))
-            .map(|_| String::from_utf8_lossy(&buf).into_owned())
-            .map_err(|e| format!("open {path}: {e}")),
-    )
+    match fs::File::open(path).and_then(|f| f.take(MAX_READ as u64).read_to_end(&mut buf)) {
+        Ok(_) => EscapeEnd::Read(String::from_utf8_lossy(&buf).into_owned()),
+        Err(e) => EscapeEnd::Blocked(format!("open {path}: {e}")),
+    }
 }
 
-/// The step of an escape attempt that was refused; its text is what the report shows.
+/// Where an escape attempt stopped; its text is what the report shows. A refused system call
+/// is the container blocking the attempt; a failed open of what every root has (`/`,
+/// `/proc/self/ns/mnt`) or a missing directory keeps the attempt from being made at all.
 #[derive(Debug, thiserror::Error)]
-enum Blocked {
+enum Stop {
     #[error("{step}: {errno}")]
     Call {
         step: String,
@@ -74,15 +76,24 @@ enum Blocked {
     NoInnerDir,
 }
 
-fn call(step: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> Blocked {
-    move |errno| Blocked::Call {
+impl Stop {
+    fn end(self) -> EscapeEnd {
+        match self {
+            Stop::Call { .. } => EscapeEnd::Blocked(self.to_string()),
+            Stop::Io { .. } | Stop::NoInnerDir => EscapeEnd::NotMade(self.to_string()),
+        }
+    }
+}
+
+fn call(step: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> Stop {
+    move |errno| Stop::Call {
         step: step.into(),
         errno,
     }
 }
 
-fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> Blocked {
-    move |error| Blocked::Io {
+fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> Stop {
+    move |error| Stop::Io {
         step: step.into(),
         error,
     }
@@ -90,30 +101,30 @@ fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> Blocked {
 
 /// A directory below the root to chroot into; any existing one will do, and the agent must
 /// not need to create one (the rootfs may be read-only).
-fn inner_dir() -> Result<&'static str, Blocked> {
+fn inner_dir() -> Result<&'static str, Stop> {
     ["/proc", "/tmp", "/dev", "/sys", "/etc"]
         .into_iter()
         .find(|d| fs::metadata(d).map(|m| m.is_dir()).unwrap_or(false))
-        .ok_or(Blocked::NoInnerDir)
+        .ok_or(Stop::NoInnerDir)
 }
 
-fn walk_up_and_chroot() -> Result<(), Blocked> {
+fn walk_up_and_chroot() -> Result<(), Stop> {
     for _ in 0..DOTDOT_STEPS {
         chdir("..").map_err(call("chdir .."))?;
     }
     chroot(".").map_err(call("chroot ."))
 }
 
-/// The canary as read after `attempt` succeeded, or the step that blocked it.
-fn then_read(attempt: Result<(), Blocked>, canary: &str) -> Reading<String> {
+/// The canary as read after `attempt` succeeded, or where the attempt stopped.
+fn then_read(attempt: Result<(), Stop>, canary: &str) -> EscapeEnd {
     match attempt {
         Ok(()) => read_canary(canary),
-        Err(e) => Reading::Err(e.to_string()),
+        Err(e) => e.end(),
     }
 }
 
-fn escape_dotdot(canary: &str) -> Reading<String> {
-    let run = || -> Result<(), Blocked> {
+fn escape_dotdot(canary: &str) -> EscapeEnd {
+    let run = || -> Result<(), Stop> {
         let dir = inner_dir()?;
         // The working directory stays at the old root, outside the new one.
         chroot(dir).map_err(call(format!("chroot {dir}")))?;
@@ -122,8 +133,8 @@ fn escape_dotdot(canary: &str) -> Reading<String> {
     then_read(run(), canary)
 }
 
-fn escape_fchdir(canary: &str) -> Reading<String> {
-    let run = || -> Result<(), Blocked> {
+fn escape_fchdir(canary: &str) -> EscapeEnd {
+    let run = || -> Result<(), Stop> {
         let outside = fs::File::open("/").map_err(io("open /"))?;
         let dir = inner_dir()?;
         chroot(dir).map_err(call(format!("chroot {dir}")))?;
@@ -140,10 +151,10 @@ fn escape_fchdir(canary: &str) -> Reading<String> {
 /// and re-entering the mount namespace (setns resets the root to the namespace's root) lands
 /// on it. A pivoted root has no parent mount, so the detach is refused. It runs in a copy of
 /// the mount namespace so that the agent's own stays intact.
-fn escape_umount_setns(canary: &str) -> Reading<String> {
+fn escape_umount_setns(canary: &str) -> EscapeEnd {
     use nix::mount::{umount2, MntFlags};
     use nix::sched::{setns, unshare, CloneFlags};
-    let run = || -> Result<(), Blocked> {
+    let run = || -> Result<(), Stop> {
         unshare(CloneFlags::CLONE_NEWNS).map_err(call("unshare(CLONE_NEWNS)"))?;
         let ns = fs::File::open("/proc/self/ns/mnt").map_err(io("open /proc/self/ns/mnt"))?;
         umount2("/", MntFlags::MNT_DETACH).map_err(call("umount2(/, MNT_DETACH)"))?;
@@ -152,15 +163,16 @@ fn escape_umount_setns(canary: &str) -> Reading<String> {
     then_read(run(), canary)
 }
 
-/// Runs `f` in a forked child and brings its result back over a pipe as JSON.
-fn in_child(f: impl FnOnce() -> Reading<String>) -> Reading<String> {
+/// Runs `f` in a forked child and brings its result back over a pipe as JSON. A child that
+/// reports nothing made no attempt anyone saw: that is not a block.
+fn in_child(f: impl FnOnce() -> EscapeEnd) -> EscapeEnd {
     let (r, w) = match nix::unistd::pipe() {
         Ok(p) => p,
-        Err(e) => return Reading::Err(format!("pipe: {e}")),
+        Err(e) => return EscapeEnd::NotMade(format!("pipe: {e}")),
     };
     // SAFETY: the agent is single-threaded, so the child may use the allocator freely.
     match unsafe { fork() } {
-        Err(e) => Reading::Err(format!("fork: {e}")),
+        Err(e) => EscapeEnd::NotMade(format!("fork: {e}")),
         Ok(ForkResult::Child) => {
             drop(r);
             let result = f();
@@ -180,8 +192,38 @@ fn in_child(f: impl FnOnce() -> Reading<String>) -> Reading<String> {
             let _ = fs::File::from(r).read_to_string(&mut text);
             let _ = waitpid(child, None);
             serde_json::from_str(&text).unwrap_or_else(|_| {
-                Reading::Err(format!("escape child reported nothing: `{text}`"))
+                EscapeEnd::NotMade(format!("escape child reported nothing: `{text}`"))
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_that_reports_nothing_made_no_attempt() {
+        // SAFETY: the child leaves at once, touching nothing the test runner's threads hold.
+        let end = in_child(|| unsafe { libc::_exit(3) });
+        assert!(
+            matches!(&end, EscapeEnd::NotMade(t) if t.contains("reported nothing")),
+            "{end:?}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_a_block_and_a_missing_start_is_no_attempt() {
+        let refused = Stop::Call {
+            step: "chroot .".into(),
+            errno: nix::errno::Errno::EPERM,
+        };
+        assert_eq!(
+            refused.end(),
+            EscapeEnd::Blocked("chroot .: EPERM: Operation not permitted".into())
+        );
+        assert!(matches!(Stop::NoInnerDir.end(), EscapeEnd::NotMade(_)));
+        let missing = read_canary("/nonexistent/isoprobe-canary");
+        assert!(matches!(missing, EscapeEnd::Blocked(_)), "{missing:?}");
     }
 }
