@@ -1,8 +1,8 @@
 //! `sysctl.net-isolated`: a network sysctl written inside a network namespace changes there
 //! and not on the host.
 //!
-//! The negative control really changes the host's value; a [`RestoreSysctl`] guard puts the
-//! original back on every path, after the judge has read what the container did.
+//! "The host" is the stand-in host the engine runs every check in (`crate::standin`): the
+//! negative control changes the stand-in's value, which goes with it, never the machine's.
 
 use super::host_side;
 use super::{Check, Ctx, Verdict};
@@ -34,39 +34,6 @@ fn other_value(host: &str) -> &'static str {
     }
 }
 
-/// Writes the host's original value back on drop if it changed.
-struct RestoreSysctl {
-    original: String,
-}
-
-/// The host's value could not be put back.
-#[derive(Debug, thiserror::Error)]
-#[error("could not restore {SYSCTL} to {original}: {source}")]
-struct NotRestored {
-    original: String,
-    source: std::io::Error,
-}
-
-impl RestoreSysctl {
-    fn restore(&self) -> Result<(), NotRestored> {
-        match read_host() {
-            Ok(now) if now == self.original => Ok(()),
-            _ => fs::write(SYSCTL, format!("{}\n", self.original)).map_err(|source| NotRestored {
-                original: self.original.clone(),
-                source,
-            }),
-        }
-    }
-}
-
-impl Drop for RestoreSysctl {
-    fn drop(&mut self) {
-        if let Err(e) = self.restore() {
-            eprintln!("isoprobe: {e}");
-        }
-    }
-}
-
 impl Check for NetSysctlIsolated {
     fn id(&self) -> String {
         "sysctl.net-isolated".into()
@@ -85,9 +52,6 @@ impl Check for NetSysctlIsolated {
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = read_host()?;
-        let guard = RestoreSysctl {
-            original: before.clone(),
-        };
         let value = other_value(&before);
         let out = ctx.run(
             iso,
@@ -97,25 +61,18 @@ impl Check for NetSysctlIsolated {
             }),
         )?;
         let after = read_host()?;
-        let restored = guard.restore();
         let p = match host_side::tried::<SysctlOutcome>(&out) {
             Ok(p) => p,
             Err(v) => return Ok(v),
         };
-        Ok(judge(p, value, &before, &after, restored.err()))
+        Ok(judge(p, value, &before, &after))
     }
 }
 
 /// Holds when the write inside took effect there and the host's value stayed. A write that
 /// did not take effect inside tested nothing: the host's value could not have moved through
-/// it. A failed restore only happens after the host's value changed.
-fn judge(
-    p: &SysctlOutcome,
-    value: &str,
-    host_before: &str,
-    host_after: &str,
-    not_restored: Option<NotRestored>,
-) -> Verdict {
+/// it.
+fn judge(p: &SysctlOutcome, value: &str, host_before: &str, host_after: &str) -> Verdict {
     let (mut violations, mut untested) = (Vec::new(), Vec::new());
     if !matches!(p.write, Called::Done(w) if w.ok) {
         untested.push(format!(
@@ -131,11 +88,8 @@ fn judge(
     }
     if host_after != host_before {
         violations.push(format!(
-            "the host's {SYSCTL} changed from {host_before} to {host_after} (restored since)"
+            "the host's {SYSCTL} changed from {host_before} to {host_after}"
         ));
-    }
-    if let Some(e) = not_restored {
-        violations.push(e.to_string());
     }
     Verdict::judge(
         violations,
@@ -174,14 +128,14 @@ mod tests {
 
     #[test]
     fn holds_when_only_the_inside_changed() {
-        let v = judge(&inside(), "99", "64", "64", None);
+        let v = judge(&inside(), "99", "64", "64");
         v.assert_holds();
         assert_eq!(v.observed["inside_after"], "99");
     }
 
     #[test]
     fn a_changed_host_is_a_violation() {
-        judge(&inside(), "99", "64", "99", None).assert_violated("from 64 to 99");
+        judge(&inside(), "99", "64", "99").assert_violated("from 64 to 99");
     }
 
     #[test]
@@ -191,7 +145,7 @@ mod tests {
             after: Called::Done("64".into()),
             ..inside()
         };
-        let v = judge(&refused, "99", "64", "64", None);
+        let v = judge(&refused, "99", "64", "64");
         v.assert_inconclusive("the write inside failed");
         v.assert_inconclusive(r#"read back is "64" instead of 99"#);
     }
@@ -201,12 +155,13 @@ mod tests {
 mod host_tests {
     use super::*;
     use crate::runtime::fake::{self, FnRuntime};
+    use crate::standin::StandIn;
     use isoprobe_probes::contract::Try;
     use std::time::Duration;
 
     #[test]
-    fn the_hosts_value_is_restored_when_the_run_fails() {
-        crate::require_root!("the_hosts_value_is_restored_when_the_run_fails");
+    fn a_sabotaged_run_that_dies_after_its_write_leaves_the_machine_as_it_was() {
+        crate::require_root!("a_sabotaged_run_that_dies_after_its_write_leaves_the_machine");
         // Acts like a container without a network namespace that dies after its write.
         let write_then_fail = FnRuntime::new("write-then-fail", |job| {
             let Try::Sysctl(a) = &job.args.tries[0] else {
@@ -225,7 +180,14 @@ mod host_tests {
             timeout: Duration::from_secs(1),
         };
         let check = NetSysctlIsolated;
-        assert!(check.run(&ctx, &check.isolation()).is_err());
+        let host = StandIn::create().unwrap();
+        let in_stand_in = host
+            .within(|| {
+                let r = check.run(&ctx, &check.isolation());
+                (r.is_err(), read_host().unwrap())
+            })
+            .unwrap();
+        assert_eq!(in_stand_in, (true, other_value(&before).to_string()));
         assert_eq!(read_host().unwrap(), before);
     }
 }
