@@ -118,7 +118,7 @@ impl Check for NoNewPrivs {
     fn description(&self) -> String {
         format!(
             "with no_new_privs set, uid {} inside execs a setuid-root copy of the agent and \
-             stays euid {}",
+             stays euid {}, where the same container without no_new_privs gets euid 0",
             USER.0, USER.0
         )
     }
