@@ -33,6 +33,7 @@ fn runs_the_agent_in_a_pivoted_root() {
     assert_eq!(obs.pid, 1);
     assert_eq!(obs.hostname.ok().map(String::as_str), Some("spawned"));
     assert_eq!(out.host_nspid.as_ref().and_then(|v| v.last()), Some(&1));
+    assert!(out.host_cgroup.is_some_and(|l| !l.is_empty()));
     assert_ne!(out.host_pid, 1);
     common::assert_nothing_left_behind();
 }

@@ -1,6 +1,11 @@
 //! `cgroup.ns-root`: inside a cgroup namespace every line of /proc/self/cgroup shows the root
-//! `/`, although the container sits in a cgroup of its own (and, here, in the machine's memory
-//! cgroup), which the host sees under a non-root path.
+//! `/`, although the host sees the container's process under a non-root path (its own cgroup
+//! and, here, the machine's memory cgroup).
+//!
+//! The host's half is observed, never computed: the runtime reads `/proc/<pid>/cgroup` of the
+//! container's init from the host before it starts (`RunOutcome::host_cgroup`). A hierarchy
+//! the host also sees at `/` cannot tell a namespace from its absence, so at least one must be
+//! non-root there.
 
 use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
@@ -10,9 +15,10 @@ use serde_json::json;
 
 pub struct CgroupNsRoot;
 
-/// A /proc/self/cgroup line split into (controllers, path); the unified line's controllers are
-/// empty, so it is named by its hierarchy id (`0`).
-fn split_line(line: &str) -> Option<(String, &str)> {
+/// A /proc/<pid>/cgroup line split into (hierarchy, name, path): the hierarchy is the
+/// `id:controllers` prefix that names the same hierarchy inside and on the host; the name is
+/// the controllers, or `hierarchy <id>` for the unified line whose controllers are empty.
+fn split_line(line: &str) -> Option<(&str, String, &str)> {
     let mut parts = line.splitn(3, ':');
     let (id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
     let name = if controllers.is_empty() {
@@ -20,7 +26,7 @@ fn split_line(line: &str) -> Option<(String, &str)> {
     } else {
         controllers.to_string()
     };
-    Some((name, path))
+    Some((&line[..id.len() + 1 + controllers.len()], name, path))
 }
 
 impl Check for CgroupNsRoot {
@@ -29,7 +35,7 @@ impl Check for CgroupNsRoot {
     }
     fn description(&self) -> String {
         "inside a cgroup namespace every line of /proc/self/cgroup shows the root `/`, though \
-         the container is in a cgroup of its own"
+         the host sees the container's process under a non-root cgroup"
             .into()
     }
     fn isolation(&self) -> Isolation {
@@ -46,31 +52,28 @@ impl Check for CgroupNsRoot {
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;
-        let own_cgroup = out.cgroup.as_ref().and_then(|c| c.paths.first().cloned());
         Ok(judge(
             out.observation.cgroup.ok().map(Vec::as_slice),
-            own_cgroup.is_some(),
+            out.host_cgroup.as_deref(),
         ))
     }
 }
 
-fn judge(lines: Option<&[String]>, own_cgroup: bool) -> Verdict {
-    let mut failures = Vec::new();
-    if !own_cgroup {
-        // Without it the container shares the caller's cgroups, which may be roots already:
-        // the check could not tell a namespace from its absence.
-        failures.push("the runtime did not put the container in a cgroup of its own".into());
-    }
-    let lines = lines.unwrap_or_default();
-    if lines.is_empty() {
-        failures.push("the container could not read /proc/self/cgroup".into());
+/// `inside`: the container's /proc/self/cgroup; `host`: its init's as the host read it.
+fn judge(inside: Option<&[String]>, host: Option<&[String]>) -> Verdict {
+    let mut violations = Vec::new();
+    let mut untested = Vec::new();
+    let inside = inside.unwrap_or_default();
+    if inside.is_empty() {
+        untested.push("the container could not read /proc/self/cgroup".to_string());
     }
     let mut not_root = Vec::new();
     let mut example = None;
-    for line in lines {
+    let mut root_inside = Vec::new();
+    for line in inside {
         match split_line(line) {
-            Some((_, "/")) => {}
-            Some((name, path)) => {
+            Some((hierarchy, _, "/")) => root_inside.push(hierarchy),
+            Some((_, name, path)) => {
                 // The container's own cgroup is the telling example; other paths are the
                 // machine's.
                 if example.is_none() || path.contains("isoprobe-") {
@@ -78,25 +81,59 @@ fn judge(lines: Option<&[String]>, own_cgroup: bool) -> Verdict {
                 }
                 not_root.push(name);
             }
-            None => failures.push(format!(
+            None => untested.push(format!(
                 "/proc/self/cgroup line `{line}` is not `id:controllers:path`"
             )),
         }
     }
     if let Some(path) = &example {
-        failures.push(format!(
+        violations.push(format!(
             "not at the namespace root in {}: e.g. `{path}`",
             not_root.join(", ")
         ));
     }
-    Verdict::from_failures(
-        failures,
-        &format!("all {} hierarchies show `/` inside", lines.len()),
-        json!({"not_root": [], "own_cgroup": true}),
+    // Where the host sees the container away from the root while it sees `/`.
+    let mut shown = Vec::new();
+    let mut host_path = None;
+    match host {
+        None => untested.push(
+            "the host's view of the container's cgroups was not read: the runtime gives no \
+             host pid"
+                .to_string(),
+        ),
+        Some(lines) => {
+            for (hierarchy, name, path) in lines.iter().filter_map(|l| split_line(l)) {
+                if path != "/" && root_inside.contains(&hierarchy) {
+                    if host_path.is_none() || path.contains("isoprobe-") {
+                        host_path = Some(path.to_string());
+                    }
+                    shown.push(name);
+                }
+            }
+            if shown.is_empty() && violations.is_empty() && !inside.is_empty() {
+                untested.push(
+                    "the host sees the container at the root of every hierarchy it shows as \
+                     `/`, so a namespace cannot be told from its absence"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    Verdict::judge(
+        violations,
+        untested,
+        &format!(
+            "all {} hierarchies show `/` inside, while the host sees the container at `{}` ({})",
+            inside.len(),
+            host_path.as_deref().unwrap_or_default(),
+            shown.join(", ")
+        ),
+        json!({"not_root": [], "host_not_root": ["<at least one>"]}),
         json!({
             "not_root": not_root,
-            "own_cgroup": own_cgroup,
+            "host_not_root": shown,
             "own_cgroup_path_seen": example.is_some_and(|p| p.contains("isoprobe-")),
+            "host_sees_own_cgroup": host_path.is_some_and(|p| p.contains("isoprobe-")),
         }),
     )
 }
@@ -104,35 +141,54 @@ fn judge(lines: Option<&[String]>, own_cgroup: bool) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Finding;
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(str::to_string).collect()
     }
 
+    const HOST: &str = "4:memory:/process_api/ab\n1:cpu:/isoprobe-spawn-1-0\n0::/";
+
     #[test]
-    fn passes_when_every_line_is_root() {
+    fn holds_when_inside_is_root_where_the_host_sees_a_cgroup() {
         let inside = lines("4:memory:/\n1:cpu:/\n0::/");
-        assert!(judge(Some(&inside), true).pass());
-        assert!(
-            !judge(Some(&inside), false).pass(),
-            "no own cgroup proves nothing"
-        );
-        assert!(!judge(None, true).pass());
+        let v = judge(Some(&inside), Some(&lines(HOST)));
+        assert!(v.pass(), "{}", v.reason);
+        assert!(v.reason.contains("`/isoprobe-spawn-1-0` (memory, cpu)"), "{}", v.reason);
+        assert_eq!(v.observed["host_sees_own_cgroup"], true);
     }
 
     #[test]
     fn names_the_hierarchies_and_the_own_cgroup_without_a_namespace() {
-        let host = lines("4:memory:/process_api/ab\n2:cpuacct:/\n1:cpu:/isoprobe-spawn-1-0\n0::/");
-        let v = judge(Some(&host), true);
-        assert!(!v.pass());
+        let v = judge(Some(&lines(HOST)), Some(&lines(HOST)));
+        assert_eq!(v.finding, Finding::Violated, "{}", v.reason);
         assert!(v.reason.contains("memory, cpu"), "{}", v.reason);
         assert!(v.reason.contains("/isoprobe-spawn-1-0"), "{}", v.reason);
         assert_eq!(v.observed["own_cgroup_path_seen"], true);
+        // Also when the host's view is missing: what the container saw is evidence enough.
+        assert_eq!(judge(Some(&lines(HOST)), None).finding, Finding::Violated);
     }
 
     #[test]
-    fn a_path_with_colons_is_kept_whole_and_garbage_fails() {
-        assert_eq!(split_line("1:name=x:/a:b"), Some(("name=x".into(), "/a:b")));
-        assert!(!judge(Some(&lines("garbage")), true).pass());
+    fn what_cannot_tell_a_namespace_from_its_absence_is_inconclusive() {
+        let inside = lines("4:memory:/\n1:cpu:/\n0::/");
+        for (inside, host, needle) in [
+            (Some(&inside[..]), None, "the runtime gives no host pid"),
+            (Some(&inside[..]), Some(&inside[..]), "at the root of every hierarchy"),
+            (None, Some(&inside[..]), "could not read /proc/self/cgroup"),
+        ] {
+            let v = judge(inside, host);
+            v.assert_inconclusive(needle);
+        }
+        let garbage = lines("garbage");
+        judge(Some(&garbage), Some(&lines(HOST))).assert_fails_with("is not `id:controllers");
+    }
+
+    #[test]
+    fn a_path_with_colons_is_kept_whole() {
+        assert_eq!(
+            split_line("1:name=x:/a:b"),
+            Some(("1:name=x", "name=x".into(), "/a:b"))
+        );
     }
 }

@@ -300,6 +300,7 @@ mod host_tests {
                 exit: ExitKind::Code(0),
                 host_pid: None,
                 host_nspid: None,
+                host_cgroup: None,
                 cpu_time: None,
                 cgroup: None,
             })

@@ -73,17 +73,6 @@ impl Verdict {
         }
     }
 
-    /// Passes when every listed failure is absent; the reason names all failures found.
-    /// Every failure counts as a violation: a judge that has not yet sorted its findings.
-    pub fn from_failures(
-        failures: Vec<String>,
-        pass_reason: &str,
-        expected: Value,
-        observed: Value,
-    ) -> Verdict {
-        Verdict::judge(failures, Vec::new(), pass_reason, expected, observed)
-    }
-
     /// Nothing could be tested at all.
     pub fn inconclusive(why: String) -> Verdict {
         Verdict::judge(Vec::new(), vec![why], "", Value::Null, Value::Null)

@@ -2,21 +2,24 @@
 //! program stays unprivileged.
 //!
 //! The setuid program is a copy of the agent, made setuid-root for this run only; the agent
-//! (uid 1000) execs it, asking it to try `ids`, and reports the euid it got. Without no_new_privs
-//! that euid is 0, which is what the negative control shows: the copy really is setuid-root and
-//! its mount honours the bit.
+//! (uid 1000) execs it, asking it to try `ids`, and reports the euid it got. Reading
+//! `NoNewPrivs: 1` proves nothing by itself: a helper that cannot gain root anyway (its file
+//! system mounted `nosuid`, say) stays unprivileged with or without the flag. So the check also
+//! runs a reference container without no_new_privs, which must show the helper gaining euid 0;
+//! only then does the helper staying unprivileged under no_new_privs count.
 //!
-//! The copy does not sit in the rootfs itself, whose directory every host user can walk: for
-//! the length of the run any of them could exec a setuid-root agent (which reads any file named
-//! by `--escape`). It sits in a directory of its own under the private scratch dir, bound onto
-//! the container's `/tmp`, so only the container's mount namespace can reach it.
+//! The copy sits on a small tmpfs the check mounts for it without `nosuid` (the scratch dir is
+//! under `TMPDIR`, which many systems mount `nosuid`), in a directory of its own under the
+//! private scratch dir, bound onto the container's `/tmp`: not in the rootfs, whose directory
+//! every host user can walk, where for the length of the run any of them could exec a
+//! setuid-root agent (which reads any file named by `--escape`).
 
-use super::host_side;
+use super::host_side::{self, HostMounts};
 use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
-use isoprobe_probes::contract::{Called, NnpArgs, NnpOutcome};
+use isoprobe_probes::contract::{NnpArgs, NnpOutcome};
 use isoprobe_probes::AgentArgs;
 use serde_json::json;
 use std::fs;
@@ -29,28 +32,34 @@ const USER: (u32, u32) = (1000, 1000);
 /// Where the helper's directory appears inside: an existing directory of every rootfs.
 const BIND_TARGET: &str = "/tmp";
 
-/// The setuid-root copy of the agent in a directory of its own; both removed on drop.
+/// The setuid-root copy of the agent on a tmpfs of its own; unmounted, then the directory
+/// removed, on drop (fields drop in order).
 struct SuidHelper {
+    _unmount: HostMounts,
     dir: tempfile::TempDir,
     name: String,
 }
 
 impl SuidHelper {
-    /// Copies `agent` (a host path) into a new directory under `scratch`.
+    /// Copies `agent` (a host path) onto a new tmpfs under `scratch`.
     fn create(scratch: &Path, agent: &Path) -> Result<SuidHelper, HostStepError> {
         let dir = tempfile::Builder::new()
             .prefix("isoprobe-suid-")
             .tempdir_in(scratch)
             .map_err(|e| HostStepError::new("create the helper dir", scratch, e))?;
+        let size = fs::metadata(agent)
+            .map_err(|e| HostStepError::new("stat the agent", agent, e))?
+            .len();
+        let mut mount = HostMounts::default();
+        mount_suid_tmpfs(dir.path(), size)?;
+        mount.mounted(dir.path());
         let me = SuidHelper {
+            _unmount: mount,
             dir,
             name: format!("isoprobe-suid-{}-{}", std::process::id(), unique()),
         };
         let path = me.host_path();
         let err = |step, e| HostStepError::new(step, &path, e);
-        // The container's uid must be able to walk into the bound directory.
-        fs::set_permissions(me.dir.path(), fs::Permissions::from_mode(0o755))
-            .map_err(|e| err("chmod 0755 the dir of", e))?;
         fs::copy(agent, &path).map_err(|e| err("copy the agent to", e))?;
         std::os::unix::fs::chown(&path, Some(0), Some(0)).map_err(|e| err("chown", e))?;
         // After the chown: changing the owner clears the setuid bit.
@@ -79,6 +88,22 @@ impl SuidHelper {
     }
 }
 
+const MOUNT_STEP: &str = "mount a setuid-capable tmpfs on";
+
+/// A tmpfs at `target` that honours setuid (no `nosuid`), with room for a `size`-byte file.
+/// Mode 0755: the container's uid must be able to walk into it.
+fn mount_suid_tmpfs(target: &Path, size: u64) -> Result<(), HostStepError> {
+    let room = size + (1 << 20);
+    nix::mount::mount(
+        Some("isoprobe-suid"),
+        target,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NODEV,
+        Some(format!("size={room},mode=0755").as_str()),
+    )
+    .map_err(|e| HostStepError::new(MOUNT_STEP, target, e.into()))
+}
+
 /// Unique among the runs of this process, also when checks run side by side.
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,7 +118,7 @@ impl Check for NoNewPrivs {
     fn description(&self) -> String {
         format!(
             "with no_new_privs set, uid {} inside execs a setuid-root copy of the agent and \
-             stays euid {}",
+             stays euid {}, where the same container without no_new_privs gets euid 0",
             USER.0, USER.0
         )
     }
@@ -112,75 +137,122 @@ impl Check for NoNewPrivs {
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let agent = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
-        let helper = SuidHelper::create(ctx.scratch, &agent)?;
-        let out = ctx.run(
-            &helper.bound_into(iso),
-            AgentArgs::trying(NnpArgs {
-                helper: helper.inside(),
-            }),
-        )?;
+        let helper = match SuidHelper::create(ctx.scratch, &agent) {
+            Ok(h) => h,
+            // Without a mount that honours setuid nothing here can show the flag at work.
+            Err(e) if e.step == MOUNT_STEP => {
+                return Ok(Verdict::inconclusive(format!(
+                    "the setuid-root helper has no mount that honours setuid: {e}"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let try_helper = |iso: &Isolation| {
+            ctx.run(
+                &helper.bound_into(iso),
+                AgentArgs::trying(NnpArgs {
+                    helper: helper.inside(),
+                }),
+            )
+        };
+        // The negative control's run is its own reference: it has no no_new_privs to take away.
+        let reference = if iso.no_new_privs {
+            let without = Isolation {
+                no_new_privs: false,
+                ..iso.clone()
+            };
+            Some(try_helper(&without)?)
+        } else {
+            None
+        };
+        let out = try_helper(iso)?;
         drop(helper);
-        Ok(host_side::tried(&out).map_or_else(|v| v, judge))
+        let judged = host_side::tried::<NnpOutcome>(&out).and_then(|p| {
+            let r = reference.as_ref().map(host_side::tried::<NnpOutcome>);
+            Ok(judge(p, r.transpose()?))
+        });
+        Ok(judged.unwrap_or_else(|v| v))
     }
 }
 
-/// Passes when the agent ran unprivileged with NoNewPrivs set and the setuid-root helper did
-/// not gain euid 0.
-fn judge(p: &NnpOutcome) -> Verdict {
-    let mut failures = Vec::new();
-    if p.euid != USER.0 {
-        failures.push(format!(
-            "the agent ran with euid {}, not {}: the test is not unprivileged",
-            p.euid, USER.0
-        ));
-    }
-    match &p.no_new_privs {
-        Called::Done(Some(true)) => {}
-        Called::Done(Some(false)) => failures.push("NoNewPrivs is 0, not 1".into()),
-        other => failures.push(format!("NoNewPrivs not read: {}", host_side::shown(other))),
+/// Holds when the setuid-root helper stayed at the agent's euid under no_new_privs while, in
+/// `reference` (the same container without no_new_privs; `None` when `p`'s own run had none),
+/// it became root. The NoNewPrivs line is only an observation: configuration read back, not
+/// behaviour.
+fn judge(p: &NnpOutcome, reference: Option<&NnpOutcome>) -> Verdict {
+    let mut violations = Vec::new();
+    let mut untested = Vec::new();
+    let runs = [Some(("", p)), reference.map(|r| (" in the reference run", r))];
+    for (run, o) in runs.into_iter().flatten() {
+        if o.euid != USER.0 {
+            untested.push(format!(
+                "the agent ran with euid {}{run}, not {}: it was not unprivileged",
+                o.euid, USER.0
+            ));
+        }
     }
     match p.helper_euid {
+        Some(0) => violations.push("the setuid-root helper ran with euid 0".to_string()),
         Some(e) if e == USER.0 => {}
-        Some(e) => failures.push(format!("the setuid-root helper ran with euid {e}")),
-        None => failures.push(format!(
-            "the helper reported no euid (exit {}, {})",
-            host_side::shown(&p.helper_exit),
-            host_side::shown(&p.helper_error)
-        )),
+        _ => untested.push(format!("the helper gave no usable euid: {}", helper_result(p))),
     }
-    Verdict::from_failures(
-        failures,
+    // Staying unprivileged shows the flag at work only where the helper gains root without it.
+    let base = reference.unwrap_or(p);
+    if base.helper_euid != Some(0) && (reference.is_some() || p.helper_euid == Some(USER.0)) {
+        untested.push(format!(
+            "the setuid-root helper did not gain root even without no_new_privs: {}",
+            helper_result(base)
+        ));
+    }
+    Verdict::judge(
+        violations,
+        untested,
         &format!(
-            "NoNewPrivs 1; the setuid-root helper ran with euid {}",
+            "the setuid-root helper ran with euid {} under no_new_privs, and with euid 0 \
+             without it",
             USER.0
         ),
-        json!({"euid": USER.0, "no_new_privs": true, "helper_euid": USER.0}),
+        json!({"euid": USER.0, "helper_euid": USER.0, "reference_helper_euid": 0}),
         json!({
             "euid": p.euid,
             "no_new_privs": p.no_new_privs,
             "helper_euid": p.helper_euid,
             "helper_exit": p.helper_exit,
+            "reference_helper_euid": base.helper_euid,
         }),
     )
+}
+
+/// What became of the helper: its euid, or how it ended and why its output was unusable.
+fn helper_result(o: &NnpOutcome) -> String {
+    match o.helper_euid {
+        Some(e) => format!("it ran with euid {e}"),
+        None => format!(
+            "it reported no euid (exit {}, {})",
+            host_side::shown(&o.helper_exit),
+            host_side::shown(&o.helper_error)
+        ),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use isoprobe_probes::contract::{CallError, Ended, Ids};
+    use crate::checks::Finding;
+    use isoprobe_probes::contract::{Called, Ended, Ids};
 
-    fn contained() -> NnpOutcome {
+    fn helper_ran_as(euid: u32) -> NnpOutcome {
         NnpOutcome {
             uid: 1000,
             euid: 1000,
-            no_new_privs: Called::Done(Some(true)),
-            helper: "/isoprobe-suid-1-0".into(),
+            no_new_privs: Called::Done(Some(euid != 0)),
+            helper: "/tmp/isoprobe-suid-1-0".into(),
             helper_exit: Some(Called::Done(Ended::Code(0))),
-            helper_euid: Some(1000),
+            helper_euid: Some(euid),
             helper_ids: Some(Ids {
                 uid: 1000,
-                euid: 1000,
+                euid,
                 gid: 1000,
                 egid: 1000,
             }),
@@ -189,47 +261,80 @@ mod tests {
     }
 
     #[test]
-    fn passes_when_the_helper_stays_unprivileged() {
-        let v = judge(&contained());
+    fn holds_when_the_helper_stays_unprivileged_and_the_reference_gains_root() {
+        let v = judge(&helper_ran_as(1000), Some(&helper_ran_as(0)));
         assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["helper_exit"], json!({"code": 0}));
+        assert_eq!(v.observed["reference_helper_euid"], 0);
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
-        type Change = fn(&mut NnpOutcome);
-        let cases: [(Change, &str); 5] = [
-            (|p| p.helper_euid = Some(0), "ran with euid 0"),
-            (|p| p.helper_euid = None, "reported no euid"),
-            (
-                |p| p.no_new_privs = Called::Done(Some(false)),
-                "NoNewPrivs is 0",
-            ),
-            (
-                |p| p.no_new_privs = Called::Failed(CallError::text("x")),
-                "NoNewPrivs not read",
-            ),
-            (|p| p.euid = 0, "not unprivileged"),
-        ];
-        for (change, needle) in cases {
-            let mut p = contained();
-            change(&mut p);
-            let v = judge(&p);
-            v.assert_fails_with(needle);
+    fn a_helper_that_gains_root_is_a_violation() {
+        for reference in [None, Some(&helper_ran_as(0))] {
+            let v = judge(&helper_ran_as(0), reference);
+            assert_eq!(v.finding, Finding::Violated, "{}", v.reason);
+            v.assert_fails_with("ran with euid 0");
         }
     }
 
     #[test]
-    fn the_helper_is_setuid_root_bound_in_and_removed_on_every_path() {
+    fn never_passes_on_the_flag_alone() {
+        // TMPDIR on a nosuid mount: the helper stays unprivileged with or without the flag.
+        let v = judge(&helper_ran_as(1000), Some(&helper_ran_as(1000)));
+        assert_eq!(v.finding, Finding::Inconclusive, "{}", v.reason);
+        v.assert_fails_with("did not gain root even without no_new_privs: it ran with euid 1000");
+        // The same seen by the negative control, which is its own reference.
+        let v = judge(&helper_ran_as(1000), None);
+        assert_eq!(v.finding, Finding::Inconclusive, "{}", v.reason);
+        v.assert_fails_with("did not gain root even without no_new_privs");
+    }
+
+    #[test]
+    fn what_kept_it_from_being_tested_is_inconclusive() {
+        type Change = fn(&mut NnpOutcome, &mut NnpOutcome);
+        let cases: [(Change, &str); 4] = [
+            (|p, _| p.helper_euid = None, "gave no usable euid"),
+            (|p, _| p.euid = 0, "not unprivileged"),
+            (|_, r| r.euid = 0, "in the reference run"),
+            (
+                |_, r| {
+                    r.helper_euid = None;
+                    r.helper_error = Some("no output".into());
+                },
+                "did not gain root even without no_new_privs: it reported no euid",
+            ),
+        ];
+        for (change, needle) in cases {
+            let (mut p, mut r) = (helper_ran_as(1000), helper_ran_as(0));
+            change(&mut p, &mut r);
+            let v = judge(&p, Some(&r));
+            v.assert_inconclusive(needle);
+        }
+    }
+
+    #[test]
+    fn the_helper_is_setuid_root_on_its_own_suid_mount_and_removed_on_every_path() {
+        // Mounting and giving a file to root need root.
+        crate::require_root!("the_helper_is_setuid_root_on_its_own_suid_mount");
+        // In a stand-in host's mount namespace: the machine's mount table is not touched.
+        crate::standin::StandIn::create()
+            .unwrap()
+            .within(helper_on_its_own_mount)
+            .unwrap();
+    }
+
+    fn helper_on_its_own_mount() {
         use std::os::unix::fs::MetadataExt;
-        // Giving a file to root needs root.
-        crate::require_root!("the_helper_is_setuid_root_bound_in_and_removed_on_every_path");
         let scratch = tempfile::tempdir().unwrap();
         let agent = scratch.path().join("agent");
         fs::write(&agent, b"agent").unwrap();
         let h = SuidHelper::create(scratch.path(), &agent).unwrap();
         let m = fs::metadata(h.host_path()).unwrap();
         assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o4755, 0, 0));
+        let fs_type = nix::sys::statfs::statfs(h.dir.path()).unwrap().filesystem_type();
+        assert_eq!(fs_type, nix::sys::statfs::TMPFS_MAGIC);
+        let flags = nix::sys::statvfs::statvfs(h.dir.path()).unwrap().flags();
+        assert!(!flags.contains(nix::sys::statvfs::FsFlags::ST_NOSUID));
         let iso = h.bound_into(&Isolation::base());
         assert_eq!(iso.binds.len(), 1);
         assert_eq!(
@@ -237,6 +342,7 @@ mod tests {
             Path::new(&h.inside())
         );
         assert_eq!(iso.binds[0].source.join(&h.name), h.host_path());
+        // A directory still mounted on could not be removed: "left" shows the unmount too.
         drop(h);
         assert!(SuidHelper::create(scratch.path(), &scratch.path().join("missing")).is_err());
         let left: Vec<_> = fs::read_dir(scratch.path())

@@ -1,14 +1,18 @@
 //! `user.root-is-unprivileged`: the container's uid 0 is an unprivileged uid on the host. The
 //! agent believes it is root, yet a file it creates in a host directory bound in belongs to
 //! the mapped host uid, a file only the host's root may read stays closed to it, and it cannot
-//! change its supplementary groups (setgroups "deny").
+//! take a group it was not mapped (`setgroups` with a gid past its map is refused).
+//!
+//! Judged on behaviour only: `/proc/self/setgroups` is what the runtime wrote ("deny" by
+//! isoprobe's spawner, "allow" by an OCI runtime whose privileged parent writes the maps, as
+//! the kernel permits), so it is kept as an observation, never as the pass condition.
 
 use super::host_side;
 use super::{Check, Ctx, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::IdMap;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
-use isoprobe_probes::contract::{UsernsArgs, UsernsOutcome, USERNS_CREATED};
+use isoprobe_probes::contract::{Called, UsernsArgs, UsernsOutcome, USERNS_CREATED};
 use isoprobe_probes::{AgentArgs, NsType};
 use serde_json::json;
 use std::fs;
@@ -20,6 +24,8 @@ pub struct RootIsUnprivileged;
 /// Where the host directory is bound inside: every rootfs isoprobe builds has it.
 const TARGET: &str = "/tmp";
 const SECRET: &str = "root-only";
+/// The first gid past the container's gid map: no group of the host the container was given.
+const UNMAPPED_GID: u32 = IdMap::DEFAULT.inside + IdMap::DEFAULT.count;
 
 impl Check for RootIsUnprivileged {
     fn id(&self) -> String {
@@ -27,8 +33,8 @@ impl Check for RootIsUnprivileged {
     }
     fn description(&self) -> String {
         "uid 0 inside maps to an unprivileged host uid: a file it creates in a bound host \
-         directory belongs to that uid, a host root-only file stays unreadable, setgroups is \
-         denied"
+         directory belongs to that uid, a host root-only file stays unreadable, setgroups with \
+         a gid it was not mapped is refused"
             .into()
     }
     fn sabotage(&self) -> Sabotage {
@@ -65,6 +71,7 @@ impl Check for RootIsUnprivileged {
             AgentArgs::trying(UsernsArgs {
                 dir: TARGET.into(),
                 secret: SECRET.into(),
+                unmapped_gid: UNMAPPED_GID,
             }),
         )?;
         let owner = fs::metadata(dir.path().join(USERNS_CREATED)).map(|m| (m.uid(), m.gid()));
@@ -123,43 +130,59 @@ fn write_root_only(path: &Path, content: &str) -> Result<(), RunError> {
 
 fn judge(p: &UsernsOutcome, owner: Option<(u32, u32)>, secret: &str) -> Verdict {
     let mapped = IdMap::DEFAULT.outside;
-    let mut failures = Vec::new();
+    let mut violations = Vec::new();
+    let mut untested = Vec::new();
     if p.uid != 0 {
-        failures.push(format!(
-            "the agent is not root inside (uid {}), so nothing was tested",
+        untested.push(format!(
+            "the agent is not root inside (uid {}), so root's powers were not tried",
             p.uid
         ));
     }
     match owner {
         Some((uid, _)) if uid == mapped => {}
-        Some((uid, _)) => failures.push(format!(
+        Some((0, _)) => violations
+            .push("the file the container created belongs to host root (uid 0)".to_string()),
+        Some((uid, _)) => violations.push(format!(
             "the file the container created belongs to host uid {uid}, not the mapped {mapped}"
         )),
-        None => failures.push(format!(
+        None => untested.push(format!(
             "the container could not create a file in the bound directory: {}",
             host_side::shown(&p.create)
         )),
     }
-    if p.secret.done().map(|c| c.ok.trim()) == Some(secret) {
-        failures.push("the container read the host's root-only file".to_string());
-    } else if p.secret.errno() != Some("EACCES") {
-        failures.push(format!(
-            "the root-only file was not refused with EACCES: {}",
-            host_side::shown(&p.secret)
-        ));
+    match &p.secret {
+        Called::Done(c) if c.ok.trim() == secret => {
+            violations.push("the container read the host's root-only file".to_string())
+        }
+        Called::Failed(e) if e.errno_is("EACCES") || e.errno_is("EPERM") => {}
+        other => untested.push(format!(
+            "the root-only file was neither read nor refused: {}",
+            host_side::shown(other)
+        )),
     }
-    if p.setgroups.done().map(String::as_str) != Some("deny") {
-        failures.push(format!(
-            "setgroups is {} inside, not \"deny\"",
-            host_side::shown(&p.setgroups)
-        ));
+    match &p.join_unmapped_group {
+        Called::Done(_) => violations.push(format!(
+            "setgroups([{UNMAPPED_GID}]) worked: root inside took a group it was not mapped \
+             (gid_map `{}`)",
+            match &p.gid_map {
+                Called::Done(map) => map.split_whitespace().collect::<Vec<_>>().join(" "),
+                Called::Failed(e) => e.error.clone(),
+            }
+        )),
+        // EINVAL: the gid has no mapping here; EPERM: setgroups is denied to this namespace.
+        Called::Failed(e) if e.errno_is("EINVAL") || e.errno_is("EPERM") => {}
+        Called::Failed(e) => untested.push(format!(
+            "setgroups([{UNMAPPED_GID}]) failed for another reason: {}",
+            host_side::shown(e)
+        )),
     }
-    Verdict::from_failures(
-        failures,
+    Verdict::judge(
+        violations,
+        untested,
         "root inside is an unprivileged host uid: its file is owned by the mapped uid, the \
-         root-only file is refused, setgroups is denied",
+         root-only file is refused, a group it was not mapped is refused",
         json!({"uid_inside": 0, "created_file_owner": mapped, "root_only_file": "EACCES",
-               "setgroups": "deny"}),
+               "join_unmapped_group": "refused"}),
         json!({
             "uid_inside": p.uid,
             "uid_map": p.uid_map,
@@ -167,6 +190,10 @@ fn judge(p: &UsernsOutcome, owner: Option<(u32, u32)>, secret: &str) -> Verdict 
             "root_only_file": match p.secret.done() {
                 Some(_) => json!("read"),
                 None => json!(p.secret.errno()),
+            },
+            "join_unmapped_group": match &p.join_unmapped_group {
+                Called::Done(_) => json!("joined"),
+                Called::Failed(e) => json!(e.errno.as_deref().unwrap_or(&e.error)),
             },
             "setgroups": p.setgroups,
         }),
@@ -179,13 +206,15 @@ mod tests {
 
     const SECRET_TEXT: &str = "isoprobe-secret-x";
 
-    use isoprobe_probes::contract::{CallError, Called, Content, Done};
+    use crate::checks::Finding;
+    use isoprobe_probes::contract::{CallError, Content, Done};
     use nix::errno::Errno;
 
     fn failed<T>(e: Errno) -> Called<T> {
         Called::Failed(CallError::from_errno(e))
     }
 
+    /// What runc, crun and youki show: setgroups "allow", yet the unmapped group is refused.
     fn unprivileged() -> UsernsOutcome {
         UsernsOutcome {
             uid: 0,
@@ -193,55 +222,99 @@ mod tests {
             gid: 0,
             uid_map: Called::Done("0 100000 65536".into()),
             gid_map: Called::Done("0 100000 65536".into()),
-            setgroups: Called::Done("deny".into()),
+            setgroups: Called::Done("allow".into()),
             create: Called::Done(Done::Ok),
             secret: failed(Errno::EACCES),
+            join_unmapped_group: failed(Errno::EINVAL),
         }
     }
 
+    const MAPPED: Option<(u32, u32)> = Some((100_000, 100_000));
+
     #[test]
-    fn passes_when_root_inside_is_the_mapped_uid() {
-        let v = judge(&unprivileged(), Some((100_000, 100_000)), SECRET_TEXT);
+    fn passes_on_behaviour_whatever_setgroups_reads() {
+        let v = judge(&unprivileged(), MAPPED, SECRET_TEXT);
         assert!(v.pass(), "{}", v.reason);
         assert_eq!(v.observed["root_only_file"], "EACCES");
         assert_eq!(v.observed["uid_map"], "0 100000 65536");
+        assert_eq!(v.observed["setgroups"], "allow");
+        assert_eq!(v.observed["join_unmapped_group"], "EINVAL");
+        // isoprobe's own spawner denies setgroups: the same group is refused with EPERM.
+        let denied = UsernsOutcome {
+            setgroups: Called::Done("deny".into()),
+            join_unmapped_group: failed(Errno::EPERM),
+            ..unprivileged()
+        };
+        assert!(judge(&denied, MAPPED, SECRET_TEXT).pass());
     }
 
     #[test]
-    fn each_assertion_fails_on_its_own() {
-        let mapped = Some((100_000, 100_000));
-        let not_root = UsernsOutcome {
-            uid: 65534,
-            ..unprivileged()
-        };
+    fn each_violation_is_found_on_its_own() {
         let read = UsernsOutcome {
             secret: Called::Done(Content {
                 ok: SECRET_TEXT.into(),
             }),
             ..unprivileged()
         };
+        let joined = UsernsOutcome {
+            join_unmapped_group: Called::Done(Done::Ok),
+            ..unprivileged()
+        };
+        for (p, owner, needle) in [
+            (unprivileged(), Some((0, 0)), "belongs to host root"),
+            (unprivileged(), Some((1000, 1000)), "host uid 1000, not the mapped"),
+            (read, MAPPED, "read the host's root-only file"),
+            (joined, MAPPED, "took a group it was not mapped"),
+        ] {
+            let v = judge(&p, owner, SECRET_TEXT);
+            v.assert_violated(needle);
+        }
+    }
+
+    #[test]
+    fn what_kept_a_part_from_being_tried_is_inconclusive() {
+        let not_root = UsernsOutcome {
+            uid: 65534,
+            ..unprivileged()
+        };
         let other_errno = UsernsOutcome {
             secret: failed(Errno::ENOENT),
             ..unprivileged()
         };
-        let allow = UsernsOutcome {
-            setgroups: Called::Done("allow".into()),
+        let no_create = UsernsOutcome {
+            create: failed(Errno::EROFS),
             ..unprivileged()
         };
-        let no_create = UsernsOutcome {
-            create: failed(Errno::EACCES),
+        let setgroups_broken = UsernsOutcome {
+            join_unmapped_group: failed(Errno::ENOSYS),
             ..unprivileged()
         };
         for (p, owner, needle) in [
-            (not_root, mapped, "not root inside (uid 65534)"),
-            (unprivileged(), Some((0, 0)), "belongs to host uid 0"),
+            (not_root, MAPPED, "not root inside (uid 65534)"),
             (no_create, None, "could not create a file"),
-            (read, mapped, "read the host's root-only file"),
-            (other_errno, mapped, "not refused with EACCES"),
-            (allow, mapped, "setgroups is \"allow\""),
+            (other_errno, MAPPED, "neither read nor refused"),
+            (setgroups_broken, MAPPED, "failed for another reason"),
         ] {
             let v = judge(&p, owner, SECRET_TEXT);
-            v.assert_fails_with(needle);
+            v.assert_inconclusive(needle);
+        }
+    }
+
+    #[test]
+    fn root_mapped_to_host_root_is_violated_on_every_count() {
+        let host_root = UsernsOutcome {
+            uid_map: Called::Done("0 0 4294967295".into()),
+            gid_map: Called::Done("0 0 4294967295".into()),
+            secret: Called::Done(Content {
+                ok: SECRET_TEXT.into(),
+            }),
+            join_unmapped_group: Called::Done(Done::Ok),
+            ..unprivileged()
+        };
+        let v = judge(&host_root, Some((0, 0)), SECRET_TEXT);
+        assert_eq!(v.finding, Finding::Violated);
+        for needle in ["host root", "root-only file", "setgroups([65536]) worked"] {
+            assert!(v.reason.contains(needle), "{needle}: {}", v.reason);
         }
     }
 

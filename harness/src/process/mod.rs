@@ -43,3 +43,11 @@ pub(crate) fn read_nspid(pid: i32) -> Option<Vec<i32>> {
         .ok()
         .and_then(|t| isoprobe_probes::parse::parse_nspid(&t).ok().flatten())
 }
+
+/// The lines of a host process's `/proc/<pid>/cgroup`, as the harness's cgroup namespace names
+/// them, if it is still there.
+pub(crate) fn read_cgroup(pid: i32) -> Option<Vec<String>> {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ok()
+        .map(|t| t.lines().map(str::to_string).collect())
+}

@@ -91,7 +91,7 @@ impl Runtime for BwrapRuntime {
             .env("PATH", "/")
             .current_dir("/");
 
-        let seen: RefCell<(Option<i32>, Option<Vec<i32>>)> = RefCell::new((None, None));
+        let seen: RefCell<Seen> = RefCell::new(Seen::default());
         let mut release = Some(block_w);
         let side = SideChannel {
             read: info_r,
@@ -101,7 +101,12 @@ impl Runtime for BwrapRuntime {
                     return false;
                 }
                 if let Some(pid) = pid {
-                    *seen.borrow_mut() = (Some(pid), process::read_nspid(pid));
+                    // Before the release: the child has not exec'd the agent yet.
+                    *seen.borrow_mut() = Seen {
+                        pid: Some(pid),
+                        nspid: process::read_nspid(pid),
+                        cgroup: process::read_cgroup(pid),
+                    };
                 }
                 // Lets the child exec the agent (or, when bwrap failed, read end of file).
                 if let Some(w) = release.take() {
@@ -113,16 +118,25 @@ impl Runtime for BwrapRuntime {
         let out = process::run(&mut cmd, job.timeout, vec![info_w, block_r], Some(side))?;
         let exit = bwrap_exit(out.exit);
         let observation = parse_observation(exit, &out.stdout, &out.stderr)?;
-        let (host_pid, host_nspid) = seen.into_inner();
+        let seen = seen.into_inner();
         Ok(RunOutcome {
             observation,
             exit,
-            host_pid,
-            host_nspid,
+            host_pid: seen.pid,
+            host_nspid: seen.nspid,
+            host_cgroup: seen.cgroup,
             cpu_time: Some(out.cpu_time),
             cgroup: None,
         })
     }
+}
+
+/// What the host read of bwrap's child before letting it exec the agent.
+#[derive(Default)]
+struct Seen {
+    pid: Option<i32>,
+    nspid: Option<Vec<i32>>,
+    cgroup: Option<Vec<String>>,
 }
 
 /// The descriptors bwrap's command line names.
@@ -474,6 +488,7 @@ mod tests {
         let host = out.host_pid.expect("bwrap reports its child's pid");
         assert!(host > 1);
         assert_eq!(out.host_nspid, Some(vec![host, 1]));
+        assert!(out.host_cgroup.is_some_and(|l| !l.is_empty()));
         live::timeout_leaves_nothing(&rt);
     }
 }

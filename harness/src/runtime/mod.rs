@@ -63,6 +63,9 @@ pub struct RunOutcome {
     /// The container's init as the host sees it (None when the runtime hides it).
     pub host_pid: Option<i32>,
     pub host_nspid: Option<Vec<i32>>,
+    /// The lines of the container init's `/proc/<pid>/cgroup` read on the host while it was
+    /// about to start (None when the runtime gives no host pid): where it really is.
+    pub host_cgroup: Option<Vec<String>>,
     /// CPU time the container's process used, measured by the host.
     pub cpu_time: Option<Duration>,
     pub cgroup: Option<CgroupSample>,

@@ -66,6 +66,7 @@ impl Runtime for NativeRuntime {
             exit: out.exit,
             host_pid: Some(out.host_pid),
             host_nspid: out.host_nspid,
+            host_cgroup: out.host_cgroup,
             cpu_time: Some(out.cpu_time),
             cgroup: out.cgroup,
         })

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub(crate) use crate::process::{pipe, read_nspid};
+pub(crate) use crate::process::{pipe, read_cgroup, read_nspid};
 
 /// The first line `bin --version` prints (to stdout or stderr), if it runs.
 pub(crate) fn version_line(bin: &Path) -> Option<String> {

@@ -94,6 +94,7 @@ impl Runtime for UnshareRuntime {
             exit: out.exit,
             host_pid: None,
             host_nspid: None,
+            host_cgroup: None,
             cpu_time: Some(out.cpu_time),
             cgroup: None,
         })

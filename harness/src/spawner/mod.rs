@@ -48,6 +48,8 @@ pub struct SpawnOutcome {
     pub host_pid: i32,
     /// `NSpid` of the child, read from the host's /proc while it waited to start.
     pub host_nspid: Option<Vec<i32>>,
+    /// `/proc/<pid>/cgroup` of the child, read from the host after it joined its cgroups.
+    pub host_cgroup: Option<Vec<String>>,
     /// User + system time of the child and its reaped descendants (from wait4).
     pub cpu_time: Duration,
     pub wall_time: Duration,
@@ -255,6 +257,9 @@ fn spawn_on_this_thread(
     if let Some(g) = cg {
         g.add_pid(pid.as_raw())?;
     }
+    // Before "go": the child unshares its cgroup namespace only then, and this names its
+    // cgroups as the host sees them whatever it does.
+    let host_cgroup = process::read_cgroup(pid.as_raw());
     nix::unistd::write(&sync_w, b"g")
         .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
     drop(sync_w);
@@ -281,6 +286,7 @@ fn spawn_on_this_thread(
         stderr,
         host_pid: pid.as_raw(),
         host_nspid,
+        host_cgroup,
         cpu_time: reaped.cpu_time,
         wall_time: started.elapsed(),
         cgroup: None,

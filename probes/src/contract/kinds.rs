@@ -234,11 +234,13 @@ pub struct Written {
 }
 
 /// Who the container's root is: its ids and maps, a file it creates in the bound host
-/// directory `dir`, and the host's root-only file `dir/secret` tried.
+/// directory `dir`, the host's root-only file `dir/secret` tried, and `setgroups` tried with
+/// `unmapped_gid`, a group the container was not given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsernsArgs {
     pub dir: String,
     pub secret: String,
+    pub unmapped_gid: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +253,8 @@ pub struct UsernsOutcome {
     pub setgroups: Called<String>,
     pub create: Called<Done>,
     pub secret: Called<Content>,
+    /// `setgroups([unmapped_gid])`: tried last, as it changes the agent's groups when it works.
+    pub join_unmapped_group: Called<Done>,
 }
 
 /// The name of the file the `userns` try creates; the host judges its owner.

@@ -103,7 +103,9 @@ impl OciRuntime {
             .filter(|p| *p > 0)
             .map(|p| p as i32)
             .ok_or_else(|| self.failed("state", &id, format!("no init pid in {state}")))?;
+        // Before `start`: the init exists, in the cgroups the runtime made, and waits.
         let host_nspid = process::read_nspid(pid);
+        let host_cgroup = process::read_cgroup(pid);
         cli.run(["start", id.as_str()], COMMAND_TIMEOUT)
             .and_then(cli::Output::ok)
             .map_err(|e| self.refused("start", &id, e))?;
@@ -147,6 +149,7 @@ impl OciRuntime {
             exit,
             host_pid: Some(pid),
             host_nspid,
+            host_cgroup,
             cpu_time: None,
             cgroup: sample,
         })

@@ -1,15 +1,17 @@
 //! `userns`: who the container's root is, as far as it can tell and as far as the files it
 //! touches can. `dir` is a host directory bound in; `secret` in it is a file only the host's
 //! root may read. The try reports its ids and maps, creates `dir/created-by-container` (the
-//! host looks at its owner), and tries to read the secret.
+//! host looks at its owner), tries to read the secret, and last tries to make `unmapped_gid`
+//! its only supplementary group.
 
 use super::oldroot::read_prefix;
-use crate::contract::{Called, Done, UsernsArgs, UsernsOutcome, USERNS_CREATED};
+use crate::contract::{unit, Called, Done, UsernsArgs, UsernsOutcome, USERNS_CREATED};
+use nix::unistd::Gid;
 use std::path::Path;
 
 pub fn run(args: &UsernsArgs) -> UsernsOutcome {
     let dir = Path::new(&args.dir);
-    UsernsOutcome {
+    let mut out = UsernsOutcome {
         uid: nix::unistd::getuid().as_raw(),
         euid: nix::unistd::geteuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
@@ -18,7 +20,11 @@ pub fn run(args: &UsernsArgs) -> UsernsOutcome {
         setgroups: read_text("/proc/self/setgroups"),
         create: create(&dir.join(USERNS_CREATED)),
         secret: read_prefix(&dir.join(&args.secret)),
-    }
+        join_unmapped_group: Called::Done(Done::Ok),
+    };
+    // After the file tries: when it works it changes the groups they would have run with.
+    out.join_unmapped_group = unit(nix::unistd::setgroups(&[Gid::from_raw(args.unmapped_gid)]));
+    out
 }
 
 fn read_text(path: &str) -> Called<String> {
@@ -48,6 +54,8 @@ mod tests {
         let args = UsernsArgs {
             dir: dir.display().to_string(),
             secret: "s".into(),
+            // Its own gid (root's usual only group): the test process keeps what it had.
+            unmapped_gid: nix::unistd::getgid().as_raw(),
         };
         let first = run(&args);
         let second = run(&args);
@@ -57,5 +65,8 @@ mod tests {
         assert_eq!(first.secret.done().map(|c| c.ok.as_str()), Some("hello"));
         assert!(first.uid_map.done().is_some());
         assert_eq!(second.create.errno(), Some("EEXIST"));
+        if !nix::unistd::geteuid().is_root() {
+            assert_eq!(first.join_unmapped_group.errno(), Some("EPERM"));
+        }
     }
 }
