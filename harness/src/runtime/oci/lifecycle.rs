@@ -231,20 +231,35 @@ impl Created<'_> {
 
 impl Drop for Created<'_> {
     fn drop(&mut self) {
-        let deleted = self
-            .cli
-            .run(["delete", "--force", self.id], COMMAND_TIMEOUT)
-            .and_then(cli::Output::ok);
-        // A create that failed leaves nothing to delete; only a container still listed is
-        // a leak worth a warning.
-        if let Err(e) = deleted {
-            if self.state().is_ok() {
-                eprintln!(
-                    "isoprobe: warning: could not delete container {} with {}: {e}",
-                    self.id,
-                    self.cli.binary.display()
-                );
+        // A runtime's delete can fail for a moment (youki 0.7 sealing its own executable got
+        // EBUSY under load), which would leave the container and its cgroups behind: tried
+        // again while the container is still listed. A create that failed leaves nothing to
+        // delete; only a container still listed at the end is a leak worth a warning.
+        let mut last = None;
+        let gone = DELETE_AGAIN.retry(Budget::Tries(4), || {
+            match self
+                .cli
+                .run(["delete", "--force", self.id], COMMAND_TIMEOUT)
+                .and_then(cli::Output::ok)
+            {
+                Ok(_) => Some(()),
+                Err(e) if self.state().is_ok() => {
+                    last = Some(e);
+                    None
+                }
+                Err(_) => Some(()),
             }
+        });
+        if let (None, Some(e)) = (gone, last) {
+            eprintln!(
+                "isoprobe: warning: could not delete container {} with {}: {e}",
+                self.id,
+                self.cli.binary.display()
+            );
         }
     }
 }
+
+/// Between attempts to delete a container.
+const DELETE_AGAIN: Backoff =
+    Backoff::doubling(Duration::from_millis(50), Duration::from_millis(400));
