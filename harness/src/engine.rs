@@ -217,7 +217,7 @@ pub fn cgroup_mode() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Requirement;
+    use crate::checks::{Control, Requirement, ShownBy};
     use crate::runtime::fake::FnRuntime;
     use crate::spawner::SpawnError;
     use crate::vocabulary::CpuQuota;
@@ -246,11 +246,8 @@ mod tests {
                 ..Isolation::base()
             }
         }
-        fn sabotage(&self) -> Sabotage {
-            Sabotage::NoCpuQuota
-        }
-        fn control_evidence(&self) -> &'static str {
-            "fake"
+        fn control(&self) -> Control {
+            Sabotage::NoCpuQuota.shown_by("fake")
         }
         fn run(&self, _: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
             let finding = match (iso.cpu_quota, self.control) {

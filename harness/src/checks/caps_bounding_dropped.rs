@@ -8,7 +8,7 @@
 //! is a real change that CAP_NET_ADMIN guards).
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, CapsArgs, CapsOutcome};
@@ -52,11 +52,8 @@ impl Check for BoundingDropped {
             ..Isolation::base().with_ns(NsType::Net)
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::KeepCapabilities
-    }
-    fn control_evidence(&self) -> &'static str {
-        "gave ok, not EPERM"
+    fn control(&self) -> Control {
+        Sabotage::KeepCapabilities.shown_by("gave ok, not EPERM")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::trying(CapsArgs {}))?;

@@ -5,7 +5,7 @@
 //! period), not over wall time: on a busy machine the wall clock also counts time the container
 //! merely waited for a CPU, while the periods count only the bandwidth it was given.
 
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{CpuQuota, StatError};
 use isoprobe_probes::parse::CpuStat;
@@ -48,11 +48,8 @@ impl Check for CpuThrottled {
             ..Isolation::base()
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::NoCpuQuota
-    }
-    fn control_evidence(&self) -> &'static str {
-        "no throttling recorded"
+    fn control(&self) -> Control {
+        Sabotage::NoCpuQuota.shown_by("no throttling recorded")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(

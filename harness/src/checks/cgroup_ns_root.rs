@@ -7,7 +7,7 @@
 //! the host also sees at `/` cannot tell a namespace from its absence, so at least one must be
 //! non-root there.
 
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType};
@@ -44,11 +44,8 @@ impl Check for CgroupNsRoot {
             ..Isolation::base().with_ns(NsType::Cgroup)
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Cgroup)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "not at the namespace root"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Cgroup).shown_by("not at the namespace root")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;

@@ -5,7 +5,7 @@
 //! guard before the container starts, so a failed or sabotaged run leaves nothing behind.
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -190,11 +190,8 @@ impl Check for IpcSysvIsolated {
          inside, and the ones made inside do not appear on the host"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Ipc)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "sees the host's"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Ipc).shown_by("sees the host's")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let mut host = HostIpc::default();

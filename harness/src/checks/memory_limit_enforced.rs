@@ -7,7 +7,7 @@
 //! has no swap, so the limit cannot be met by paging out.
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage, StatError};
 use isoprobe_probes::contract::{AllocArgs, AllocOutcome, Called, Ended};
@@ -37,11 +37,8 @@ impl Check for MemoryLimitEnforced {
             ..Isolation::base()
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::NoMemoryLimit
-    }
-    fn control_evidence(&self) -> &'static str {
-        "not less than the"
+    fn control(&self) -> Control {
+        Sabotage::NoMemoryLimit.shown_by("not less than the")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(

@@ -7,7 +7,7 @@
 //! container starts with a peer copy of it, which only making its mounts private cuts off.
 
 use super::host_side::{self, HostMounts};
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, Done, MntArgs, MntOutcome};
@@ -39,11 +39,8 @@ impl Check for NoPropagation {
          inside"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::SharedMounts
-    }
-    fn control_evidence(&self) -> &'static str {
-        "mount appeared"
+    fn control(&self) -> Control {
+        Sabotage::SharedMounts.shown_by("mount appeared")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let token = host_side::token();

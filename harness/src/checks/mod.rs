@@ -155,11 +155,39 @@ impl Ctx<'_> {
     }
 }
 
+/// A check's negative control: the one thing it breaks, and the evidence it must produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Control {
+    pub sabotage: Sabotage,
+    /// A phrase every violation the sabotaged run must show contains: the evidence that the
+    /// sabotaged property is broken. A control that fails the judge for another reason proves
+    /// nothing, and the tests say so.
+    pub evidence: &'static str,
+}
+
+/// `Sabotage::X.shown_by("evidence")`: a control in one line.
+pub trait ShownBy {
+    fn shown_by(self, evidence: &'static str) -> Control;
+}
+
+impl ShownBy for Sabotage {
+    fn shown_by(self, evidence: &'static str) -> Control {
+        Control {
+            sabotage: self,
+            evidence,
+        }
+    }
+}
+
 pub trait Check: Send + Sync {
     fn id(&self) -> String;
     fn description(&self) -> String;
+    /// Its negative control.
+    fn control(&self) -> Control;
     /// What its negative control breaks.
-    fn sabotage(&self) -> Sabotage;
+    fn sabotage(&self) -> Sabotage {
+        self.control().sabotage
+    }
     /// The isolation this check asks for: by default the base one plus the namespace its
     /// control takes away.
     fn isolation(&self) -> Isolation {
@@ -172,10 +200,10 @@ pub trait Check: Send + Sync {
     fn requirements(&self) -> Vec<Requirement> {
         Requirement::implied(&self.isolation(), self.sabotage())
     }
-    /// A phrase every violation its negative control must find contains: the evidence that
-    /// the sabotaged property is broken. A control that fails the judge for another reason
-    /// proves nothing, and the tests say so.
-    fn control_evidence(&self) -> &'static str;
+    /// What the violations of its negative control must mention (see [`Control::evidence`]).
+    fn control_evidence(&self) -> &'static str {
+        self.control().evidence
+    }
     /// Runs the containers the check needs under `iso` (the check's own isolation, or the
     /// sabotaged one) and judges what they saw.
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError>;

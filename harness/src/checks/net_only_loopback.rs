@@ -2,7 +2,7 @@
 //! the host listens on at 127.0.0.1 is out of reach.
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -22,11 +22,8 @@ impl Check for OnlyLoopback {
          127.0.0.1 cannot be reached"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Net)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "reached the host's listener"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Net).shown_by("reached the host's listener")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         // Held open for the whole run: the kernel completes a connect into the backlog without

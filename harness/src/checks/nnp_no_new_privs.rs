@@ -15,7 +15,7 @@
 //! setuid-root agent (which reads any file named by `--escape`).
 
 use super::host_side::{self, HostMounts};
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
@@ -129,11 +129,8 @@ impl Check for NoNewPrivs {
             ..Isolation::base()
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::AllowNewPrivs
-    }
-    fn control_evidence(&self) -> &'static str {
-        "ran with euid 0"
+    fn control(&self) -> Control {
+        Sabotage::AllowNewPrivs.shown_by("ran with euid 0")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let agent = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));

@@ -2,7 +2,7 @@
 //! kernel gives it (device and inode of `/proc/self/ns/<type>`). One check per type, so the
 //! module is named for the family (`ns_distinct`) rather than for one id.
 
-use super::{host_ns_id, Check, Ctx, Verdict};
+use super::{host_ns_id, Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsId, NsType, Reading};
@@ -30,11 +30,8 @@ impl Check for NamespaceDiffers {
             self.0.proc_name()
         )
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(self.0)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "shares the host's"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(self.0).shown_by("shares the host's")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;

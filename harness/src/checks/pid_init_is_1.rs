@@ -6,7 +6,7 @@
 //! pid (util-linux `unshare`), the check still passes on that view, and its reason says that
 //! the host's half was not checked rather than claiming it.
 
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, Reading};
@@ -23,11 +23,8 @@ impl Check for PidInitIsOne {
          processes, and the host sees it under a different pid (NSpid)"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Pid)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "the agent's pid is"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Pid).shown_by("the agent's pid is")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::default())?;

@@ -8,7 +8,7 @@
 //! succeed; fewer would mean something else is charged to the container.
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage, StatError};
 use isoprobe_probes::contract::{ForksArgs, ForksOutcome};
@@ -38,11 +38,8 @@ impl Check for PidsLimitEnforced {
             ..Isolation::base()
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::NoPidsLimit
-    }
-    fn control_evidence(&self) -> &'static str {
-        "forking was stopped by nothing"
+    fn control(&self) -> Control {
+        Sabotage::NoPidsLimit.shown_by("forking was stopped by nothing")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let out = ctx.run(iso, AgentArgs::trying(ForksArgs { max: TRY_FORKS }))?;

@@ -4,7 +4,7 @@
 //! whether its /proc/1 is itself.
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, Done, HostprocArgs, HostprocOutcome};
@@ -42,11 +42,8 @@ impl Check for HostInvisible {
          ptrace it or open its namespaces, and its /proc/1 is itself"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Pid)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "reached the host process"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Pid).shown_by("reached the host process")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let exe = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));

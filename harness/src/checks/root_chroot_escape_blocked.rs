@@ -2,7 +2,7 @@
 //! (and a plain open) to reach a canary file the harness put outside the rootfs.
 
 use super::host_side::Canary;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::RootMode;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -21,11 +21,8 @@ impl Check for ChrootEscapeBlocked {
          classic chroot escape (chroot into a subdirectory, walk `..`, chroot again)"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::RootMode(RootMode::Chroot)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "reached the host canary"
+    fn control(&self) -> Control {
+        Sabotage::RootMode(RootMode::Chroot).shown_by("reached the host canary")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;

@@ -4,7 +4,7 @@
 //! through.
 
 use super::host_side::{self, Canary};
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::OLD_ROOT;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -30,11 +30,8 @@ impl Check for OldRootGone {
          host canary outside the rootfs cannot be read below any of its mount points"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::KeepOldRoot
-    }
-    fn control_evidence(&self) -> &'static str {
-        "the host canary was read through"
+    fn control(&self) -> Control {
+        Sabotage::KeepOldRoot.shown_by("the host canary was read through")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;

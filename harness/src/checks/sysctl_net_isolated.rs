@@ -5,7 +5,7 @@
 //! negative control changes the stand-in's value, which goes with it, never the machine's.
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -44,11 +44,8 @@ impl Check for NetSysctlIsolated {
              not change"
         )
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Net)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "changed from"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Net).shown_by("changed from")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = read_host()?;

@@ -2,7 +2,7 @@
 //! CLOCK_BOOTTIME read the host's clocks plus the offsets, CLOCK_REALTIME is not offset, and the
 //! host's clocks do not move.
 
-use super::{host_ns_id, Check, Ctx, Verdict};
+use super::{host_ns_id, Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::HostStepError;
 use crate::vocabulary::{Isolation, Sabotage, TimeOffsets};
@@ -190,11 +190,8 @@ impl Check for TimeOffsetsIsolated {
             ..Isolation::base().with_ns(NsType::Time)
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Time)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "no offset seen"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Time).shown_by("no offset seen")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let args = AgentArgs::trying(ClocksArgs {});

@@ -8,7 +8,7 @@
 //! the kernel permits), so it is kept as an observation, never as the pass condition.
 
 use super::host_side;
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::IdMap;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
@@ -37,11 +37,8 @@ impl Check for RootIsUnprivileged {
          a gid it was not mapped is refused"
             .into()
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::User)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "read the host's root-only file"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::User).shown_by("read the host's root-only file")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let _search = OthersMaySearch::grant(ctx.scratch)?;

@@ -1,7 +1,7 @@
 //! `uts.hostname-independent`: two containers started side by side each see the hostname set
 //! for them, and the host's is unchanged.
 
-use super::{Check, Ctx, Verdict};
+use super::{Check, Ctx, Verdict, Control, ShownBy};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, Reading};
@@ -36,11 +36,8 @@ impl Check for HostnameIndependent {
             ..Isolation::base().with_ns(NsType::Uts)
         }
     }
-    fn sabotage(&self) -> Sabotage {
-        Sabotage::DropNamespace(NsType::Uts)
-    }
-    fn control_evidence(&self) -> &'static str {
-        "saw hostname"
+    fn control(&self) -> Control {
+        Sabotage::DropNamespace(NsType::Uts).shown_by("saw hostname")
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let before = host_hostname();
