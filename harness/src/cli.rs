@@ -58,6 +58,14 @@ pub enum Command {
     /// Boot each kernel (and cgroup mode) under QEMU, run the suite inside, and print one
     /// matrix: checks and features as rows, kernel × cgroup mode as columns.
     Matrix(MatrixArgs),
+    /// Remove what runs that died (SIGKILL, a crash, a power cut of the shell) left behind:
+    /// their containers, cgroups, mounts and temporary directories, as each run recorded them
+    /// before making them. A run that is still alive is never touched. Every `run` and
+    /// `compare` does the same at its start.
+    Clean {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -211,6 +219,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Features { format } => features(format),
         Command::Kernels(args) => kernels(&args),
         Command::Matrix(args) => matrix(&args),
+        Command::Clean { format } => crate::record::clean_command(format == ListFormat::Json),
         Command::Compare(args) => match compare(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -234,6 +243,11 @@ fn features(format: ListFormat) -> i32 {
         eprintln!("isoprobe: cannot install signal handlers: {e}");
         return exit::USAGE;
     }
+    // Only root makes the scratch cgroup worth recording.
+    let _record = nix::unistd::geteuid()
+        .is_root()
+        .then(crate::record::begin)
+        .and_then(Result::ok);
     let f = crate::features::detect();
     if crate::cancel::requested() {
         return exit::INTERRUPTED;
@@ -382,6 +396,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("compare")?;
+    let _record = crate::record::start_of_run()?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
     let rootfs = PreparedRootfs::fresh(crate::agent_binary::AGENT)?;
@@ -418,6 +433,7 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("run")?;
+    let _record = crate::record::start_of_run()?;
     let agent = match &args.agent {
         Some(p) => read_agent(p)?,
         None => crate::agent_binary::AGENT.to_vec(),

@@ -32,9 +32,7 @@ pub fn run_checks(
     rootfs: &PreparedRootfs,
     opts: &RunOptions,
 ) -> Result<Report, HarnessError> {
-    let scratch = tempfile::Builder::new()
-        .prefix("isoprobe-scratch-")
-        .tempdir()
+    let scratch = crate::record::TempDir::new("scratch", None)
         .map_err(|e| HarnessError::Setup(format!("cannot create a scratch directory: {e}")))?;
     let ctx = Ctx {
         runtime,

@@ -18,6 +18,7 @@ pub mod error;
 pub mod features;
 pub mod kmatrix;
 pub(crate) mod process;
+pub mod record;
 pub mod report;
 pub mod rootfs;
 pub mod runtime;

@@ -20,19 +20,14 @@ const ROOTFS_DIRS: [&str; 6] = ["proc", "dev", "sys", "tmp", "etc", "run"];
 /// A minimal rootfs in a temporary directory, removed on drop.
 #[derive(Debug)]
 pub struct FreshRootfs {
-    dir: tempfile::TempDir,
+    dir: crate::record::TempDir,
 }
 
 impl FreshRootfs {
     /// Builds a rootfs under `parent` (the system temp dir when `None`) with `agent` written to
     /// [`AGENT_IN_ROOTFS`].
     pub fn build(agent: &[u8], parent: Option<&Path>) -> io::Result<FreshRootfs> {
-        let mut b = tempfile::Builder::new();
-        b.prefix("isoprobe-rootfs-");
-        let dir = match parent {
-            Some(p) => b.tempdir_in(p)?,
-            None => b.tempdir()?,
-        };
+        let dir = crate::record::TempDir::new("rootfs", parent)?;
         // tempfile makes the directory 0700: a container whose root maps to an unprivileged
         // host uid (user namespace) could not even look up its own `/`.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;

@@ -4,6 +4,7 @@
 
 use super::{locate, CgroupError, CgroupVersion, ControllerLocation};
 use crate::backoff::{Backoff, Budget};
+use crate::record::{self, Item, Noted};
 use crate::vocabulary::{CgroupLimits, CgroupSample, HostStepError, StatError};
 use isoprobe_probes::parse::{flat_keyed_value, parse_cpu_stat};
 use std::fs;
@@ -26,6 +27,8 @@ struct CgroupDir {
 pub struct ContainerCgroups {
     groups: Vec<CgroupDir>,
     limits: CgroupLimits,
+    /// Each group's entry in the run's record, in the order of `groups`.
+    noted: Vec<Option<Noted>>,
 }
 
 impl ContainerCgroups {
@@ -37,10 +40,18 @@ impl ContainerCgroups {
         let mut me = ContainerCgroups {
             groups: Vec::new(),
             limits,
+            noted: Vec::new(),
         };
         for dir in dirs {
-            fs::create_dir(&dir.path).map_err(|e| HostStepError::new("mkdir", &dir.path, e))?;
+            let noted = record::note(Item::Cgroup {
+                path: dir.path.clone(),
+            });
+            if let Err(e) = fs::create_dir(&dir.path) {
+                noted.done();
+                return Err(HostStepError::new("mkdir", &dir.path, e).into());
+            }
             me.groups.push(dir);
+            me.noted.push(Some(noted));
         }
         me.apply_limits()?;
         Ok(me)
@@ -221,9 +232,10 @@ impl CgroupDir {
 
 impl Drop for ContainerCgroups {
     fn drop(&mut self) {
-        for g in &self.groups {
-            if let Err(e) = g.remove() {
-                eprintln!("isoprobe: warning: could not remove cgroup: {e}");
+        for (g, noted) in self.groups.iter().zip(self.noted.iter_mut()) {
+            match g.remove() {
+                Ok(()) => noted.take().into_iter().for_each(Noted::done),
+                Err(e) => eprintln!("isoprobe: warning: could not remove cgroup: {e}"),
             }
         }
     }

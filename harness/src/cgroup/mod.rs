@@ -56,3 +56,22 @@ pub fn unique_name(purpose: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Where a cgroup named `name` under the caller's own cgroup is in every mounted hierarchy:
+/// the places an OCI runtime given the relative cgroups path `name` may make it.
+pub fn in_every_hierarchy(name: &str) -> Vec<std::path::PathBuf> {
+    let (Ok(layout), Ok(own)) = (detect_layout(), read_host("/proc/self/cgroup")) else {
+        return Vec::new();
+    };
+    let under = |mount: &std::path::Path, controller: Option<&str>| {
+        isoprobe_probes::parse::cgroup_path(&own, controller)
+            .map(|p| mount.join(p.trim_start_matches('/')).join(name))
+    };
+    let mut dirs: Vec<std::path::PathBuf> = layout
+        .v1_mounts
+        .iter()
+        .filter_map(|(controllers, mount)| under(mount, controllers.first().map(String::as_str)))
+        .collect();
+    dirs.extend(layout.v2_mount.as_ref().and_then(|m| under(m, None)));
+    dirs
+}

@@ -168,14 +168,22 @@ fn list_v2_files(layout: &CgroupLayout) -> Result<Listed, NotListed> {
 /// The scratch cgroup, removed on drop (also when a read above fails or panics).
 struct ScratchCgroup {
     path: PathBuf,
+    noted: Option<crate::record::Noted>,
 }
 
 impl ScratchCgroup {
     fn create(parent: &Path) -> Result<ScratchCgroup, NotListed> {
         let path = parent.join(crate::cgroup::unique_name("features"));
+        let noted = crate::record::note(crate::record::Item::Cgroup { path: path.clone() });
         match fs::create_dir(&path) {
-            Ok(()) => Ok(ScratchCgroup { path }),
-            Err(source) => Err(NotListed::Create { path, source }),
+            Ok(()) => Ok(ScratchCgroup {
+                path,
+                noted: Some(noted),
+            }),
+            Err(source) => {
+                noted.done();
+                Err(NotListed::Create { path, source })
+            }
         }
     }
 }
@@ -191,7 +199,12 @@ impl Drop for ScratchCgroup {
                 Err(_) => None,
             }
         });
-        if removed.is_none() {
+        if removed.is_some() {
+            self.noted
+                .take()
+                .into_iter()
+                .for_each(crate::record::Noted::done);
+        } else {
             eprintln!(
                 "isoprobe: could not remove the probe cgroup {}",
                 self.path.display()

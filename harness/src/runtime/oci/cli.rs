@@ -50,7 +50,7 @@ impl CliError {
 }
 
 /// The mount namespace a runtime's invocations run in, when the host's does not suit it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MountView {
     /// A cgroup2 mount hidden from the runtime (crun on a hybrid host).
     pub hide: Option<PathBuf>,
@@ -173,6 +173,8 @@ impl PreparedView {
 pub struct Cli {
     pub binary: PathBuf,
     view: Option<Arc<PreparedView>>,
+    /// Kept for the run's record, from which a leftover container is deleted the same way.
+    plan: MountView,
 }
 
 /// A finished command: its status and what it printed.
@@ -217,12 +219,17 @@ pub fn failure_text(exit: ExitKind, stderr: &str) -> String {
 
 impl Cli {
     pub fn new(binary: PathBuf, view: &MountView) -> Result<Cli, CliError> {
+        let plan = view.clone();
         let view = if view.is_empty() {
             None
         } else {
             Some(Arc::new(PreparedView::new(view)?))
         };
-        Ok(Cli { binary, view })
+        Ok(Cli { binary, view, plan })
+    }
+
+    pub fn plan(&self) -> &MountView {
+        &self.plan
     }
 
     /// The runtime with `args`, ready to spawn; stdin is /dev/null.

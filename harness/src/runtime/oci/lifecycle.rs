@@ -11,11 +11,12 @@ use super::OciRuntime;
 use crate::backoff::{Backoff, Budget};
 use crate::cgroup;
 use crate::process::{self, Bound, ChildGuard, WaitError};
+use crate::record::{self, Item};
 use crate::runtime::{parse_observation, Job, RunError, RunOutcome};
 use crate::vocabulary::{CgroupLimits, ExitKind, HostStepError};
 use nix::unistd::Pid;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -51,9 +52,7 @@ impl OciRuntime {
             dev_tmpfs: bundle::dev_tmpfs(iso),
         })?;
         // Dropped last (declared first): the runtime is done with the bundle by then.
-        let bundle_dir = tempfile::Builder::new()
-            .prefix("isoprobe-bundle-")
-            .tempdir()
+        let bundle_dir = crate::record::TempDir::new("bundle", None)
             .map_err(|e| setup("create the bundle dir", &std::env::temp_dir(), e))?;
         let config = bundle_dir.path().join("config.json");
         spec.save(&config)
@@ -65,7 +64,7 @@ impl OciRuntime {
         // Dropped in reverse after an error: the container is deleted, the lock released, and
         // the rootfs's /dev put back as it was.
         let (dev, creating) = devdir::DevSnapshot::take(&rootfs);
-        let container = Created { cli, id: &id };
+        let container = Created::noted(cli, &id);
         let mut create_args: Vec<std::ffi::OsString> =
             vec!["create".into(), "--bundle".into(), bundle_dir.path().into()];
         if no_pivot {
@@ -188,9 +187,28 @@ fn refusal(runtime: String, step: &'static str, id: &str, e: CliError) -> RunErr
 struct Created<'a> {
     cli: &'a Cli,
     id: &'a str,
+    /// The container and the cgroups the runtime may make for it, in the run's record.
+    noted: Vec<(Option<PathBuf>, record::Noted)>,
 }
 
-impl Created<'_> {
+impl<'a> Created<'a> {
+    /// Records the container before `create` makes it.
+    fn noted(cli: &'a Cli, id: &'a str) -> Created<'a> {
+        let mut noted = vec![(
+            None,
+            record::note(Item::Container {
+                runtime: cli.binary.clone(),
+                id: id.to_string(),
+                view: cli.plan().clone(),
+            }),
+        )];
+        for path in cgroup::in_every_hierarchy(id) {
+            let n = record::note(Item::Cgroup { path: path.clone() });
+            noted.push((Some(path), n));
+        }
+        Created { cli, id, noted }
+    }
+
     fn state(&self) -> Result<serde_json::Value, RunError> {
         let runtime = || self.cli.binary.display().to_string();
         let out = self
@@ -250,6 +268,15 @@ impl Drop for Created<'_> {
                 Err(_) => Some(()),
             }
         });
+        // The runtime removes its cgroups with the container; what is still there stays in
+        // the record for `isoprobe clean`.
+        for (path, noted) in std::mem::take(&mut self.noted) {
+            match path {
+                None if gone.is_some() => noted.done(),
+                Some(p) if !p.exists() => noted.done(),
+                _ => {}
+            }
+        }
         if let (None, Some(e)) = (gone, last) {
             eprintln!(
                 "isoprobe: warning: could not delete container {} with {}: {e}",
@@ -263,3 +290,19 @@ impl Drop for Created<'_> {
 /// Between attempts to delete a container.
 const DELETE_AGAIN: Backoff =
     Backoff::doubling(Duration::from_millis(50), Duration::from_millis(400));
+
+/// Deletes a container a dead run left: `Ok(true)` when it was there. Run as that run ran the
+/// runtime (same binary, same mount view), so the runtime finds its state and cgroups.
+pub(crate) fn delete_leftover(
+    binary: &Path,
+    view: &super::MountView,
+    id: &str,
+) -> Result<bool, CliError> {
+    let cli = Cli::new(binary.to_path_buf(), view)?;
+    if cli.run(["state", id], COMMAND_TIMEOUT)?.ok().is_err() {
+        return Ok(false);
+    }
+    cli.run(["delete", "--force", id], COMMAND_TIMEOUT)?
+        .ok()
+        .map(|_| true)
+}

@@ -21,6 +21,8 @@ mod lifecycle;
 mod weaknesses;
 
 pub use bundle::BundleError;
+pub use cli::MountView;
+pub(crate) use lifecycle::delete_leftover;
 
 use super::{Isolation, Job, RunError, RunOutcome, Runtime, Unavailable};
 use crate::vocabulary::RootMode;
