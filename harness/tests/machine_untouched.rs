@@ -68,22 +68,19 @@ fn watch(baseline: &MachineState, stop: &AtomicBool) -> Vec<MachineState> {
     changed
 }
 
-/// Removes the cgroups a killed run of pid `pid` left (issue: crash-proof cleanup is not
-/// isoprobe's own job yet), once their containers, which die with it, are gone.
-fn remove_cgroups_of(pid: u32) {
-    let mark = format!("-{pid}-");
-    for dir in common::leftover_cgroups() {
-        if !Path::new(&dir)
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains(&mark))
-        {
-            continue;
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::remove_dir(&dir).is_err() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+/// What a killed run left, removed the way a person would: `isoprobe clean`.
+fn clean_after_kill(tmp: &Path) {
+    let out = Command::new(cargo_bin("isoprobe"))
+        .arg("clean")
+        .env("TMPDIR", tmp)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "isoprobe clean: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -134,7 +131,9 @@ fn a_run_killed_at_any_moment_never_changes_the_machine() {
                 kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
                 child.wait().unwrap();
             }
-            remove_cgroups_of(child.id());
+            if killed {
+                clean_after_kill(&tmp);
+            }
             outcomes.push((kill_after_ms, killed, status.and_then(|s| s.code())));
         }
         stop.store(true, Ordering::Relaxed);
@@ -150,7 +149,13 @@ fn a_run_killed_at_any_moment_never_changes_the_machine() {
     // The run left to finish passed everything: the stand-in host plays its part.
     assert_eq!(outcomes.last().map(|o| o.2), Some(Some(0)), "{outcomes:?}");
     assert!(outcomes[..outcomes.len() - 1].iter().any(|o| o.1));
-    // The killed runs' temporary files were all under the scratch TMPDIR, removed with it.
+    // `isoprobe clean` removed the killed runs' temporary directories.
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(left, Vec::<std::path::PathBuf>::new());
     drop(scratch);
     common::assert_nothing_left_behind();
 }
