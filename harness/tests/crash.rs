@@ -139,16 +139,21 @@ fn killed_then_cleaned(runtime: &str, moments: &[u64]) {
             "{runtime} killed after {ms} ms left {before:?}; clean said:\n{report}"
         );
         listed_something |= report.contains(&format!("of run {pid}"));
-        // Each temporary directory the run left is named in clean's report.
-        for t in before.iter().filter_map(|t| t.strip_prefix("temp ")) {
+        // Each temporary directory and container the run left is named in clean's report.
+        let named = before.iter().filter_map(|t| {
+            t.strip_prefix("temp ")
+                .or_else(|| t.split_once(" container ").map(|(_, id)| id))
+        });
+        for t in named {
             assert!(
                 report.contains(t),
                 "clean did not list {t}; it said:\n{report}"
             );
         }
     }
+    // Only what carries a killed run's pid is looked for: other runs may be busy on the
+    // machine meanwhile, and what they have is theirs to remove.
     assert!(listed_something, "no kill left anything to clean");
-    common::assert_nothing_left_behind();
 }
 
 #[test]
