@@ -56,8 +56,12 @@ impl CleanReport {
 /// Removes what every dead run left. A run that is alive (its pid exists with the recorded
 /// start time) is never touched, nor a record another cleaner holds.
 pub fn sweep() -> CleanReport {
+    sweep_in(&base_dir())
+}
+
+fn sweep_in(base: &Path) -> CleanReport {
     let mut report = CleanReport::default();
-    let Ok(entries) = fs::read_dir(base_dir()) else {
+    let Ok(entries) = fs::read_dir(base) else {
         return report;
     };
     for entry in entries.flatten() {
@@ -295,6 +299,54 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// A record of `owner` (a dir name) holding one added directory and one added and done.
+    fn fake_run(base: &Path, owner: &str, made: &Path) {
+        let dir = base.join(owner);
+        fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(made.join("inside")).unwrap();
+        let add = |n: u64, p: &Path| {
+            serde_json::to_string(&Line::Add {
+                add: n,
+                item: Item::Dir { path: p.into() },
+            })
+            .unwrap()
+        };
+        let text = format!(
+            "{}\n{}\n{{\"done\":1}}\n",
+            add(0, made),
+            add(1, &made.join("gone-already"))
+        );
+        fs::write(dir.join("items"), text).unwrap();
+    }
+
+    #[test]
+    fn a_dead_runs_leftovers_are_removed_and_listed_and_a_live_runs_are_not_touched() {
+        let base = tempfile::tempdir().unwrap();
+        let pid = std::process::id();
+        let start = start_time(pid).unwrap();
+        // This process under a start time it never had: a dead run whose pid was reused.
+        let dead_made = base.path().join("isoprobe-scratch-dead");
+        fake_run(base.path(), &format!("{pid}-{}", start + 1), &dead_made);
+        let live_made = base.path().join("isoprobe-scratch-live");
+        fake_run(base.path(), &format!("{pid}-{start}"), &live_made);
+
+        let report = sweep_in(base.path());
+        assert!(!dead_made.exists());
+        assert!(!base.path().join(format!("{pid}-{}", start + 1)).exists());
+        assert!(live_made.exists());
+        assert!(base.path().join(format!("{pid}-{start}/items")).exists());
+        let said: Vec<String> = report.items.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            said,
+            vec![format!(
+                "removed directory {} of run {pid}",
+                dead_made.display()
+            )]
+        );
+        assert_eq!(report.failed(), 0);
+        assert_eq!(sweep_in(base.path()).items.len(), 0);
     }
 
     #[test]
