@@ -58,7 +58,7 @@ pub enum Command {
     /// Boot each kernel (and cgroup mode) under QEMU, run the suite inside, and print one
     /// matrix: checks and features as rows, kernel × cgroup mode as columns.
     Matrix(MatrixArgs),
-    /// Remove what runs that died (SIGKILL, a crash, a power cut of the shell) left behind:
+    /// Remove what runs that died (SIGKILL, the OOM killer, a crash) left behind:
     /// their containers, cgroups, mounts and temporary directories, as each run recorded them
     /// before making them. A run that is still alive is never touched. Every `run` and
     /// `compare` does the same at its start.
