@@ -213,6 +213,9 @@ pub fn cgroup_mode() -> String {
 }
 
 #[cfg(test)]
+mod faults;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::checks::{Control, Requirement, ShownBy};

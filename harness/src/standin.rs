@@ -67,7 +67,6 @@ impl StandIn {
         let ends = Ends {
             ready: ready_w.as_raw_fd(),
             release: release_r.as_raw_fd(),
-            unused: [ready_r.as_raw_fd(), release_w.as_raw_fd()],
         };
         // SAFETY: the child runs `hold`, which makes only system calls on memory prepared here
         // (no allocation: the caller may be multi-threaded), then exits.
@@ -195,26 +194,30 @@ impl Drop for Holder {
     }
 }
 
-/// The holder's ends of the two pipes, and the parent's, which its copy must close: the release
-/// pipe reads EOF only once no copy of its write end is left.
+/// The holder's ends of the two pipes: the only descriptors it keeps.
 #[derive(Clone, Copy)]
 struct Ends {
     ready: i32,
     release: i32,
-    unused: [i32; 2],
 }
 
 /// The holder, inside the new namespaces: set them up, say so, wait for the release (or the
 /// parent's death, which closes the pipe too), exit.
 fn hold(ends: Ends, hostname: &[u8]) -> isize {
-    let Ends {
-        ready,
-        release,
-        unused,
-    } = ends;
-    for fd in unused {
-        // SAFETY: closing this process's copies of the parent's ends.
-        unsafe { libc::close(fd) };
+    let Ends { ready, release } = ends;
+    // Every descriptor but its own two ends goes: the parent's ends (so the release pipe reads
+    // EOF) and whatever other threads had open at the clone, such as the ends of a stand-in
+    // made at the same time, whose holder would otherwise never see its release.
+    let (lo, hi) = (ready.min(release) as u32, ready.max(release) as u32);
+    for (first, last) in [
+        (3, lo.wrapping_sub(1)),
+        (lo + 1, hi - 1),
+        (hi + 1, u32::MAX),
+    ] {
+        if first <= last {
+            // SAFETY: closing descriptors of this process; no pointers.
+            unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+        }
     }
     let report = |step: u8, errno: i32| {
         let e = errno.to_ne_bytes();

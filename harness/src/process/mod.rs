@@ -22,7 +22,7 @@ use std::time::Duration;
 /// Why supervision ended before the process did: the deadline, the user, or the host.
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
-    #[error("the container did not finish within {0:?}; it was killed")]
+    #[error("timed out after {} s; the container was killed", crate::vocabulary::seconds(*.0))]
     Timeout(Duration),
     #[error("interrupted; the container was killed and its cgroup removed")]
     Interrupted,

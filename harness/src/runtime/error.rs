@@ -65,7 +65,7 @@ pub enum RunError {
         /// The end of what it printed on stderr.
         stderr_tail: String,
     },
-    #[error("the container did not finish within {0:?}; it was killed")]
+    #[error("timed out after {} s; the container was killed", crate::vocabulary::seconds(*.0))]
     Timeout(Duration),
     #[error("interrupted; the container was killed and its cgroup removed")]
     Interrupted,

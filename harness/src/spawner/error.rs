@@ -28,7 +28,7 @@ pub enum SpawnError {
     #[error("cgroup unavailable: {0}")]
     CgroupUnavailable(#[from] crate::cgroup::CgroupError),
 
-    #[error("the container did not finish within {0:?}; it was killed")]
+    #[error("timed out after {} s; the container was killed", crate::vocabulary::seconds(*.0))]
     Timeout(std::time::Duration),
 
     #[error("interrupted; the container was killed and its cgroup removed")]

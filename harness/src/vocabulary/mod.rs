@@ -17,3 +17,8 @@ pub use isolation::{Bind, Isolation, TimeOffsets, OLD_ROOT};
 pub use limits::{CgroupLimits, CpuQuota, IdMap, RootMode};
 pub use outcome::{CgroupSample, ExitKind, StatError};
 pub use sabotage::Sabotage;
+
+/// A duration in seconds as people write it: `0.3`, `30`.
+pub fn seconds(d: std::time::Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}

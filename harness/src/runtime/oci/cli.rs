@@ -28,7 +28,7 @@ pub enum CliError {
         #[source]
         source: io::Error,
     },
-    #[error("did not finish within {0:?}; it was killed")]
+    #[error("timed out after {} s; it was killed", crate::vocabulary::seconds(*.0))]
     Timeout(Duration),
     #[error(transparent)]
     Wait(WaitError),
