@@ -1,10 +1,11 @@
 //! The `isoprobe` command line.
 
+use crate::agent_binary::read_agent;
 use crate::checks::{self, Check};
 use crate::engine::{self, RunOptions};
-use crate::error::{exit, HarnessError};
+use crate::error::{exit, BadInput, HarnessError};
 use crate::report::{self, ControlStatus, Format, Report};
-use crate::rootfs::{read_agent, PreparedRootfs};
+use crate::rootfs::PreparedRootfs;
 use crate::runtime;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -131,8 +132,9 @@ pub struct CompareArgs {
     /// A runtime that is not installed then fails too: every check of it is skipped.
     #[arg(long, env = "ISOPROBE_REQUIRE_ALL", value_parser = clap::builder::FalseyValueParser::new())]
     pub require_all: bool,
-    /// Kill a container that runs longer than this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Kill a container that runs longer than this many seconds (at least 1).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = parse_timeout,
+          allow_hyphen_values = true)]
     pub timeout: u64,
 }
 
@@ -183,11 +185,32 @@ pub struct RunArgs {
     /// Also run each check's negative control: the sabotaged setup that must make it fail.
     #[arg(long)]
     pub negative_controls: bool,
-    /// Kill a container that runs longer than this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Kill a container that runs longer than this many seconds (at least 1).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = parse_timeout,
+          allow_hyphen_values = true)]
     pub timeout: u64,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// Why a `--timeout` is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TimeoutError {
+    #[error(
+        "a timeout must be a whole number of seconds, at least 1 (every container would be \
+         killed before it started); e.g. --timeout 30"
+    )]
+    NotPositive,
+    #[error("`{0}` is not a whole number of seconds; e.g. --timeout 30")]
+    NotANumber(String),
+}
+
+fn parse_timeout(s: &str) -> Result<u64, TimeoutError> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if n >= 1 => u64::try_from(n).map_err(|_| TimeoutError::NotANumber(s.into())),
+        Ok(_) => Err(TimeoutError::NotPositive),
+        Err(_) => Err(TimeoutError::NotANumber(s.into())),
+    }
 }
 
 /// Parses `args`, runs, prints, and returns the exit code. Never panics on bad input.
@@ -369,6 +392,18 @@ fn require_root(what: &str) -> Result<(), HarnessError> {
     }
 }
 
+/// A runtime the user named must be able to run here: skipping every check instead would
+/// exit 0 on a mistyped path.
+fn require_available(rt: &dyn runtime::Runtime) -> Result<(), HarnessError> {
+    rt.available().map_err(|reason| {
+        BadInput::RuntimeUnavailable {
+            runtime: rt.name(),
+            reason,
+        }
+        .into()
+    })
+}
+
 fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
     let names: Vec<String> = if args.runtimes.is_empty() {
         runtime::NAMES.iter().map(|n| n.to_string()).collect()
@@ -382,6 +417,14 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("compare")?;
+    // Over the default list a missing runtime is a column of skips; one the user named must be
+    // there.
+    if !args.runtimes.is_empty() {
+        for rt in &runtimes {
+            require_available(rt.as_ref())?;
+        }
+    }
+    crate::preflight::check_machine(&checks, !args.checks.is_empty())?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
     let rootfs = PreparedRootfs::fresh(crate::agent_binary::AGENT)?;
@@ -422,6 +465,11 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
         Some(p) => read_agent(p)?,
         None => crate::agent_binary::AGENT.to_vec(),
     };
+    if let Some(dir) = &args.rootfs {
+        crate::rootfs::check_user_rootfs(dir)?;
+    }
+    require_available(runtime.as_ref())?;
+    crate::preflight::check_machine(&checks, !args.checks.is_empty())?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
     let rootfs = match &args.rootfs {
