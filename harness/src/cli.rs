@@ -18,8 +18,9 @@ use std::time::Duration;
     version,
     about = "Does this container actually isolate, on this kernel, with this runtime?",
     after_help = "Exit codes: 0 all passed; 1 a check failed or a negative control was missed \
-                  or inconclusive (or anything skipped, with --require-all); 2 bad usage or \
-                  setup error; 130 interrupted."
+                  or inconclusive (or anything skipped, with --require-all); 2 bad input or \
+                  setup error, found before any container starts (the message says what to \
+                  do); 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
