@@ -393,6 +393,36 @@ fn require_root(what: &str) -> Result<(), HarnessError> {
     }
 }
 
+/// Whether a report could be written to `path`: its directory must be there, so that a whole
+/// run is not lost to a typo in a path.
+fn check_output(path: &std::path::Path) -> Result<(), BadInput> {
+    let bad = |why: String| BadInput::Output {
+        path: path.to_path_buf(),
+        why,
+    };
+    if path.is_dir() {
+        return Err(bad(format!(
+            "it is a directory; give a file's path (e.g. {})",
+            path.join("report.txt").display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(bad(format!(
+            "`{}` is not a directory; give a path in a directory",
+            dir.display()
+        ))),
+        Err(e) => Err(bad(format!(
+            "its directory `{}`: {e}; create it first or give another path",
+            dir.display()
+        ))),
+    }
+}
+
 /// A runtime the user named must be able to run here: skipping every check instead would
 /// exit 0 on a mistyped path.
 fn require_available(rt: &dyn runtime::Runtime) -> Result<(), HarnessError> {
@@ -468,6 +498,9 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     };
     if let Some(dir) = &args.rootfs {
         crate::rootfs::check_user_rootfs(dir)?;
+    }
+    if let Some(path) = &args.output {
+        check_output(path)?;
     }
     require_available(runtime.as_ref())?;
     crate::preflight::check_machine(&checks, !args.checks.is_empty())?;

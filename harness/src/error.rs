@@ -59,6 +59,10 @@ pub enum BadInput {
          full run records it as skipped), or run on a kernel that has it"
     )]
     CheckCannotRun { check: String, reason: Unmet },
+    /// The report could be written nowhere: found before the run rather than after it.
+    #[error(
+"--output `{}`: {why}", .path.display())]
+    Output { path: PathBuf, why: String },
     /// No cgroup file system is mounted, or the layout cannot be read.
     #[error(
         "check `{check}` needs a cgroup of its own, and no cgroup hierarchy can be used: \

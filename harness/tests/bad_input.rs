@@ -50,6 +50,8 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("a missing rootfs", Setup::Root),
         ("a rootfs that is not a directory", Setup::Root),
         ("a rootfs without `/proc`", Setup::Root),
+        ("a report file in a missing directory", Setup::Root),
+        ("a report file that is a directory", Setup::Root),
         (
             "no cgroup hierarchy mounted",
             Setup::PrivateMounts(
