@@ -3,7 +3,7 @@
 use crate::agent_binary::read_agent;
 use crate::checks::{self, Check};
 use crate::engine::{self, RunOptions};
-use crate::error::{exit, BadInput, HarnessError};
+use crate::error::{exit, HarnessError};
 use crate::report::{self, ControlStatus, Format, Report};
 use crate::rootfs::PreparedRootfs;
 use crate::runtime;
@@ -134,7 +134,7 @@ pub struct CompareArgs {
     #[arg(long, env = "ISOPROBE_REQUIRE_ALL", value_parser = clap::builder::FalseyValueParser::new())]
     pub require_all: bool,
     /// Kill a container that runs longer than this many seconds (at least 1).
-    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = parse_timeout,
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = crate::preflight::parse_timeout,
           allow_hyphen_values = true)]
     pub timeout: u64,
 }
@@ -187,31 +187,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub negative_controls: bool,
     /// Kill a container that runs longer than this many seconds (at least 1).
-    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = parse_timeout,
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = crate::preflight::parse_timeout,
           allow_hyphen_values = true)]
     pub timeout: u64,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-}
-
-/// Why a `--timeout` is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum TimeoutError {
-    #[error(
-        "a timeout must be a whole number of seconds, at least 1 (every container would be \
-         killed before it started); e.g. --timeout 30"
-    )]
-    NotPositive,
-    #[error("`{0}` is not a whole number of seconds; e.g. --timeout 30")]
-    NotANumber(String),
-}
-
-fn parse_timeout(s: &str) -> Result<u64, TimeoutError> {
-    match s.trim().parse::<i128>() {
-        Ok(n) if n >= 1 => u64::try_from(n).map_err(|_| TimeoutError::NotANumber(s.into())),
-        Ok(_) => Err(TimeoutError::NotPositive),
-        Err(_) => Err(TimeoutError::NotANumber(s.into())),
-    }
 }
 
 /// Parses `args`, runs, prints, and returns the exit code. Never panics on bad input.
@@ -393,48 +373,6 @@ fn require_root(what: &str) -> Result<(), HarnessError> {
     }
 }
 
-/// Whether a report could be written to `path`: its directory must be there, so that a whole
-/// run is not lost to a typo in a path.
-fn check_output(path: &std::path::Path) -> Result<(), BadInput> {
-    let bad = |why: String| BadInput::Output {
-        path: path.to_path_buf(),
-        why,
-    };
-    if path.is_dir() {
-        return Err(bad(format!(
-            "it is a directory; give a file's path (e.g. {})",
-            path.join("report.txt").display()
-        )));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    match std::fs::metadata(dir) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(bad(format!(
-            "`{}` is not a directory; give a path in a directory",
-            dir.display()
-        ))),
-        Err(e) => Err(bad(format!(
-            "its directory `{}`: {e}; create it first or give another path",
-            dir.display()
-        ))),
-    }
-}
-
-/// A runtime the user named must be able to run here: skipping every check instead would
-/// exit 0 on a mistyped path.
-fn require_available(rt: &dyn runtime::Runtime) -> Result<(), HarnessError> {
-    rt.available().map_err(|reason| {
-        BadInput::RuntimeUnavailable {
-            runtime: rt.name(),
-            reason,
-        }
-        .into()
-    })
-}
-
 fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
     let names: Vec<String> = if args.runtimes.is_empty() {
         runtime::NAMES.iter().map(|n| n.to_string()).collect()
@@ -452,7 +390,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
     // there.
     if !args.runtimes.is_empty() {
         for rt in &runtimes {
-            require_available(rt.as_ref())?;
+            crate::preflight::require_available(rt.as_ref())?;
         }
     }
     crate::preflight::check_machine(&checks, !args.checks.is_empty())?;
@@ -500,9 +438,9 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
         crate::rootfs::check_user_rootfs(dir)?;
     }
     if let Some(path) = &args.output {
-        check_output(path)?;
+        crate::preflight::check_output(path)?;
     }
-    require_available(runtime.as_ref())?;
+    crate::preflight::require_available(runtime.as_ref())?;
     crate::preflight::check_machine(&checks, !args.checks.is_empty())?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
