@@ -55,6 +55,10 @@ impl StandIn {
     /// Makes the namespaces: a short-lived holder process is cloned into them, sets them up,
     /// and waits while their descriptors are opened; then it exits.
     pub fn create() -> Result<StandIn, StandInError> {
+        // Two threads making stand-ins at once would deadlock: each holder, a clone that never
+        // execs, keeps a copy of the other's release pipe, so that neither ever reads EOF.
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let hostname = nix::unistd::gethostname().map_err(fail("read the machine's hostname"))?;
         let hostname = hostname.as_encoded_bytes().to_vec();
         let (ready_r, ready_w) = pipe()?;
