@@ -1,10 +1,11 @@
 //! The `isoprobe` command line.
 
+use crate::agent_binary::read_agent;
 use crate::checks::{self, Check};
 use crate::engine::{self, RunOptions};
 use crate::error::{exit, HarnessError};
 use crate::report::{self, ControlStatus, Format, Report};
-use crate::rootfs::{read_agent, PreparedRootfs};
+use crate::rootfs::PreparedRootfs;
 use crate::runtime;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -17,8 +18,9 @@ use std::time::Duration;
     version,
     about = "Does this container actually isolate, on this kernel, with this runtime?",
     after_help = "Exit codes: 0 all passed; 1 a check failed or a negative control was missed \
-                  or inconclusive (or anything skipped, with --require-all); 2 bad usage or \
-                  setup error; 130 interrupted."
+                  or inconclusive (or anything skipped, with --require-all); 2 bad input or \
+                  setup error, found before any container starts (the message says what to \
+                  do); 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -139,8 +141,9 @@ pub struct CompareArgs {
     /// A runtime that is not installed then fails too: every check of it is skipped.
     #[arg(long, env = "ISOPROBE_REQUIRE_ALL", value_parser = clap::builder::FalseyValueParser::new())]
     pub require_all: bool,
-    /// Kill a container that runs longer than this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Kill a container that runs longer than this many seconds (at least 1).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = crate::preflight::parse_timeout,
+          allow_hyphen_values = true)]
     pub timeout: u64,
 }
 
@@ -191,8 +194,9 @@ pub struct RunArgs {
     /// Also run each check's negative control: the sabotaged setup that must make it fail.
     #[arg(long)]
     pub negative_controls: bool,
-    /// Kill a container that runs longer than this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Kill a container that runs longer than this many seconds (at least 1).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = crate::preflight::parse_timeout,
+          allow_hyphen_values = true)]
     pub timeout: u64,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -396,6 +400,14 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("compare")?;
+    // Over the default list a missing runtime is a column of skips; one the user named must be
+    // there.
+    if !args.runtimes.is_empty() {
+        for rt in &runtimes {
+            crate::preflight::require_available(rt.as_ref())?;
+        }
+    }
+    crate::preflight::check_machine(&checks, !args.checks.is_empty())?;
     let _record = crate::record::start_of_run()?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
@@ -438,6 +450,14 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
         Some(p) => read_agent(p)?,
         None => crate::agent_binary::AGENT.to_vec(),
     };
+    if let Some(dir) = &args.rootfs {
+        crate::rootfs::check_user_rootfs(dir)?;
+    }
+    if let Some(path) = &args.output {
+        crate::preflight::check_output(path)?;
+    }
+    crate::preflight::require_available(runtime.as_ref())?;
+    crate::preflight::check_machine(&checks, !args.checks.is_empty())?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
     let rootfs = match &args.rootfs {

@@ -1,9 +1,13 @@
 //! Errors that end a run before it can report, each with its exit code, and how each layer's
 //! error becomes one.
 
+use crate::agent_binary::AgentError;
 use crate::cgroup::CgroupError;
-use crate::runtime::{RunError, UnknownRuntime};
+use crate::checks::Unmet;
+use crate::rootfs::RootfsError;
+use crate::runtime::{RunError, Unavailable, UnknownRuntime};
 use crate::spawner::SpawnError;
+use std::path::PathBuf;
 
 /// Exit codes, documented in the README.
 pub mod exit {
@@ -28,14 +32,69 @@ pub enum HarnessError {
     Runtime(String),
     #[error("interrupted; containers were killed and cgroups removed")]
     Interrupted,
+    #[error(transparent)]
+    BadInput(#[from] BadInput),
+}
+
+/// Input found wrong before any container starts: each says what is wrong, where, and what to
+/// do. The README's "When things go wrong" table lists every one.
+#[derive(Debug, thiserror::Error)]
+pub enum BadInput {
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    /// A runtime the user named cannot run here: skipping every check would exit 0 on a typo.
+    #[error(
+        "runtime `{runtime}` cannot be used: {reason}; install it, correct its path, or name \
+         another runtime (`isoprobe compare` without --runtimes skips the missing ones)"
+    )]
+    RuntimeUnavailable {
+        runtime: String,
+        reason: Unavailable,
+    },
+    /// A check named with `--check` that this machine cannot run (a full run skips it).
+    #[error(
+        "check `{check}` cannot run on this machine: {reason}; leave out --check {check} (a \
+         full run records it as skipped), or run on a kernel that has it"
+    )]
+    CheckCannotRun { check: String, reason: Unmet },
+    /// The report could be written nowhere: found before the run rather than after it.
+    #[error(
+"--output `{}`: {why}", .path.display())]
+    Output { path: PathBuf, why: String },
+    /// No cgroup file system is mounted, or the layout cannot be read.
+    #[error(
+        "check `{check}` needs a cgroup of its own, and no cgroup hierarchy can be used: \
+         {source}; mount cgroup2 (mount -t cgroup2 none /sys/fs/cgroup) or the v1 hierarchies"
+    )]
+    NoCgroupHierarchy {
+        check: String,
+        #[source]
+        source: CgroupError,
+    },
+    /// The hierarchy is there, but isoprobe cannot create its cgroups in it.
+    #[error(
+        "check `{check}` needs a cgroup of its own under `{}` ({controller} controller), and \
+         that hierarchy is {why}; remount it read-write (in a container: run it privileged, \
+         or with --cgroupns=private and a writable /sys/fs/cgroup)",
+        .dir.display()
+    )]
+    CgroupHierarchy {
+        check: String,
+        controller: String,
+        dir: PathBuf,
+        why: String,
+    },
 }
 
 impl HarnessError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            HarnessError::Usage(_) | HarnessError::Setup(_) | HarnessError::Runtime(_) => {
-                exit::USAGE
-            }
+            HarnessError::Usage(_)
+            | HarnessError::Setup(_)
+            | HarnessError::Runtime(_)
+            | HarnessError::BadInput(_) => exit::USAGE,
             HarnessError::Interrupted => exit::INTERRUPTED,
         }
     }
@@ -48,6 +107,18 @@ impl From<SpawnError> for HarnessError {
             SpawnError::InvalidSpec(m) => HarnessError::Usage(m),
             other => HarnessError::Setup(other.to_string()),
         }
+    }
+}
+
+impl From<AgentError> for HarnessError {
+    fn from(e: AgentError) -> Self {
+        BadInput::from(e).into()
+    }
+}
+
+impl From<RootfsError> for HarnessError {
+    fn from(e: RootfsError) -> Self {
+        BadInput::from(e).into()
     }
 }
 

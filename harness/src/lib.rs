@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod features;
 pub mod kmatrix;
+pub mod preflight;
 pub(crate) mod process;
 pub mod record;
 pub mod report;

@@ -78,24 +78,7 @@ impl PreparedRootfs {
     }
 
     pub fn user(dir: &Path, agent: &[u8]) -> Result<PreparedRootfs, HarnessError> {
-        let meta = fs::metadata(dir).map_err(|e| {
-            HarnessError::Usage(format!(
-                "--rootfs `{}`: {e}; give the directory of an unpacked root file system",
-                dir.display()
-            ))
-        })?;
-        if !meta.is_dir() {
-            return Err(HarnessError::Usage(format!(
-                "--rootfs `{}` is not a directory; give the directory of an unpacked root file system",
-                dir.display()
-            )));
-        }
-        if !dir.join("proc").is_dir() {
-            return Err(HarnessError::Usage(format!(
-                "--rootfs `{}` has no /proc directory to mount proc on; create it first",
-                dir.display()
-            )));
-        }
+        check_user_rootfs(dir)?;
         let agent_copy = dir.join(&AGENT_IN_USER_ROOTFS[1..]);
         write_executable(&agent_copy, agent).map_err(|e| {
             HarnessError::Usage(format!(
@@ -133,17 +116,56 @@ impl Drop for PreparedRootfs {
     }
 }
 
-/// Reads an agent binary given with `--agent`, refusing what cannot be it.
-pub fn read_agent(path: &Path) -> Result<Vec<u8>, HarnessError> {
-    let meta = fs::metadata(path)
-        .map_err(|e| HarnessError::Usage(format!("--agent `{}`: {e}", path.display())))?;
-    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(HarnessError::Usage(format!(
-            "--agent `{}` is not an executable file; give the static isoprobe-agent (chmod 0755)",
-            path.display()
-        )));
+/// Why a `--rootfs` cannot be a container's root, each message saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error(
+        "--rootfs `{}`: {source}; give the directory of an unpacked root file system (e.g. \
+         debootstrap or `tar -x` of an image)",
+        .dir.display()
+    )]
+    Unreadable {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "--rootfs `{}` is not a directory; give the directory of an unpacked root file system, \
+         not an archive or an image file (unpack it first)",
+        .dir.display()
+    )]
+    NotADirectory { dir: PathBuf },
+    #[error(
+        "--rootfs `{}` has no /proc directory to mount proc on, so no container can start in \
+         it; give the top of an unpacked root file system, or create it (mkdir {}/proc)",
+        .dir.display(),
+        .dir.display()
+    )]
+    NoProc { dir: PathBuf },
+}
+
+/// Whether `dir` can be a container's root: a directory that can be listed, with a `/proc` to
+/// mount proc on. Checked before any container starts.
+pub fn check_user_rootfs(dir: &Path) -> Result<(), RootfsError> {
+    let unreadable = |source| RootfsError::Unreadable {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(dir).map_err(unreadable)?;
+    if !meta.is_dir() {
+        return Err(RootfsError::NotADirectory {
+            dir: dir.to_path_buf(),
+        });
     }
-    fs::read(path).map_err(|e| HarnessError::Usage(format!("--agent `{}`: {e}", path.display())))
+    // Listing it finds a directory isoprobe may not enter (a user's 0700 home, say) here rather
+    // than in the middle of a run.
+    fs::read_dir(dir).map_err(unreadable)?;
+    match fs::symlink_metadata(dir.join("proc")) {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err(RootfsError::NoProc {
+            dir: dir.to_path_buf(),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -165,5 +187,38 @@ mod tests {
         let p = r.path().to_path_buf();
         drop(r);
         assert!(!p.exists(), "rootfs must be removed on drop");
+    }
+}
+
+#[cfg(test)]
+mod user_rootfs_tests {
+    use super::*;
+
+    #[test]
+    fn a_user_rootfs_needs_a_directory_with_proc() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("missing");
+        assert!(matches!(
+            check_user_rootfs(&missing),
+            Err(RootfsError::Unreadable { .. })
+        ));
+        let file = tmp.path().join("file");
+        fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            check_user_rootfs(&file),
+            Err(RootfsError::NotADirectory { .. })
+        ));
+        assert!(matches!(
+            check_user_rootfs(tmp.path()),
+            Err(RootfsError::NoProc { .. })
+        ));
+        fs::write(tmp.path().join("proc"), "").unwrap();
+        assert!(matches!(
+            check_user_rootfs(tmp.path()),
+            Err(RootfsError::NoProc { .. })
+        ));
+        fs::remove_file(tmp.path().join("proc")).unwrap();
+        fs::create_dir(tmp.path().join("proc")).unwrap();
+        check_user_rootfs(tmp.path()).unwrap();
     }
 }

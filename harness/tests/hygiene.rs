@@ -32,12 +32,24 @@ fn a_full_run_with_controls_leaves_nothing() {
     assert_clean();
 }
 
+/// The ELF header of the built-in agent with its program headers cut off.
+fn unloadable_elf() -> Vec<u8> {
+    let mut b = isoprobe::agent_binary::AGENT[..64].to_vec();
+    b[56..58].copy_from_slice(&0u16.to_ne_bytes()); // e_phnum
+    b
+}
+
 #[test]
 #[serial(machine)]
 fn a_run_whose_containers_fail_leaves_nothing() {
     require_root!("a_run_whose_containers_fail_leaves_nothing");
-    // A dynamically linked agent cannot start in a rootfs without its libraries: every
-    // container fails at exec, and the run reports failures (exit 1), not a crash.
+    // An ELF header of this machine's with no program to load passes the --agent check (it
+    // wants no interpreter) but not the kernel's: every container fails at exec, and the run
+    // reports failures (exit 1), not a crash.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = dir.path().join("agent");
+    std::fs::write(&agent, unloadable_elf()).unwrap();
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = Command::new(cargo_bin("isoprobe"))
         .args([
             "run",
@@ -46,7 +58,9 @@ fn a_run_whose_containers_fail_leaves_nothing() {
             "--check",
             "pid.init-is-1",
         ])
-        .args(["--agent", "/bin/true", "--color", "never"])
+        .arg("--agent")
+        .arg(&agent)
+        .args(["--color", "never"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

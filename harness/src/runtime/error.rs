@@ -71,8 +71,13 @@ pub enum RunError {
     Interrupted,
     #[error("the agent exited with {exit:?} and printed no observation; its stderr: {stderr}")]
     AgentFailed { exit: ExitKind, stderr: String },
-    #[error("the agent's output is not an observation ({error}): {stdout}")]
-    BadOutput { error: String, stdout: String },
+    /// `field` is the path of the value that did not match (`.` when the text is no JSON).
+    #[error("the agent's output is not an observation (field `{field}`: {error}): {stdout}")]
+    BadOutput {
+        field: String,
+        error: String,
+        stdout: String,
+    },
 }
 
 impl RunError {

@@ -113,8 +113,54 @@ pub fn parse_observation(
             stderr: String::from_utf8_lossy(stderr).trim().to_string(),
         });
     }
-    serde_json::from_str(text.trim()).map_err(|e| RunError::BadOutput {
-        error: e.to_string(),
+    // The path names the field that did not match (`tried[0].caps.bounding`), which serde's
+    // own message leaves out.
+    let bad = |field: String, error: serde_json::Error| RunError::BadOutput {
+        field,
+        error: error.to_string(),
         stdout: text.chars().take(500).collect(),
-    })
+    };
+    let mut de = serde_json::Deserializer::from_str(text.trim());
+    let observation: Observation = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| bad(e.path().to_string(), e.into_inner()))?;
+    de.end().map_err(|e| bad(".".into(), e))?;
+    Ok(observation)
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    fn parse(stdout: &str) -> Result<Observation, RunError> {
+        parse_observation(ExitKind::Code(0), stdout.as_bytes(), b"")
+    }
+
+    #[test]
+    fn a_mismatch_names_the_field() {
+        let good = serde_json::to_value(isoprobe_probes::agent::observe_cheap()).unwrap();
+        assert!(parse(&good.to_string()).is_ok());
+        let mut bad = good.clone();
+        bad["uid"] = "root".into();
+        let e = parse(&bad.to_string()).unwrap_err();
+        assert!(
+            matches!(&e, RunError::BadOutput { field, .. } if field == "uid"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("field `uid`"), "{e}");
+        let mut nested = good.clone();
+        nested["namespaces"]["net"] = serde_json::json!({"ok": {"dev": -1, "ino": 1}});
+        let e = parse(&nested.to_string()).unwrap_err();
+        assert!(e.to_string().contains("namespaces.net"), "{e}");
+    }
+
+    #[test]
+    fn garbage_and_trailing_text_are_bad_output_not_a_panic() {
+        for junk in ["]", "{", "null", "{\"pid\": 1}", "segfault\n", "{} {}"] {
+            assert!(
+                matches!(parse(junk), Err(RunError::BadOutput { .. })),
+                "{junk}"
+            );
+        }
+        assert!(matches!(parse("  \n"), Err(RunError::AgentFailed { .. })));
+    }
 }

@@ -8,6 +8,8 @@
 
 mod call;
 mod kinds;
+#[cfg(test)]
+mod proptests;
 
 pub use call::{unit, CallError, Called, Content, Done, Ended};
 pub use kinds::*;

@@ -11,6 +11,8 @@ pub mod net_dev;
 pub mod privileges;
 pub mod proc_cgroups;
 pub mod proc_self;
+#[cfg(test)]
+mod proptests;
 
 pub use cgroup_layout::{
     parse_layout, CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation, Unlocated,
