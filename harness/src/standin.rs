@@ -279,6 +279,7 @@ mod tests {
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn a_stand_in_has_namespaces_of_its_own_that_behave_like_the_host() {
         crate::require_root!("standin::a_stand_in_has_namespaces_of_its_own");
         let machine_ttl = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl").unwrap();

@@ -289,39 +289,48 @@ mod tests {
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn every_host_object_is_removed_when_the_run_fails() {
-        let given = Mutex::new(None::<IpcArgs>);
-        // Acts like a container without an ipc namespace that dies before it reports: it makes
-        // its own objects in the host's namespace, then the run fails.
-        let rt = FnRuntime::new("leak-then-fail", |job| {
-            let a = ipc_args(job);
-            // SAFETY: plain system call.
-            assert!(unsafe { libc::shmget(a.own_key, 4096, libc::IPC_CREAT | 0o600) } >= 0);
-            mq_open(&a.own_name, libc::O_RDONLY | libc::O_CREAT).unwrap();
-            *given.lock().unwrap() = Some(a);
-            Err(fake::agent_failed())
-        });
-        let dir = std::env::temp_dir();
-        let ctx = Ctx {
-            runtime: &rt,
-            rootfs: &dir,
-            agent: "/isoprobe-agent",
-            scratch: &dir,
-            timeout: Duration::from_secs(1),
-        };
-        let check = IpcSysvIsolated;
-        assert!(check.run(&ctx, &check.isolation()).is_err());
-        let a = given
-            .lock()
-            .unwrap()
-            .clone()
-            .expect("the run was asked for");
-        for k in [a.key, a.own_key] {
-            assert_eq!(shm_lookup(k), Err(Errno::ENOENT), "{k} left");
-        }
-        for n in [&a.name, &a.own_name] {
-            assert_eq!(mq_open(n, libc::O_RDONLY), Err(Errno::ENOENT), "{n} left");
-        }
+        crate::require_root!("every_host_object_is_removed_when_the_run_fails");
+        // In a stand-in host, like every check the engine runs: the objects made "on the host"
+        // are the stand-in's, never the machine's.
+        let host = crate::standin::StandIn::create().unwrap();
+        host.within(|| {
+            let given = Mutex::new(None::<IpcArgs>);
+            // Acts like a container without an ipc namespace that dies before it reports: it makes
+            // its own objects in the host's namespace, then the run fails.
+            let rt = FnRuntime::new("leak-then-fail", |job| {
+                let a = ipc_args(job);
+                // SAFETY: plain system call.
+                assert!(unsafe { libc::shmget(a.own_key, 4096, libc::IPC_CREAT | 0o600) } >= 0);
+                mq_open(&a.own_name, libc::O_RDONLY | libc::O_CREAT).unwrap();
+                *given.lock().unwrap() = Some(a);
+                Err(fake::agent_failed())
+            });
+            let dir = std::env::temp_dir();
+            let ctx = Ctx {
+                runtime: &rt,
+                rootfs: &dir,
+                agent: "/isoprobe-agent",
+                scratch: &dir,
+                timeout: Duration::from_secs(1),
+            };
+            let check = IpcSysvIsolated;
+            assert!(check.run(&ctx, &check.isolation()).is_err());
+            let a = given
+                .lock()
+                .unwrap()
+                .clone()
+                .expect("the run was asked for");
+            for k in [a.key, a.own_key] {
+                assert_eq!(shm_lookup(k), Err(Errno::ENOENT), "{k} left");
+            }
+            for n in [&a.name, &a.own_name] {
+                assert_eq!(mq_open(n, libc::O_RDONLY), Err(Errno::ENOENT), "{n} left");
+            }
+        
+        })
+        .unwrap();
     }
 
     #[test]

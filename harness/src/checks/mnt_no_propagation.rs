@@ -356,24 +356,38 @@ mod host_tests {
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn propagation_is_detected_and_every_mount_undone() {
         if !root() {
             return;
         }
-        let (r, rootfs, token) = run(false);
-        let v = r.unwrap();
-        v.assert_violated("appeared in the host's mount table");
-        v.assert_violated("appeared inside the container");
-        assert_no_mount_left(&token, &rootfs);
+        // In a stand-in host's mount namespace, as the engine runs every check.
+        let host = crate::standin::StandIn::create().unwrap();
+        host.within(|| {
+            let (r, rootfs, token) = run(false);
+            let v = r.unwrap();
+            v.assert_violated("appeared in the host's mount table");
+            v.assert_violated("appeared inside the container");
+            assert_no_mount_left(&token, &rootfs);
+        
+        })
+        .unwrap();
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn a_failed_run_leaves_no_mount() {
         if !root() {
             return;
         }
-        let (r, rootfs, token) = run(true);
-        assert!(r.is_err());
-        assert_no_mount_left(&token, &rootfs);
+        // In a stand-in host's mount namespace, as the engine runs every check.
+        let host = crate::standin::StandIn::create().unwrap();
+        host.within(|| {
+            let (r, rootfs, token) = run(true);
+            assert!(r.is_err());
+            assert_no_mount_left(&token, &rootfs);
+        
+        })
+        .unwrap();
     }
 }

@@ -310,6 +310,7 @@ mod tests {
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn the_helper_is_setuid_root_on_its_own_suid_mount_and_removed_on_every_path() {
         // Mounting and giving a file to root need root.
         crate::require_root!("the_helper_is_setuid_root_on_its_own_suid_mount");

@@ -289,6 +289,7 @@ mod tests {
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn the_sleeper_is_killed_and_reaped_when_the_run_fails() {
         let rootfs = crate::rootfs::PreparedRootfs::fresh(crate::agent_binary::AGENT).unwrap();
         let sleeper_pid = std::sync::Mutex::new(None::<i32>);

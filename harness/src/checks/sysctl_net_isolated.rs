@@ -157,6 +157,7 @@ mod host_tests {
     use std::time::Duration;
 
     #[test]
+    #[serial_test::serial(machine)]
     fn a_sabotaged_run_that_dies_after_its_write_leaves_the_machine_as_it_was() {
         crate::require_root!("a_sabotaged_run_that_dies_after_its_write_leaves_the_machine");
         // Acts like a container without a network namespace that dies after its write.

@@ -70,6 +70,7 @@ fn script_runtime(dir: &Path, on_create: &str) -> OciRuntime {
 }
 
 #[test]
+#[serial_test::serial(machine)]
 fn a_runtime_that_exits_non_zero_fails_its_check_only() {
     crate::require_root!("a_runtime_that_exits_non_zero_fails_its_check_only");
     let dir = tempfile::tempdir().unwrap();
@@ -79,6 +80,7 @@ fn a_runtime_that_exits_non_zero_fails_its_check_only() {
 }
 
 #[test]
+#[serial_test::serial(machine)]
 fn a_runtime_that_crashes_fails_its_check_only() {
     crate::require_root!("a_runtime_that_crashes_fails_its_check_only");
     let dir = tempfile::tempdir().unwrap();
@@ -88,6 +90,7 @@ fn a_runtime_that_crashes_fails_its_check_only() {
 }
 
 #[test]
+#[serial_test::serial(machine)]
 fn an_agent_that_prints_nothing_garbage_or_is_killed_fails_its_check_only() {
     crate::require_root!("an_agent_that_prints_nothing_garbage_or_is_killed");
     for (exit, stdout, needle) in [
@@ -112,6 +115,7 @@ fn an_agent_that_prints_nothing_garbage_or_is_killed_fails_its_check_only() {
 }
 
 #[test]
+#[serial_test::serial(machine)]
 fn a_container_that_hangs_is_killed_at_the_timeout_and_fails_its_check_only() {
     crate::require_root!("a_container_that_hangs_is_killed_at_the_timeout");
     let report = suite_with(|job| {

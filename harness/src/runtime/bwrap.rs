@@ -475,6 +475,7 @@ mod tests {
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn live_run_reports_the_host_pid_and_a_timeout_leaves_nothing() {
         use crate::runtime::process::live;
         if let Some(why) = live::unmet("bwrap") {

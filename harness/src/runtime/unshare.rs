@@ -466,6 +466,7 @@ mod tests {
     }
 
     #[test]
+    #[serial_test::serial(machine)]
     fn live_run_and_a_timeout_leaves_nothing() {
         use crate::runtime::process::live;
         if let Some(why) = live::unmet("unshare") {
