@@ -71,22 +71,17 @@ fn script_runtime(dir: &Path, on_create: &str) -> OciRuntime {
 
 #[test]
 #[serial_test::serial(machine)]
-fn a_runtime_that_exits_non_zero_fails_its_check_only() {
-    crate::require_root!("a_runtime_that_exits_non_zero_fails_its_check_only");
-    let dir = tempfile::tempdir().unwrap();
-    let oci = script_runtime(dir.path(), "echo 'broken-oci: refusing' >&2; exit 3");
-    let report = suite_with(move |job| oci.run(job));
-    assert_only_the_faulty_check_failed(&report, "exit status: 3");
-}
-
-#[test]
-#[serial_test::serial(machine)]
-fn a_runtime_that_crashes_fails_its_check_only() {
-    crate::require_root!("a_runtime_that_crashes_fails_its_check_only");
-    let dir = tempfile::tempdir().unwrap();
-    let oci = script_runtime(dir.path(), "kill -SEGV $$");
-    let report = suite_with(move |job| oci.run(job));
-    assert_only_the_faulty_check_failed(&report, "SIGSEGV");
+fn a_runtime_that_exits_non_zero_or_crashes_fails_its_check_only() {
+    crate::require_root!("a_runtime_that_exits_non_zero_or_crashes_fails_its_check_only");
+    for (on_create, needle) in [
+        ("echo 'broken-oci: refusing' >&2; exit 3", "exit status: 3"),
+        ("kill -SEGV $$", "SIGSEGV"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let oci = script_runtime(dir.path(), on_create);
+        let report = suite_with(move |job| oci.run(job));
+        assert_only_the_faulty_check_failed(&report, needle);
+    }
 }
 
 #[test]
