@@ -125,6 +125,14 @@ impl StandIn {
     }
 }
 
+/// For tests of host-side steps: `f` run in a fresh stand-in host, as the engine runs checks.
+#[cfg(test)]
+pub(crate) fn in_a_stand_in<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    StandIn::create()
+        .and_then(|host| host.within(f))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn step_of(ns: NsType) -> &'static str {
     match ns {
         NsType::Net => "enter its network namespace",
@@ -208,17 +216,7 @@ fn hold(ends: Ends, hostname: &[u8]) -> isize {
     // Every descriptor but its own two ends goes: the parent's ends (so the release pipe reads
     // EOF) and whatever other threads had open at the clone, such as the ends of a stand-in
     // made at the same time, whose holder would otherwise never see its release.
-    let (lo, hi) = (ready.min(release) as u32, ready.max(release) as u32);
-    for (first, last) in [
-        (3, lo.wrapping_sub(1)),
-        (lo + 1, hi - 1),
-        (hi + 1, u32::MAX),
-    ] {
-        if first <= last {
-            // SAFETY: closing descriptors of this process; no pointers.
-            unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
-        }
-    }
+    crate::process::close_all_but(&mut [ready, release]);
     let report = |step: u8, errno: i32| {
         let e = errno.to_ne_bytes();
         let word = [step, e[0], e[1], e[2], e[3]];

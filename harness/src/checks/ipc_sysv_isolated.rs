@@ -294,8 +294,7 @@ mod tests {
         crate::require_root!("every_host_object_is_removed_when_the_run_fails");
         // In a stand-in host, like every check the engine runs: the objects made "on the host"
         // are the stand-in's, never the machine's.
-        let host = crate::standin::StandIn::create().unwrap();
-        host.within(|| {
+        crate::standin::in_a_stand_in(|| {
             let given = Mutex::new(None::<IpcArgs>);
             // Acts like a container without an ipc namespace that dies before it reports: it makes
             // its own objects in the host's namespace, then the run fails.
@@ -329,8 +328,7 @@ mod tests {
                 assert_eq!(mq_open(n, libc::O_RDONLY), Err(Errno::ENOENT), "{n} left");
             }
         
-        })
-        .unwrap();
+        });
     }
 
     #[test]

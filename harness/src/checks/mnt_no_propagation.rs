@@ -362,16 +362,14 @@ mod host_tests {
             return;
         }
         // In a stand-in host's mount namespace, as the engine runs every check.
-        let host = crate::standin::StandIn::create().unwrap();
-        host.within(|| {
+        crate::standin::in_a_stand_in(|| {
             let (r, rootfs, token) = run(false);
             let v = r.unwrap();
             v.assert_violated("appeared in the host's mount table");
             v.assert_violated("appeared inside the container");
             assert_no_mount_left(&token, &rootfs);
         
-        })
-        .unwrap();
+        });
     }
 
     #[test]
@@ -381,13 +379,11 @@ mod host_tests {
             return;
         }
         // In a stand-in host's mount namespace, as the engine runs every check.
-        let host = crate::standin::StandIn::create().unwrap();
-        host.within(|| {
+        crate::standin::in_a_stand_in(|| {
             let (r, rootfs, token) = run(true);
             assert!(r.is_err());
             assert_no_mount_left(&token, &rootfs);
         
-        })
-        .unwrap();
+        });
     }
 }

@@ -315,10 +315,7 @@ mod tests {
         // Mounting and giving a file to root need root.
         crate::require_root!("the_helper_is_setuid_root_on_its_own_suid_mount");
         // In a stand-in host's mount namespace: the machine's mount table is not touched.
-        crate::standin::StandIn::create()
-            .unwrap()
-            .within(helper_on_its_own_mount)
-            .unwrap();
+        crate::standin::in_a_stand_in(helper_on_its_own_mount);
     }
 
     fn helper_on_its_own_mount() {

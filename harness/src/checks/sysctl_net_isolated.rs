@@ -152,7 +152,6 @@ mod tests {
 mod host_tests {
     use super::*;
     use crate::runtime::fake::{self, FnRuntime};
-    use crate::standin::StandIn;
     use isoprobe_probes::contract::Try;
     use std::time::Duration;
 
@@ -178,13 +177,10 @@ mod host_tests {
             timeout: Duration::from_secs(1),
         };
         let check = NetSysctlIsolated;
-        let host = StandIn::create().unwrap();
-        let in_stand_in = host
-            .within(|| {
+        let in_stand_in = crate::standin::in_a_stand_in(|| {
                 let r = check.run(&ctx, &check.isolation());
                 (r.is_err(), read_host().unwrap())
-            })
-            .unwrap();
+            });
         assert_eq!(in_stand_in, (true, other_value(&before).to_string()));
         assert_eq!(read_host().unwrap(), before);
     }

@@ -37,6 +37,29 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), HostStepError> {
         .map_err(|e| HostStepError::errno("pipe2", "-", e))
 }
 
+/// Closes every descriptor from 3 up but those in `keep`, without allocating: for a child
+/// cloned from a multi-threaded process, whose copies of other threads' descriptors (a pipe's
+/// write end, an executable being written) would otherwise live until it execs or exits.
+pub(crate) fn close_all_but(keep: &mut [libc::c_int]) {
+    keep.sort_unstable();
+    let mut first: libc::c_uint = 3;
+    for &fd in keep.iter() {
+        let Ok(fd) = libc::c_uint::try_from(fd) else {
+            continue;
+        };
+        if fd < first {
+            continue;
+        }
+        if first < fd {
+            // SAFETY: closing descriptors of this process; no pointers.
+            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0) };
+        }
+        first = fd + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
+}
+
 /// `NSpid` of a host process, if it is still there.
 pub(crate) fn read_nspid(pid: i32) -> Option<Vec<i32>> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -192,8 +192,8 @@ pub(crate) mod live {
 
     /// Why the live tests cannot run here, if they cannot.
     pub fn unmet(binary: &str) -> Option<String> {
-        if !nix::unistd::geteuid().is_root() {
-            return Some("needs root".into());
+        if let Some(why) = crate::testing::not_root() {
+            return Some(why);
         }
         crate::process::which(binary)
             .is_none()

@@ -15,10 +15,6 @@ use std::ptr;
 /// Everything the child does, decided by the parent.
 pub(super) struct ChildPlan {
     pub sync_fd: RawFd,
-    /// The parent's ends of the pipes, closed first: the sync pipe reads EOF when the parent
-    /// dies only once no copy of its write end is left, and this child holds one from the clone.
-    /// A parent killed before the death signal is armed is then noticed at the read of "go".
-    pub parent_ends: Vec<RawFd>,
     pub err_fd: RawFd,
     pub stdio: [RawFd; 3],
     /// The child is in a new user namespace: become its root, and no setgroups.
@@ -50,7 +46,6 @@ impl ChildPlan {
     pub fn new(sync_fd: RawFd, err_fd: RawFd, stdio: [RawFd; 3], rootfs: CString) -> ChildPlan {
         ChildPlan {
             sync_fd,
-            parent_ends: Vec::new(),
             err_fd,
             stdio,
             in_user_ns: false,
@@ -145,9 +140,6 @@ fn raw_setresgid(gid: libc::gid_t) -> libc::c_long {
 pub(super) fn child_main(plan: &ChildPlan) -> isize {
     // SAFETY: each call below is a system call on memory prepared before the clone.
     unsafe {
-        for fd in &plan.parent_ends {
-            libc::close(*fd);
-        }
         // Tied to the spawning thread, which lives until this child is reaped.
         check(
             plan,
@@ -161,6 +153,11 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 libc::dup2(*fd, target as i32) as _,
             );
         }
+
+        // Only the sync and error pipes stay: the sync pipe reads EOF when the parent dies only
+        // once no copy of its write end is left (a parent killed before the death signal was
+        // armed is then noticed), and other threads' descriptors must not live on in here.
+        crate::process::close_all_but(&mut [plan.sync_fd, plan.err_fd]);
 
         // The parent writes the id maps and places us in the cgroup, then says go. EOF means
         // it gave up: leave without a report.

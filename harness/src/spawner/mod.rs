@@ -195,17 +195,11 @@ fn spawn_on_this_thread(
         .map_err(|e| SpawnError::parent("open", "/dev/null", e))?
         .into();
 
-    let mut plan = child_plan(
+    let plan = child_plan(
         spec,
         [sync_r.as_raw_fd(), err_w.as_raw_fd()],
         [devnull.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()],
     )?;
-    plan.parent_ends = vec![
-        sync_w.as_raw_fd(),
-        err_r.as_raw_fd(),
-        out_r.as_raw_fd(),
-        errout_r.as_raw_fd(),
-    ];
 
     if spec.has(NsType::Time) {
         // Affects only this thread's future children, never the caller's thread.
