@@ -19,6 +19,7 @@ pub mod features;
 pub mod kmatrix;
 pub mod preflight;
 pub(crate) mod process;
+pub(crate) mod random;
 pub mod record;
 pub mod report;
 pub mod rootfs;

@@ -14,29 +14,15 @@ use std::time::Duration;
 /// Poll interval of host-side waits: short next to a container's start-up.
 const POLL: Duration = Duration::from_millis(10);
 
-/// `N` bytes from /dev/urandom (zeros where it could not be read).
-pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| {
-        use std::io::Read;
-        f.read_exact(&mut bytes)
-    });
-    bytes
-}
-
 /// 16 random bytes as hex: nobody could guess it or find it on the disk by accident.
 pub(super) fn token() -> String {
-    let mut bytes: [u8; 16] = random_bytes();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    // The pid and clock keep two tokens apart even if /dev/urandom could not be read.
-    bytes[0] ^= nanos as u8;
-    bytes[1] ^= (nanos >> 8) as u8;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    // One word (no `-`), so that the report's scrubbing of temp names takes all of it.
-    format!("{}_{hex}", std::process::id())
+    // One word (no `-`), so that the report's scrubbing of temp names takes all of it; the pid
+    // keeps the tokens of two runs apart.
+    format!(
+        "{}_{}",
+        std::process::id(),
+        crate::random::hex(&crate::random::bytes::<16>())
+    )
 }
 
 /// A host file outside the rootfs holding an unguessable secret: whoever reads the secret

@@ -22,7 +22,7 @@ const SEGMENT_SIZE: usize = 4096;
 const DRAWS: usize = 8;
 
 fn random_u32() -> u32 {
-    u32::from_ne_bytes(host_side::random_bytes())
+    u32::from_ne_bytes(crate::random::bytes())
 }
 
 /// A positive key, never IPC_PRIVATE (0).

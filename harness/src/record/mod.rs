@@ -185,7 +185,11 @@ impl TempDir {
     /// Makes `<parent or the temp dir>/isoprobe-<purpose>-<pid>-<n>-<random>`.
     pub fn new(purpose: &str, parent: Option<&Path>) -> io::Result<TempDir> {
         // The random part keeps another user of a shared /tmp from taking the name first.
-        let name = format!("{}-{}", crate::cgroup::unique_name(purpose), random_hex());
+        let name = format!(
+            "{}-{}",
+            crate::cgroup::unique_name(purpose),
+            crate::random::hex(&crate::random::bytes::<4>())
+        );
         let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let noted = note(Item::Dir {
             path: parent.join(&name),
@@ -231,18 +235,4 @@ impl Drop for TempDir {
             }
         }
     }
-}
-
-fn random_hex() -> String {
-    let mut bytes = [0u8; 4];
-    // SAFETY: getrandom writes at most `bytes.len()` bytes into `bytes`.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != bytes.len() as isize {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        bytes = nanos.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
