@@ -520,6 +520,7 @@ fn render_list(checks: &[Box<dyn Check>], format: CheckListFormat) -> String {
                 .map(|c| {
                     serde_json::json!({
                         "id": c.id(),
+                        "layer": c.layer().name(),
                         "description": c.description(),
                         "requirements": c.requirements().iter().map(|r| r.to_string()).collect::<Vec<_>>(),
                         "negative_control": c.sabotage().describe(),
@@ -533,8 +534,9 @@ fn render_list(checks: &[Box<dyn Check>], format: CheckListFormat) -> String {
             for c in checks {
                 let reqs: Vec<String> = c.requirements().iter().map(|r| r.to_string()).collect();
                 s.push_str(&format!(
-                    "{}\n    {}\n    needs: {}\n    control: {}\n",
+                    "{}\n    layer: {}\n    {}\n    needs: {}\n    control: {}\n",
                     c.id(),
+                    c.layer().name(),
                     c.description(),
                     reqs.join(", "),
                     c.sabotage().describe()
@@ -552,15 +554,16 @@ fn render_list_markdown(checks: &[Box<dyn Check>]) -> String {
     let cell = |s: &str| s.replace('|', "\\|");
     let mut s = format!(
         "{} checks, each with the negative control that must make it fail:\n\n\
-         | check | what it asserts | needs | its negative control |\n\
-         | --- | --- | --- | --- |\n",
+         | check | layer | what it asserts | needs | its negative control |\n\
+         | --- | --- | --- | --- | --- |\n",
         checks.len()
     );
     for c in checks {
         let reqs: Vec<String> = c.requirements().iter().map(|r| r.to_string()).collect();
         s.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             c.id(),
+            c.layer().name(),
             cell(&c.description()),
             cell(&reqs.join(", ")),
             cell(&c.sabotage().describe())

@@ -155,6 +155,32 @@ impl Ctx<'_> {
     }
 }
 
+/// The layer of isolation a check is about, as `isoprobe list` groups them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layer {
+    /// What namespaces and the root file system keep apart.
+    Namespaces,
+    /// What cgroups limit.
+    Cgroups,
+    /// What the container may still do with what it can reach: capabilities, privileges,
+    /// syscall filters, masked paths, devices, descriptors.
+    Hardening,
+    /// What a runtime does with input an attacker controls: images, working directories.
+    HostileInput,
+}
+
+impl Layer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Namespaces => "namespaces",
+            Layer::Cgroups => "cgroups",
+            Layer::Hardening => "hardening",
+            Layer::HostileInput => "hostile input",
+        }
+    }
+}
+
 /// A check's negative control: the one thing it breaks, and the evidence it must produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Control {
@@ -194,6 +220,19 @@ pub trait Check: Send + Sync {
         match self.sabotage() {
             Sabotage::DropNamespace(ns) => Isolation::base().with_ns(ns),
             _ => Isolation::base(),
+        }
+    }
+    /// Its layer: by default the one its control breaks.
+    fn layer(&self) -> Layer {
+        match self.sabotage() {
+            Sabotage::NoCpuQuota | Sabotage::NoPidsLimit | Sabotage::NoMemoryLimit => {
+                Layer::Cgroups
+            }
+            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs => Layer::Hardening,
+            Sabotage::DropNamespace(_)
+            | Sabotage::RootMode(_)
+            | Sabotage::SharedMounts
+            | Sabotage::KeepOldRoot => Layer::Namespaces,
         }
     }
     /// What it needs from the machine; unmet ones make it a recorded skip.
