@@ -108,6 +108,12 @@ impl PreparedRootfs {
                 dir.display()
             )));
         }
+        if !dir.join("proc").is_dir() {
+            return Err(HarnessError::Usage(format!(
+                "--rootfs `{}` has no /proc directory to mount proc on; create it first",
+                dir.display()
+            )));
+        }
         let user = UserRootfs::new(dir, agent)?;
         user.try_view()?;
         Ok(PreparedRootfs::User(user))
