@@ -135,7 +135,7 @@ fn layer_option(p: &Path) -> Result<String, HostStepError> {
     let s = p.to_str().filter(|s| !s.contains([',', ':', '\\']));
     s.map(str::to_string).ok_or_else(|| {
         HostStepError::new(
-            "use as an overlay layer (its path may not hold `,`, `:` or `\\`, nor be non-UTF-8)",
+            "make an overlay layer of it (a path holding `,`, `:` or `\\`, or not UTF-8, cannot be one)",
             p,
             io::Error::from_raw_os_error(libc::EINVAL),
         )
