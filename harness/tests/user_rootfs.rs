@@ -233,8 +233,90 @@ fn read_only_image_works(name: &str) {
     assert_nothing_of_ours_left(img.path());
 }
 
+/// `isoprobe run --rootfs` SIGKILLed at several moments: the image is as it was, no mount of
+/// the view is on the machine, and of the view only its empty mount-point directories are left
+/// (in a TMPDIR of the test's own, removed here with the spawner's cgroups the kill left:
+/// reclaiming those is `isoprobe clean`'s).
+fn killed_run_leaves_the_image_and_no_mount() {
+    let name = "rootfs-killed::native";
+    require_root!(name);
+    let img = image();
+    let before = listing(img.path());
+    for after_ms in [300, 900, 1_800] {
+        let tmp = tempfile::Builder::new()
+            .prefix("userfs-tmp-")
+            .tempdir()
+            .unwrap();
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
+            .args(["run", "--negative-controls", "--rootfs"])
+            .arg(img.path())
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(after_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(listing(img.path()), before, "killed after {after_ms} ms");
+        assert_nothing_of_ours_left(img.path());
+        let views: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("isoprobe-rootfs-")
+            })
+            .collect();
+        assert_eq!(views.len(), 1, "one view's mount points per run: {views:?}");
+        for v in &views {
+            let mut inside: Vec<String> = fs::read_dir(v)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            inside.sort();
+            assert_eq!(inside, ["layers", "root"], "{}", v.display());
+            for d in ["layers", "root"] {
+                let left = fs::read_dir(v.join(d)).unwrap().count();
+                assert_eq!(
+                    left,
+                    0,
+                    "{}/{d} is not empty after {after_ms} ms",
+                    v.display()
+                );
+            }
+        }
+        remove_cgroups_of(child.id());
+    }
+}
+
+/// The spawner's cgroups of a killed isoprobe, named after its pid; empty once its containers,
+/// which die with it, are gone.
+fn remove_cgroups_of(pid: u32) {
+    let own = format!("isoprobe-spawn-{pid}-");
+    for _ in 0..50 {
+        let left: Vec<String> = common::leftover_cgroups()
+            .into_iter()
+            .filter(|c| c.contains(&own))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        for c in left {
+            let _ = fs::remove_dir(c);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the cgroups of the killed isoprobe {pid} stay");
+}
+
 fn main() {
-    let mut cases = Vec::new();
+    let mut cases = vec![case(
+        "rootfs-killed::native",
+        killed_run_leaves_the_image_and_no_mount,
+    )];
     for name in runtime::NAMES {
         cases.push(case(format!("rootfs::{name}"), move || {
             writable_image_is_untouched(name)
