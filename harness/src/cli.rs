@@ -176,8 +176,8 @@ pub struct RunArgs {
     /// Run only this check (repeatable); default: all.
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
-    /// Run in this rootfs (an unpacked distro image, say) with the agent copied in; default: a
-    /// fresh minimal rootfs holding only the agent.
+    /// Run in a view of this rootfs (an unpacked distro image, say) that nothing writes
+    /// through; default: a fresh minimal rootfs holding only the agent.
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
     /// Use this agent binary instead of the one built into isoprobe.

@@ -49,7 +49,7 @@ pub fn run_checks(
         }
         results.push(match &unavailable {
             Some(why) => unavailable_result(check.as_ref(), why, opts.negative_controls),
-            None => run_one(&ctx, check.as_ref(), opts.negative_controls)?,
+            None => run_one(&ctx, rootfs, check.as_ref(), opts.negative_controls)?,
         });
     }
     Ok(Report {
@@ -109,17 +109,22 @@ fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
     ctx.runtime.unsupported(&check.isolation())
 }
 
-fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResult, HarnessError> {
+fn run_one(
+    ctx: &Ctx,
+    rootfs: &PreparedRootfs,
+    check: &dyn Check,
+    with_control: bool,
+) -> Result<CheckResult, HarnessError> {
     let started = Instant::now();
     if let Some(reason) = unmet(ctx, check) {
         let control = with_control.then(|| format!("check skipped: {reason}"));
         return Ok(skipped(check, reason, control, started));
     }
     let iso = check.isolation();
-    let verdict = interruptible(on_stand_in(ctx, check, &iso))?;
+    let verdict = interruptible(on_stand_in(ctx, rootfs, check, &iso))?;
     let duration_ms = started.elapsed().as_millis() as u64;
     let negative_control = if with_control {
-        Some(run_control(ctx, check)?)
+        Some(run_control(ctx, rootfs, check)?)
     } else {
         None
     };
@@ -138,7 +143,11 @@ fn run_one(ctx: &Ctx, check: &dyn Check, with_control: bool) -> Result<CheckResu
     })
 }
 
-fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessError> {
+fn run_control(
+    ctx: &Ctx,
+    rootfs: &PreparedRootfs,
+    check: &dyn Check,
+) -> Result<ControlResult, HarnessError> {
     let sabotage = check.sabotage();
     let iso = sabotage.apply(&check.isolation());
     let base = ControlResult {
@@ -155,7 +164,7 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
     }
     // A control proves the check can fail only when its judge finds the property violated: a
     // sabotaged run that could not be tested, or could not even be run, proves nothing.
-    let v = match on_stand_in(ctx, check, &iso) {
+    let v = match on_stand_in(ctx, rootfs, check, &iso) {
         Ok(v) => v,
         Err(e) if e.is_interrupt() => return Err(HarnessError::Interrupted),
         Err(e) => Verdict::inconclusive(format!("the sabotaged setup could not be run: {e}")),
@@ -174,9 +183,19 @@ fn run_control(ctx: &Ctx, check: &dyn Check) -> Result<ControlResult, HarnessErr
 
 /// Runs the check under `iso` inside a stand-in host of its own, so that neither it nor the
 /// containers it starts can change the machine (see [`crate::standin`]). A stand-in that cannot
-/// be made leaves the property untested.
-fn on_stand_in(ctx: &Ctx, check: &dyn Check, iso: &Isolation) -> Result<Verdict, RunError> {
-    match StandIn::create().and_then(|host| host.within(|| check.run(ctx, iso))) {
+/// be made leaves the property untested. A user's rootfs is seen through a view mounted in the
+/// stand-in, which goes with it (`rootfs.rs`).
+fn on_stand_in(
+    ctx: &Ctx,
+    rootfs: &PreparedRootfs,
+    check: &dyn Check,
+    iso: &Isolation,
+) -> Result<Verdict, RunError> {
+    let run = || {
+        let _view = rootfs.view()?;
+        check.run(ctx, iso)
+    };
+    match StandIn::create().and_then(|host| host.within(run)) {
         Ok(verdict) => verdict,
         Err(e) => Ok(Verdict::inconclusive(e.to_string())),
     }
@@ -285,7 +304,8 @@ mod tests {
             scratch: std::path::Path::new("/tmp"),
             timeout: Duration::from_secs(1),
         };
-        run_one(&ctx, &check, true)
+        let rootfs = PreparedRootfs::fresh(b"").unwrap();
+        run_one(&ctx, &rootfs, &check, true)
             .unwrap()
             .negative_control
             .unwrap()

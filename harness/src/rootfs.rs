@@ -1,11 +1,12 @@
-//! The rootfs a run uses: a fresh minimal one holding only the agent, or the user's directory
-//! with the agent copied in for the duration of the run.
+//! The rootfs a run uses: a fresh minimal one holding only the agent, or a view of the user's
+//! directory (`view.rs`) that no container, runtime or check can write through.
 //!
 //! The fresh rootfs holds the static agent and the empty directories a runtime expects to
 //! mount over. Nothing else: a check that passes there cannot lean on a shell or libraries that
 //! happen to be in a distro image.
 
 use crate::error::HarnessError;
+use crate::vocabulary::HostStepError;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +14,10 @@ use std::path::{Path, PathBuf};
 
 /// Where the agent sits inside every rootfs isoprobe builds.
 pub const AGENT_IN_ROOTFS: &str = "/isoprobe-agent";
+
+mod view;
+
+pub use view::View;
 
 /// Directories a runtime mounts over or the agent looks into.
 const ROOTFS_DIRS: [&str; 6] = ["proc", "dev", "sys", "tmp", "etc", "run"];
@@ -61,11 +66,19 @@ const AGENT_IN_USER_ROOTFS: &str = "/.isoprobe-agent";
 #[derive(Debug)]
 pub enum PreparedRootfs {
     Fresh(FreshRootfs),
-    /// The user's rootfs; the copied agent is removed on drop.
-    User {
-        dir: PathBuf,
-        agent_copy: PathBuf,
-    },
+    /// The user's rootfs, seen through a view made for each stand-in host ([`Self::view`]).
+    User(UserRootfs),
+}
+
+/// A user's rootfs and what its view is made of: the mount points (an `isoprobe-rootfs-*`
+/// temporary directory, empty on the machine) and the agent to put in it.
+#[derive(Debug)]
+pub struct UserRootfs {
+    image: PathBuf,
+    mount_points: tempfile::TempDir,
+    /// Where the view is mounted, below `mount_points`.
+    root: PathBuf,
+    agent: Vec<u8>,
 }
 
 impl PreparedRootfs {
@@ -79,23 +92,17 @@ impl PreparedRootfs {
 
     pub fn user(dir: &Path, agent: &[u8]) -> Result<PreparedRootfs, HarnessError> {
         check_user_rootfs(dir)?;
-        let agent_copy = dir.join(&AGENT_IN_USER_ROOTFS[1..]);
-        write_executable(&agent_copy, agent).map_err(|e| {
-            HarnessError::Usage(format!(
-                "cannot copy the agent into the rootfs (`{}`: {e}); the rootfs must be writable",
-                agent_copy.display()
-            ))
-        })?;
-        Ok(PreparedRootfs::User {
-            dir: dir.to_path_buf(),
-            agent_copy,
-        })
+        let user = UserRootfs::new(dir, agent)?;
+        user.try_view()?;
+        Ok(PreparedRootfs::User(user))
     }
 
+    /// The rootfs containers are given. For a user's rootfs that is the view's mount point:
+    /// only inside a stand-in host holding a [`Self::view`] does it show the image.
     pub fn path(&self) -> &Path {
         match self {
             PreparedRootfs::Fresh(t) => t.path(),
-            PreparedRootfs::User { dir, .. } => dir,
+            PreparedRootfs::User(u) => u.root(),
         }
     }
 
@@ -103,16 +110,76 @@ impl PreparedRootfs {
     pub fn agent(&self) -> &'static str {
         match self {
             PreparedRootfs::Fresh(_) => AGENT_IN_ROOTFS,
-            PreparedRootfs::User { .. } => AGENT_IN_USER_ROOTFS,
+            PreparedRootfs::User(_) => AGENT_IN_USER_ROOTFS,
+        }
+    }
+
+    /// Makes [`Self::path`] usable on the calling thread, which must be inside a stand-in host:
+    /// for a user's rootfs, mounts its view there (kept while the `View` lives); nothing for
+    /// the fresh rootfs, which is isoprobe's own. The one place a run's rootfs mounts are made.
+    pub fn view(&self) -> Result<Option<View>, HostStepError> {
+        match self {
+            PreparedRootfs::Fresh(_) => Ok(None),
+            PreparedRootfs::User(u) => u.view().map(Some),
         }
     }
 }
 
-impl Drop for PreparedRootfs {
-    fn drop(&mut self) {
-        if let PreparedRootfs::User { agent_copy, .. } = self {
-            let _ = fs::remove_file(agent_copy);
+impl UserRootfs {
+    fn new(image: &Path, agent: &[u8]) -> Result<UserRootfs, HarnessError> {
+        let setup = |e: io::Error| {
+            HarnessError::Setup(format!(
+                "cannot make a mount point for the view of the rootfs in the temp dir: {e}"
+            ))
+        };
+        let image = image
+            .canonicalize()
+            .map_err(|e| HarnessError::Usage(format!("--rootfs `{}`: {e}", image.display())))?;
+        let mount_points = tempfile::Builder::new()
+            .prefix("isoprobe-rootfs-")
+            .tempdir()
+            .map_err(setup)?;
+        view::make_mount_points(mount_points.path()).map_err(setup)?;
+        Ok(UserRootfs {
+            image,
+            root: view::root_of(mount_points.path()),
+            mount_points,
+            agent: agent.to_vec(),
+        })
+    }
+
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn view(&self) -> Result<View, HostStepError> {
+        view::mount(
+            self.mount_points.path(),
+            &self.image,
+            &view::Needs {
+                dirs: &ROOTFS_DIRS,
+                agent: (AGENT_IN_USER_ROOTFS, &self.agent),
+            },
+        )
+    }
+
+    /// Mounts the view once in a throwaway stand-in, so that an image overlayfs cannot use is
+    /// refused before any container starts. Without root there is no stand-in, and no check
+    /// will run: nothing to try.
+    fn try_view(&self) -> Result<(), HarnessError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Ok(());
         }
+        let refused = |e: String| {
+            HarnessError::Usage(format!(
+                "--rootfs `{}`: cannot give containers a view of it: {e}",
+                self.image.display()
+            ))
+        };
+        let host = crate::standin::StandIn::create().map_err(|e| refused(e.to_string()))?;
+        host.within(|| self.view().map(drop))
+            .map_err(|e| refused(e.to_string()))?
+            .map_err(|e| refused(e.to_string()))
     }
 }
 

@@ -1,7 +1,9 @@
 //! `root.old-root-gone`: after pivot_root nothing of the host's root is reachable. The agent
 //! lists its mount points and tries the host path of a canary below every one that is not its
 //! own `/` or `/proc`; a kept old root shows up as an extra mount point the canary is read
-//! through.
+//! through. It also reads the canary at the root of its own mount namespace: a chroot into a
+//! mount point (a view of a user's image entered without pivot_root) has a mount table like a
+//! pivoted root's, but the namespace's root is still the host's.
 
 use super::host_side::{self, Canary};
 use super::{Check, Ctx, Verdict, Control, ShownBy};
@@ -9,6 +11,7 @@ use crate::runtime::RunError;
 use crate::vocabulary::OLD_ROOT;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{OldrootArgs, OldrootOutcome};
+use isoprobe_probes::EscapeEnd;
 use isoprobe_probes::AgentArgs;
 use serde_json::json;
 use std::fs;
@@ -120,14 +123,28 @@ fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
     if let Some(first) = reached.first() {
         violations.push(format!("the host canary was read through `{first}`"));
     }
+    // A refused setns or a path missing there reaches nothing, as under pivot_root.
+    let ns_root_reached = matches!(&p.ns_root, EscapeEnd::Read(t) if t.trim() == secret);
+    if ns_root_reached {
+        violations.push(
+            "the host canary was read at the root of the container's mount namespace: the \
+             container's root is a chroot, and the old root is still mounted beneath it"
+                .to_string(),
+        );
+    }
     Verdict::judge(
         violations,
         untested,
         "only / and /proc are mounted, and the canary was reachable by no path",
-        json!({"mount_points": EXPECTED, "canary_reached_through": []}),
+        json!({
+            "mount_points": EXPECTED,
+            "canary_reached_through": [],
+            "canary_at_namespace_root": false,
+        }),
         json!({
             "extra_mount_points": outermost(&extra),
             "canary_reached_through": reached,
+            "canary_at_namespace_root": ns_root_reached,
         }),
     )
 }
@@ -176,6 +193,7 @@ mod tests {
                 path: "/tmp/c".into(),
                 read: Called::Failed(CallError::from_errno(nix::errno::Errno::ENOENT)),
             }],
+            ns_root: EscapeEnd::Blocked("open /tmp/c: No such file or directory".into()),
         }
     }
 
@@ -213,6 +231,13 @@ mod tests {
             ),
             (with_points(&["/proc"]), "`/` is not among"),
             (reached, "read through `/.old/tmp/c`"),
+            (
+                OldrootOutcome {
+                    ns_root: EscapeEnd::Read(format!("{SECRET}\n")),
+                    ..gone()
+                },
+                "at the root of the container's mount namespace",
+            ),
         ] {
             judge(&p, SECRET).assert_violated(needle);
         }

@@ -163,6 +163,23 @@ fn escape_umount_setns(canary: &str) -> EscapeEnd {
     then_read(run(), canary)
 }
 
+/// The canary read from the root of the agent's own mount namespace: re-entering the namespace
+/// (setns resets the root to the namespace's root, and to what is mounted on top of it) lands
+/// where a pivoted root stands, but below a chroot it lands on the old root, still mounted.
+/// It tells a chroot into a mount point (a view of a user's image) from a pivot_root, which the
+/// mount table alone cannot. Unlike `umount-setns` nothing is detached first, so a root moved
+/// over the old one (`--no-pivot`) is landed on, not passed.
+pub fn read_at_namespace_root(canary: &str) -> EscapeEnd {
+    use nix::sched::{setns, CloneFlags};
+    in_child(|| {
+        let run = || -> Result<(), Stop> {
+            let ns = fs::File::open("/proc/self/ns/mnt").map_err(io("open /proc/self/ns/mnt"))?;
+            setns(ns.as_fd(), CloneFlags::CLONE_NEWNS).map_err(call("setns(mnt)"))
+        };
+        then_read(run(), canary)
+    })
+}
+
 /// Runs `f` in a forked child and brings its result back over a pipe as JSON. A child that
 /// reports nothing made no attempt anyone saw: that is not a block.
 fn in_child(f: impl FnOnce() -> EscapeEnd) -> EscapeEnd {

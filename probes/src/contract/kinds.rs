@@ -205,6 +205,9 @@ pub struct OldrootArgs {
 pub struct OldrootOutcome {
     pub mount_points: Called<Vec<String>>,
     pub reads: Vec<PathRead>,
+    /// The canary's host path read from the root of the agent's own mount namespace (see
+    /// `agent::escape::read_at_namespace_root`).
+    pub ns_root: crate::observation::EscapeEnd,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

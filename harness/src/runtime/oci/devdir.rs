@@ -5,9 +5,10 @@
 //! symlinks (`fd`, `stdin`, `ptmx`, ...) right in the rootfs directory, with mknod, or inside a
 //! user namespace by creating files and binding the host's nodes over them. isoprobe mounts
 //! nothing on `/dev` (the native runtime does not, and `root.old-root-gone` expects only `/`
-//! and `/proc`), so these entries land in the rootfs, which every run of a suite shares (and
-//! which may be the user's own, `--rootfs`). Left there, they would be the next run's starting
-//! point: runc inside a user namespace then fails to bind over a `tty` node a run without one
+//! and `/proc`), so these entries land in the rootfs, which every run of a suite shares (a
+//! user's `--rootfs` is only read: its containers get a view whose upper layer takes these
+//! writes, shared by the runs of one check, see `rootfs/view.rs`). Left there, they would be
+//! the next run's starting point: runc inside a user namespace then fails to bind over a `tty` node a run without one
 //! made (`open .../dev/tty: no such device or address`), and youki fails on any `/dev/fd` it
 //! finds (`failed to symlink defaults: File exists`). So what appeared is removed as soon as
 //! `create` is done: by then the runtime has set the container up (runc has checked its

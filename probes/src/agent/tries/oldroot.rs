@@ -1,7 +1,7 @@
 //! `oldroot`: is anything of the host's root still reachable after the root changed? Lists the
 //! mount points and, below every one that is not the container's own `/` or `/proc`, tries the
 //! canary's host path (an old root kept at `/.old` makes `/.old/HOST_PATH` the canary). Also
-//! tries the host path as it is.
+//! tries the host path as it is, and from the root of its mount namespace.
 
 use super::BadArgument;
 use crate::contract::{CallError, Called, Content, OldrootArgs, OldrootOutcome, PathRead};
@@ -40,6 +40,7 @@ pub fn run(args: &OldrootArgs) -> Result<OldrootOutcome, BadArgument> {
     Ok(OldrootOutcome {
         mount_points: points.map_or_else(Called::Failed, Called::Done),
         reads,
+        ns_root: crate::agent::escape::read_at_namespace_root(canary),
     })
 }
 
