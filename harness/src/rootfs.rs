@@ -172,7 +172,9 @@ impl UserRootfs {
         }
         let refused = |e: String| {
             HarnessError::Usage(format!(
-                "--rootfs `{}`: cannot give containers a view of it: {e}",
+                "--rootfs `{}`: cannot give containers a view of it: {e}; give a directory \
+                 overlayfs can take as a lower layer (a local file system, a path without `,` \
+                 or `:`; a bind mount of it at such a path will do)",
                 self.image.display()
             ))
         };

@@ -50,6 +50,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("a missing rootfs", Setup::Root),
         ("a rootfs that is not a directory", Setup::Root),
         ("a rootfs without `/proc`", Setup::Root),
+        ("a rootfs overlayfs cannot take", Setup::Root),
         ("a report file in a missing directory", Setup::Root),
         ("a report file that is a directory", Setup::Root),
         (
@@ -134,8 +135,11 @@ impl Placeholders {
         write_executable(&script, b"#!/bin/sh\necho {}\n");
         let foreign = dir.path().join("foreign-agent");
         write_executable(&foreign, &foreign_elf());
+        let comma = dir.path().join("image,v1");
+        std::fs::create_dir_all(comma.join("proc")).unwrap();
         let s = |p: &Path| p.display().to_string();
         let values = vec![
+            ("$COMMA_DIR", s(&comma)),
             ("$EMPTY_DIR", s(&empty)),
             ("$SCRIPT", s(&script)),
             ("$FOREIGN_ELF", s(&foreign)),
