@@ -38,7 +38,11 @@ impl Requirement {
         };
         match sabotage {
             Sabotage::DropNamespace(ns) => add(Requirement::Namespace(ns)),
-            Sabotage::SharedMounts | Sabotage::KeepOldRoot | Sabotage::RootMode(_) => {
+            Sabotage::SharedMounts
+            | Sabotage::KeepOldRoot
+            | Sabotage::RootMode(_)
+            | Sabotage::LeakHostFd
+            | Sabotage::CwdResolvedOnHost => {
                 add(Requirement::Namespace(NsType::Mnt))
             }
             _ => {}

@@ -180,6 +180,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
         r.push("bubblewrap 0.8 has no option for a time namespace".into());
     }
     r.extend(process::cgroup_reasons("bwrap", iso));
+    r.extend(process::negative_control_only("bwrap", iso));
     if !iso.make_mounts_private {
         r.push(
             "bwrap always makes the mounts of its namespace slaves of the host's; it cannot \
@@ -252,7 +253,7 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
             push(&["--cap-drop", name]);
         }
     }
-    push(&["--chdir", "/"]);
+    push(&["--chdir", iso.cwd.as_deref().unwrap_or("/")]);
     a.extend(["--bind".into(), rootfs.as_os_str().to_owned(), "/".into()]);
     a.extend(["--proc", "/proc"].map(OsString::from));
     for b in &iso.binds {

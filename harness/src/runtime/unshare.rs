@@ -175,6 +175,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
         r.push("util-linux unshare cannot set a hostname".into());
     }
     r.extend(process::cgroup_reasons("util-linux unshare", iso));
+    r.extend(process::negative_control_only("util-linux unshare", iso));
     if !iso.drop_caps.is_empty() {
         r.push("util-linux unshare cannot drop capabilities from the bounding set".into());
     }
@@ -244,6 +245,9 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String]) -> Vec<OsString> 
     if has(NsType::Mnt) {
         // Mounted after the chroot, so at the rootfs's /proc.
         a.push("--mount-proc=/proc".into());
+    }
+    if let Some(cwd) = &iso.cwd {
+        a.push(format!("--wd={cwd}").into());
     }
     if let (Some(t), true) = (iso.time_offsets, has(NsType::Time)) {
         a.extend(
