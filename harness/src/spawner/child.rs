@@ -38,8 +38,10 @@ pub(super) struct ChildPlan {
     pub no_new_privs: bool,
     /// The working directory, changed to after the root changed.
     pub cwd: Option<CString>,
-    /// Resolve `cwd` before the root changes instead (a negative control).
-    pub cwd_before_root: bool,
+    /// The weak variant a negative control needs: the working directory as a host path under
+    /// the rootfs, looked up on the host just before the root changes (symlinks and `..`
+    /// resolve against the host's root) and entered after it.
+    pub cwd_on_host: Option<CString>,
     /// A host directory's descriptor (opened close-on-exec by the parent) to keep across exec,
     /// or -1.
     pub leak_fd: RawFd,
@@ -69,7 +71,7 @@ impl ChildPlan {
             user: None,
             no_new_privs: false,
             cwd: None,
-            cwd_before_root: false,
+            cwd_on_host: None,
             leak_fd: -1,
             argv: Vec::new(),
             env: Vec::new(),
@@ -221,17 +223,6 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             }
         }
 
-        // The weak variant a negative control needs: the working directory is looked up
-        // while the host's root is still this process's root, and entered after the change.
-        let mut cwd_on_host = -1;
-        if let (Some(cwd), true) = (&plan.cwd, plan.cwd_before_root) {
-            cwd_on_host = libc::open(
-                cwd.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            );
-            check(plan, Step::Chdir, cwd_on_host as _);
-        }
-
         let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
         // Binds and /proc go in before the root changes: the sources are host paths, and inside
         // a user namespace the kernel allows a new proc mount only while a fully visible one
@@ -252,6 +243,18 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 );
             }
         };
+        let open_cwd_on_host = |plan: &ChildPlan| match &plan.cwd_on_host {
+            Some(path) => {
+                let fd = libc::open(
+                    path.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                );
+                check(plan, Step::Chdir, fd as _);
+                fd
+            }
+            None => -1,
+        };
+        let mut cwd_on_host = -1;
         match plan.root_mode {
             RootMode::PivotRoot => {
                 // pivot_root needs the new root to be a mount point.
@@ -266,6 +269,7 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                     ),
                 );
                 mount_into_rootfs(plan);
+                cwd_on_host = open_cwd_on_host(plan);
                 check(
                     plan,
                     Step::ChdirRootfs,
@@ -317,6 +321,7 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             }
             RootMode::Chroot => {
                 mount_into_rootfs(plan);
+                cwd_on_host = open_cwd_on_host(plan);
                 check(plan, Step::Chroot, libc::chroot(plan.rootfs.as_ptr()) as _);
                 check(plan, Step::ChdirRoot, libc::chdir(c"/".as_ptr()) as _);
             }

@@ -340,7 +340,16 @@ fn child_plan(
     if let Some(cwd) = &spec.cwd {
         plan.cwd = Some(cstring("working directory", cwd.as_bytes())?);
     }
-    plan.cwd_before_root = spec.cwd_before_root;
+    if let (Some(cwd), true, false) = (
+        &spec.cwd,
+        spec.cwd_before_root,
+        spec.root_mode == RootMode::None,
+    ) {
+        // Joined as text, as a runtime that resolves it on the host would: `..` and an
+        // absolute symlink then climb out of the rootfs.
+        let on_host = format!("{}/{cwd}", spec.rootfs.display());
+        plan.cwd_on_host = Some(cstring("working directory", on_host.as_bytes())?);
+    }
     plan.argv = spec
         .argv
         .iter()

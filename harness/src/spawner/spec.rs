@@ -46,8 +46,8 @@ pub struct SpawnSpec {
     pub time_offsets: Option<(i64, i64)>,
     /// The working directory the command starts in (after the root changed); `/` when `None`.
     pub cwd: Option<String>,
-    /// Resolve `cwd` before the root changes, on the host (the weak variant a negative
-    /// control needs).
+    /// Resolve `cwd` under the rootfs on the host, before the root changes (the weak variant
+    /// a negative control needs).
     pub cwd_before_root: bool,
     /// A host directory whose descriptor the command inherits (a negative control's leak).
     pub leak_dir: Option<PathBuf>,
