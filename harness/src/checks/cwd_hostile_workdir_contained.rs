@@ -30,7 +30,7 @@ const HOST_LINK: &str = "/hostlink";
 /// The descriptors a runtime may hold while it enters the working directory.
 const PROC_FDS: std::ops::RangeInclusive<u32> = 3..=20;
 /// Enough of a refusal to tell what refused it.
-const SHOWN_REFUSAL: usize = 200;
+const SHOWN_REFUSAL: usize = 400;
 
 /// Every working directory tried, in order.
 fn hostile_cwds() -> Vec<String> {

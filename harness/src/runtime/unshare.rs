@@ -65,6 +65,13 @@ impl Runtime for UnshareRuntime {
                 why: "util-linux unshare --root is a chroot: the old root stays underneath",
             },
             Weakness {
+                check: "cwd.hostile-workdir-contained",
+                why: "with --root and --wd, util-linux unshare chroots and then changes to --wd \
+                      without entering the new root first: a relative --wd (`../../../tmp`) \
+                      resolves from unshare's own working directory on the host, outside the \
+                      root",
+            },
+            Weakness {
                 check: "user.root-is-unprivileged",
                 why: "--map-root-user maps root to host root (--map-users needs newuidmap and a \
                       subuid range)",
@@ -382,6 +389,20 @@ mod tests {
     }
 
     #[test]
+    fn the_working_directory_is_unshares_wd() {
+        assert!(!argv(&Isolation::base()).iter().any(|a| a.starts_with("--wd")));
+        let iso = Isolation {
+            cwd: Some("../../../tmp".into()),
+            ..Isolation::base()
+        };
+        let a = argv(&iso);
+        let wd = a.iter().position(|s| s == "--wd=../../../tmp").unwrap();
+        let root = a.iter().position(|s| s.starts_with("--root=")).unwrap();
+        let agent = a.iter().position(|s| s == "--").unwrap();
+        assert!(root < wd && wd < agent, "{a:?}");
+    }
+
+    #[test]
     fn what_unshare_cannot_express_is_named() {
         let base = Isolation::base();
         let cases: Vec<(Isolation, &str)> = vec![
@@ -439,6 +460,11 @@ mod tests {
                 "no_new_privs",
             ),
             (Sabotage::KeepOldRoot.apply(&base), "no old root"),
+            (Sabotage::LeakHostFd.apply(&base), "leak a host descriptor"),
+            (
+                Sabotage::CwdResolvedOnHost.apply(&base),
+                "resolve the working directory on the host",
+            ),
             (
                 Isolation {
                     user: Some((1000, 1000)),
