@@ -42,9 +42,7 @@ impl Requirement {
             | Sabotage::KeepOldRoot
             | Sabotage::RootMode(_)
             | Sabotage::LeakHostFd
-            | Sabotage::CwdResolvedOnHost => {
-                add(Requirement::Namespace(NsType::Mnt))
-            }
+            | Sabotage::CwdResolvedOnHost => add(Requirement::Namespace(NsType::Mnt)),
             _ => {}
         }
         let base = Isolation::base().namespaces;

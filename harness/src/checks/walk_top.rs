@@ -86,7 +86,10 @@ pub(super) fn reach(walk: &DirWalk, root: &ContainerRoot, secret: &str) -> Reach
 
 /// The canary's path as the `fds` try takes it: relative to the host's root.
 pub(super) fn relative_to_root(path: &Path) -> String {
-    path.display().to_string().trim_start_matches('/').to_string()
+    path.display()
+        .to_string()
+        .trim_start_matches('/')
+        .to_string()
 }
 
 #[cfg(test)]
@@ -151,7 +154,9 @@ mod tests {
             panic!("outside expected")
         };
         assert_eq!(why, "the host canary was read through `/`");
-        assert!(matches!(reach(&failed(), &root, SECRET), Reach::Unknown(w) if w.contains("EACCES") || w.contains("openat ..")));
+        assert!(
+            matches!(reach(&failed(), &root, SECRET), Reach::Unknown(w) if w.contains("EACCES") || w.contains("openat .."))
+        );
     }
 
     #[test]

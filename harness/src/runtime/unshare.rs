@@ -390,7 +390,9 @@ mod tests {
 
     #[test]
     fn the_working_directory_is_unshares_wd() {
-        assert!(!argv(&Isolation::base()).iter().any(|a| a.starts_with("--wd")));
+        assert!(!argv(&Isolation::base())
+            .iter()
+            .any(|a| a.starts_with("--wd")));
         let iso = Isolation {
             cwd: Some("../../../tmp".into()),
             ..Isolation::base()

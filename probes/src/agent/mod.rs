@@ -22,10 +22,8 @@ pub use spin::spin;
 /// a successful escape does not change the root the other observations were made from).
 pub fn observe(args: &AgentArgs) -> Observation {
     // What the agent was handed at start is looked at before it opens anything itself.
-    let (at_start, later): (Vec<&Try>, Vec<&Try>) = args
-        .tries
-        .iter()
-        .partition(|t| matches!(t, Try::Fds(_)));
+    let (at_start, later): (Vec<&Try>, Vec<&Try>) =
+        args.tries.iter().partition(|t| matches!(t, Try::Fds(_)));
     let first: Vec<Tried> = at_start.into_iter().map(tries::run).collect();
     if args.linger_ms > 0 {
         std::thread::sleep(std::time::Duration::from_millis(args.linger_ms));

@@ -6,9 +6,7 @@
 //! top, and the canary opens through it; the host judges which tops are the container's.
 
 use super::BadArgument;
-use crate::contract::{
-    CallError, Called, Content, DirWalk, FdsArgs, FdsOutcome, HeldFd, WalkTop,
-};
+use crate::contract::{CallError, Called, Content, DirWalk, FdsArgs, FdsOutcome, HeldFd, WalkTop};
 use nix::errno::Errno;
 use std::ffi::{CStr, CString};
 use std::fs;
