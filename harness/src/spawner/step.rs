@@ -107,6 +107,9 @@ impl Step {
                  noexec mount: chmod 0755 it, or use a rootfs on an exec mount"
             }
             (Step::Exec, Errno::ENOEXEC) => "the agent is not an executable for this machine",
+            (Step::Chdir, Errno::ENOENT | Errno::ENOTDIR) => {
+                "the working directory must be an existing directory inside the rootfs"
+            }
             (Step::MountProc, Errno::EPERM) => {
                 "a proc mount inside a user namespace needs a new pid namespace and a fully \
                  visible /proc on the host"
