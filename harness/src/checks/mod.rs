@@ -9,6 +9,7 @@
 
 mod host_side;
 mod requirement;
+mod walk_top;
 
 pub use requirement::{Requirement, Unmet};
 
@@ -228,7 +229,10 @@ pub trait Check: Send + Sync {
             Sabotage::NoCpuQuota | Sabotage::NoPidsLimit | Sabotage::NoMemoryLimit => {
                 Layer::Cgroups
             }
-            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs => Layer::Hardening,
+            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs | Sabotage::LeakHostFd => {
+                Layer::Hardening
+            }
+            Sabotage::CwdResolvedOnHost => Layer::HostileInput,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -289,6 +293,8 @@ registry! {
     root_old_root_gone::OldRootGone,
     user_root_is_unprivileged::RootIsUnprivileged,
     proc_host_invisible::HostInvisible,
+    fd_no_host_leak::NoHostLeak,
+    cwd_hostile_workdir_contained::HostileWorkdirContained,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

@@ -65,20 +65,29 @@ impl RunOptions<'_> {
 pub(crate) fn run(cmd: &mut Command, opts: RunOptions) -> Result<Finished, WaitError> {
     let started = Instant::now();
     let keep: Vec<RawFd> = opts.inherit.iter().map(AsRawFd::as_raw_fd).collect();
-    if !keep.is_empty() {
-        // The harness's descriptors stay close-on-exec, so that a container started at the
-        // same time by another thread never inherits them; only this child clears the flag.
-        // SAFETY: fcntl is async-signal-safe and `keep` was allocated before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                for fd in &keep {
-                    if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
+    // The harness's descriptors stay close-on-exec, so that a container started at the
+    // same time by another thread never inherits them; only this child clears the flag.
+    // Descriptors isoprobe itself inherited from whoever started it are made close-on-exec
+    // first: a runtime that passes its descriptors on (bwrap, unshare) would otherwise hand
+    // them to the container, and `fd.no-host-leak` would blame the runtime for them.
+    // SAFETY: close_range and fcntl are async-signal-safe and `keep` was allocated before the
+    // fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Before Linux 5.11 the flag is refused (EINVAL), and what was inherited stays.
+            libc::syscall(
+                libc::SYS_close_range,
+                3,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            for fd in &keep {
+                if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
-                Ok(())
-            });
-        }
+            }
+            Ok(())
+        });
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -170,6 +179,23 @@ mod tests {
         let f = run(&mut cmd, opts).unwrap();
         assert_eq!(f.stdout, b"done\n");
         assert_eq!(seen, b"hello");
+    }
+
+    #[test]
+    fn what_isoprobe_inherited_is_not_passed_on() {
+        // Opened without close-on-exec, as a descriptor isoprobe's own parent left it.
+        // SAFETY: a NUL-terminated path; the descriptor is closed below.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        assert!(fd >= 0);
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args([
+            "-c",
+            &format!("if [ -e /proc/self/fd/{fd} ]; then echo passed; else echo closed; fi"),
+        ]);
+        let f = run(&mut cmd, RunOptions::plain(Duration::from_secs(10)));
+        // SAFETY: the descriptor opened above.
+        unsafe { libc::close(fd) };
+        assert_eq!(f.unwrap().stdout, b"closed\n");
     }
 
     #[test]

@@ -70,6 +70,13 @@ impl Runtime for BwrapRuntime {
                 check: "user.root-is-unprivileged",
                 why: "run as root, bwrap's user namespace maps root to host root",
             },
+            Weakness {
+                check: "cwd.hostile-workdir-contained",
+                why: "bwrap 0.8 enters --chdir while it still holds its descriptor of the \
+                      host's /proc (the lowest free number, 3 here): `--chdir /proc/self/fd/3` \
+                      starts the command in the host's /proc, from where `..` reaches the \
+                      host's root (CVE-2024-21626's pattern; bwrap trusts its arguments)",
+            },
         ]
     }
 
@@ -180,6 +187,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
         r.push("bubblewrap 0.8 has no option for a time namespace".into());
     }
     r.extend(process::cgroup_reasons("bwrap", iso));
+    r.extend(process::negative_control_only("bwrap", iso));
     if !iso.make_mounts_private {
         r.push(
             "bwrap always makes the mounts of its namespace slaves of the host's; it cannot \
@@ -252,7 +260,7 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
             push(&["--cap-drop", name]);
         }
     }
-    push(&["--chdir", "/"]);
+    push(&["--chdir", iso.cwd.as_deref().unwrap_or("/")]);
     a.extend(["--bind".into(), rootfs.as_os_str().to_owned(), "/".into()]);
     a.extend(["--proc", "/proc"].map(OsString::from));
     for b in &iso.binds {
@@ -367,6 +375,16 @@ mod tests {
     }
 
     #[test]
+    fn the_working_directory_is_bwraps_chdir() {
+        assert!(has_seq(&argv(&Isolation::base()), &["--chdir", "/"]));
+        let iso = Isolation {
+            cwd: Some("/proc/self/fd/3".into()),
+            ..Isolation::base()
+        };
+        assert!(has_seq(&argv(&iso), &["--chdir", "/proc/self/fd/3"]));
+    }
+
+    #[test]
     fn a_hostname_without_a_uts_namespace_is_ignored() {
         let iso = Isolation {
             hostname: Some("h1".into()),
@@ -424,6 +442,11 @@ mod tests {
             ),
             (Sabotage::SharedMounts.apply(&base), "slaves"),
             (Sabotage::KeepOldRoot.apply(&base), "old root"),
+            (Sabotage::LeakHostFd.apply(&base), "leak a host descriptor"),
+            (
+                Sabotage::CwdResolvedOnHost.apply(&base),
+                "resolve the working directory on the host",
+            ),
             (
                 Isolation {
                     user: Some((1000, 1000)),

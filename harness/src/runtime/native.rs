@@ -103,6 +103,10 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.time_offsets = iso
         .time_offsets
         .map(|t| (t.monotonic_secs, t.boottime_secs));
+    spec.cwd = iso.cwd.clone();
+    spec.cwd_before_root = iso.cwd_on_host;
+    // The host's root as the spawning thread sees it (a stand-in host's, under the engine).
+    spec.leak_dir = iso.leak_host_dir.then(|| "/".into());
     spec.timeout = job.timeout;
     spec
 }

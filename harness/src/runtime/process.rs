@@ -127,6 +127,24 @@ pub(crate) fn cgroup_reasons(who: &str, iso: &Isolation) -> Vec<String> {
     r
 }
 
+/// What only isoprobe's own spawner can do wrong on request (`who`: "bwrap"): the negative
+/// controls of the descriptor and working-directory checks. Another runtime is never broken on
+/// purpose, so those controls are recorded skips under it; the checks themselves run.
+pub(crate) fn negative_control_only(who: &str, iso: &Isolation) -> Vec<String> {
+    let mut r = Vec::new();
+    if iso.leak_host_dir {
+        r.push(format!(
+            "{who} cannot be made to leak a host descriptor into the container"
+        ));
+    }
+    if iso.cwd_on_host {
+        r.push(format!(
+            "{who} cannot be made to resolve the working directory on the host"
+        ));
+    }
+    r
+}
+
 /// Starts the runtime `cmd` and waits for it, stopping it container first. `inherit` are
 /// descriptors it gets under their own numbers (its command line names them).
 pub(crate) fn run(

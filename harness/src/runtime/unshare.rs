@@ -65,6 +65,13 @@ impl Runtime for UnshareRuntime {
                 why: "util-linux unshare --root is a chroot: the old root stays underneath",
             },
             Weakness {
+                check: "cwd.hostile-workdir-contained",
+                why: "with --root and --wd, util-linux unshare chroots and then changes to --wd \
+                      without entering the new root first: a relative --wd (`../../../tmp`) \
+                      resolves from unshare's own working directory on the host, outside the \
+                      root",
+            },
+            Weakness {
                 check: "user.root-is-unprivileged",
                 why: "--map-root-user maps root to host root (--map-users needs newuidmap and a \
                       subuid range)",
@@ -175,6 +182,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
         r.push("util-linux unshare cannot set a hostname".into());
     }
     r.extend(process::cgroup_reasons("util-linux unshare", iso));
+    r.extend(process::negative_control_only("util-linux unshare", iso));
     if !iso.drop_caps.is_empty() {
         r.push("util-linux unshare cannot drop capabilities from the bounding set".into());
     }
@@ -244,6 +252,9 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String]) -> Vec<OsString> 
     if has(NsType::Mnt) {
         // Mounted after the chroot, so at the rootfs's /proc.
         a.push("--mount-proc=/proc".into());
+    }
+    if let Some(cwd) = &iso.cwd {
+        a.push(format!("--wd={cwd}").into());
     }
     if let (Some(t), true) = (iso.time_offsets, has(NsType::Time)) {
         a.extend(
@@ -378,6 +389,22 @@ mod tests {
     }
 
     #[test]
+    fn the_working_directory_is_unshares_wd() {
+        assert!(!argv(&Isolation::base())
+            .iter()
+            .any(|a| a.starts_with("--wd")));
+        let iso = Isolation {
+            cwd: Some("../../../tmp".into()),
+            ..Isolation::base()
+        };
+        let a = argv(&iso);
+        let wd = a.iter().position(|s| s == "--wd=../../../tmp").unwrap();
+        let root = a.iter().position(|s| s.starts_with("--root=")).unwrap();
+        let agent = a.iter().position(|s| s == "--").unwrap();
+        assert!(root < wd && wd < agent, "{a:?}");
+    }
+
+    #[test]
     fn what_unshare_cannot_express_is_named() {
         let base = Isolation::base();
         let cases: Vec<(Isolation, &str)> = vec![
@@ -435,6 +462,11 @@ mod tests {
                 "no_new_privs",
             ),
             (Sabotage::KeepOldRoot.apply(&base), "no old root"),
+            (Sabotage::LeakHostFd.apply(&base), "leak a host descriptor"),
+            (
+                Sabotage::CwdResolvedOnHost.apply(&base),
+                "resolve the working directory on the host",
+            ),
             (
                 Isolation {
                     user: Some((1000, 1000)),

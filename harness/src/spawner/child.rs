@@ -36,6 +36,15 @@ pub(super) struct ChildPlan {
     pub drop_caps: Vec<u32>,
     pub user: Option<(u32, u32)>,
     pub no_new_privs: bool,
+    /// The working directory, changed to after the root changed.
+    pub cwd: Option<CString>,
+    /// The weak variant a negative control needs: the working directory as a host path under
+    /// the rootfs, looked up on the host just before the root changes (symlinks and `..`
+    /// resolve against the host's root) and entered after it.
+    pub cwd_on_host: Option<CString>,
+    /// A host directory's descriptor (opened close-on-exec by the parent) to keep across exec,
+    /// or -1.
+    pub leak_fd: RawFd,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     argv_ptrs: Vec<*const c_char>,
@@ -61,6 +70,9 @@ impl ChildPlan {
             drop_caps: Vec::new(),
             user: None,
             no_new_privs: false,
+            cwd: None,
+            cwd_on_host: None,
+            leak_fd: -1,
             argv: Vec::new(),
             env: Vec::new(),
             argv_ptrs: Vec::new(),
@@ -157,7 +169,17 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
         // Only the sync and error pipes stay: the sync pipe reads EOF when the parent dies only
         // once no copy of its write end is left (a parent killed before the death signal was
         // armed is then noticed), and other threads' descriptors must not live on in here.
-        crate::process::close_all_but(&mut [plan.sync_fd, plan.err_fd]);
+        crate::process::close_all_but(&mut [plan.sync_fd, plan.err_fd, plan.leak_fd]);
+        // The leak a negative control asks for survives the close above and, with
+        // close-on-exec cleared only here, in this child, the exec: the parent's other
+        // threads never see it without the flag.
+        if plan.leak_fd >= 0 {
+            check(
+                plan,
+                Step::LeakHostFd,
+                libc::fcntl(plan.leak_fd, libc::F_SETFD, 0) as _,
+            );
+        }
 
         // The parent writes the id maps and places us in the cgroup, then says go. EOF means
         // it gave up: leave without a report.
@@ -221,6 +243,18 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 );
             }
         };
+        let open_cwd_on_host = |plan: &ChildPlan| match &plan.cwd_on_host {
+            Some(path) => {
+                let fd = libc::open(
+                    path.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                );
+                check(plan, Step::Chdir, fd as _);
+                fd
+            }
+            None => -1,
+        };
+        let mut cwd_on_host = -1;
         match plan.root_mode {
             RootMode::PivotRoot => {
                 // pivot_root needs the new root to be a mount point.
@@ -235,6 +269,7 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                     ),
                 );
                 mount_into_rootfs(plan);
+                cwd_on_host = open_cwd_on_host(plan);
                 check(
                     plan,
                     Step::ChdirRootfs,
@@ -286,10 +321,20 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             }
             RootMode::Chroot => {
                 mount_into_rootfs(plan);
+                cwd_on_host = open_cwd_on_host(plan);
                 check(plan, Step::Chroot, libc::chroot(plan.rootfs.as_ptr()) as _);
                 check(plan, Step::ChdirRoot, libc::chdir(c"/".as_ptr()) as _);
             }
             RootMode::None => mount_into_rootfs(plan),
+        }
+        // After the root changed and /proc is the container's: the path resolves inside it,
+        // and `/proc/self/fd/N` names only this child's own descriptors (pipes, and the
+        // error pipe is close-on-exec).
+        if cwd_on_host >= 0 {
+            check(plan, Step::Chdir, libc::fchdir(cwd_on_host) as _);
+            libc::close(cwd_on_host);
+        } else if let Some(cwd) = &plan.cwd {
+            check(plan, Step::Chdir, libc::chdir(cwd.as_ptr()) as _);
         }
 
         if let Some(h) = &plan.hostname {

@@ -195,11 +195,22 @@ fn spawn_on_this_thread(
         .map_err(|e| SpawnError::parent("open", "/dev/null", e))?
         .into();
 
-    let plan = child_plan(
+    let mut plan = child_plan(
         spec,
         [sync_r.as_raw_fd(), err_w.as_raw_fd()],
         [devnull.as_raw_fd(), out_w.as_raw_fd(), errout_w.as_raw_fd()],
     )?;
+    // Close-on-exec here, so that no other thread's child inherits it; the child clears the
+    // flag for itself.
+    let leak: Option<OwnedFd> = match &spec.leak_dir {
+        Some(dir) => Some(
+            fs::File::open(dir)
+                .map_err(|e| SpawnError::parent("open the directory to leak", dir, e))?
+                .into(),
+        ),
+        None => None,
+    };
+    plan.leak_fd = leak.as_ref().map_or(-1, |fd| fd.as_raw_fd());
 
     if spec.has(NsType::Time) {
         // Affects only this thread's future children, never the caller's thread.
@@ -248,7 +259,7 @@ fn spawn_on_this_thread(
         })
     })?;
     let mut child = ChildGuard::new(pid, process::sigkill);
-    drop((sync_r, err_w, out_w, errout_w, devnull));
+    drop((sync_r, err_w, out_w, errout_w, devnull, leak));
 
     let host_nspid = process::read_nspid(pid.as_raw());
     if spec.has(NsType::User) {
@@ -326,6 +337,19 @@ fn child_plan(
     plan.drop_caps = spec.drop_caps.clone();
     plan.user = spec.user;
     plan.no_new_privs = spec.no_new_privs;
+    if let Some(cwd) = &spec.cwd {
+        plan.cwd = Some(cstring("working directory", cwd.as_bytes())?);
+    }
+    if let (Some(cwd), true, false) = (
+        &spec.cwd,
+        spec.cwd_before_root,
+        spec.root_mode == RootMode::None,
+    ) {
+        // Joined as text, as a runtime that resolves it on the host would: `..` and an
+        // absolute symlink then climb out of the rootfs.
+        let on_host = format!("{}/{cwd}", spec.rootfs.display());
+        plan.cwd_on_host = Some(cstring("working directory", on_host.as_bytes())?);
+    }
     plan.argv = spec
         .argv
         .iter()
@@ -370,6 +394,8 @@ fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
             .join(", ")
             .into(),
         Step::Exec => PathBuf::from(&spec.argv[0]),
+        Step::Chdir => spec.cwd.as_deref().unwrap_or("/").into(),
+        Step::LeakHostFd => spec.leak_dir.clone().unwrap_or_else(|| "-".into()),
         Step::DetachOldRoot | Step::ChdirRoot | Step::MakeMountsPrivate => "/".into(),
         _ => "-".into(),
     }

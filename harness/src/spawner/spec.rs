@@ -44,6 +44,13 @@ pub struct SpawnSpec {
     /// Monotonic and boottime offsets in seconds of the time namespace: the spawn thread
     /// unshares it and writes them before the clone, so the child starts inside it.
     pub time_offsets: Option<(i64, i64)>,
+    /// The working directory the command starts in (after the root changed); `/` when `None`.
+    pub cwd: Option<String>,
+    /// Resolve `cwd` under the rootfs on the host, before the root changes (the weak variant
+    /// a negative control needs).
+    pub cwd_before_root: bool,
+    /// A host directory whose descriptor the command inherits (a negative control's leak).
+    pub leak_dir: Option<PathBuf>,
     /// argv[0] is a path inside the rootfs.
     pub argv: Vec<String>,
     pub env: Vec<String>,
@@ -67,6 +74,9 @@ impl SpawnSpec {
             no_new_privs: false,
             user: None,
             time_offsets: None,
+            cwd: None,
+            cwd_before_root: false,
+            leak_dir: None,
             argv,
             env: vec!["PATH=/".into()],
             timeout: Duration::from_secs(30),

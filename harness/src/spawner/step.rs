@@ -9,6 +9,7 @@ use nix::errno::Errno;
 pub enum Step {
     ParentDeathSignal = 1,
     RedirectStdio,
+    LeakHostFd,
     WaitForParent,
     SetGid,
     SetUid,
@@ -22,6 +23,7 @@ pub enum Step {
     DetachOldRoot,
     Chroot,
     ChdirRoot,
+    Chdir,
     SetHostname,
     DropCapability,
     SetGroups,
@@ -31,9 +33,10 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 23] = [
         Step::ParentDeathSignal,
         Step::RedirectStdio,
+        Step::LeakHostFd,
         Step::WaitForParent,
         Step::SetGid,
         Step::SetUid,
@@ -47,6 +50,7 @@ impl Step {
         Step::DetachOldRoot,
         Step::Chroot,
         Step::ChdirRoot,
+        Step::Chdir,
         Step::SetHostname,
         Step::DropCapability,
         Step::SetGroups,
@@ -76,6 +80,8 @@ impl Step {
             Step::DetachOldRoot => "detach the old root",
             Step::Chroot => "chroot",
             Step::ChdirRoot => "chdir /",
+            Step::Chdir => "chdir to the working directory",
+            Step::LeakHostFd => "keep the host descriptor open across exec",
             Step::SetHostname => "sethostname",
             Step::DropCapability => "prctl(PR_CAPBSET_DROP)",
             Step::SetGroups => "setgroups(0)",
@@ -101,6 +107,9 @@ impl Step {
                  noexec mount: chmod 0755 it, or use a rootfs on an exec mount"
             }
             (Step::Exec, Errno::ENOEXEC) => "the agent is not an executable for this machine",
+            (Step::Chdir, Errno::ENOENT | Errno::ENOTDIR) => {
+                "the working directory must be an existing directory inside the rootfs"
+            }
             (Step::MountProc, Errno::EPERM) => {
                 "a proc mount inside a user namespace needs a new pid namespace and a fully \
                  visible /proc on the host"

@@ -45,6 +45,12 @@ pub struct Isolation {
     /// Clock offsets of the time namespace (needs `NsType::Time`).
     pub time_offsets: Option<TimeOffsets>,
     pub binds: Vec<Bind>,
+    /// The process's working directory inside the container (`process.cwd`); `None` is `/`.
+    pub cwd: Option<String>,
+    /// Resolve `cwd` on the host, before the root changes (on only in a negative control).
+    pub cwd_on_host: bool,
+    /// Hand the container a descriptor of the host's root (on only in a negative control).
+    pub leak_host_dir: bool,
 }
 
 impl Isolation {
@@ -66,6 +72,9 @@ impl Isolation {
             user: None,
             time_offsets: None,
             binds: Vec::new(),
+            cwd: None,
+            cwd_on_host: false,
+            leak_host_dir: false,
         }
     }
 

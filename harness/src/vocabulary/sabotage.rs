@@ -25,6 +25,10 @@ pub enum Sabotage {
     KeepCapabilities,
     /// Leave no_new_privs unset.
     AllowNewPrivs,
+    /// Keep a descriptor of the host's root open across exec into the container.
+    LeakHostFd,
+    /// Resolve the working directory on the host, before the root changes.
+    CwdResolvedOnHost,
 }
 
 impl Sabotage {
@@ -39,6 +43,10 @@ impl Sabotage {
             Sabotage::KeepOldRoot => "old root not detached after pivot_root".to_string(),
             Sabotage::KeepCapabilities => "full capability bounding set".to_string(),
             Sabotage::AllowNewPrivs => "no_new_privs not set".to_string(),
+            Sabotage::LeakHostFd => "a descriptor of the host's root leaked in".to_string(),
+            Sabotage::CwdResolvedOnHost => {
+                "working directory resolved on the host before the root change".to_string()
+            }
         }
     }
 
@@ -64,6 +72,8 @@ impl Sabotage {
             Sabotage::KeepOldRoot => out.detach_old_root = false,
             Sabotage::KeepCapabilities => out.drop_caps.clear(),
             Sabotage::AllowNewPrivs => out.no_new_privs = false,
+            Sabotage::LeakHostFd => out.leak_host_dir = true,
+            Sabotage::CwdResolvedOnHost => out.cwd_on_host = true,
         }
         out
     }
@@ -96,5 +106,7 @@ mod tests {
         );
         assert!(!Sabotage::SharedMounts.apply(&iso).make_mounts_private);
         assert!(!Sabotage::KeepOldRoot.apply(&iso).detach_old_root);
+        assert!(Sabotage::LeakHostFd.apply(&iso).leak_host_dir);
+        assert!(Sabotage::CwdResolvedOnHost.apply(&iso).cwd_on_host);
     }
 }

@@ -6,6 +6,7 @@ mod escape;
 mod spin;
 pub mod tries;
 
+use crate::contract::{Tried, Try};
 use crate::observation::{NsId, Observation, Reading};
 use crate::parse;
 use crate::{AgentArgs, NsType};
@@ -20,6 +21,10 @@ pub use spin::spin;
 /// cheap reads first, then the CPU spin, then the escape (which runs in forked children so that
 /// a successful escape does not change the root the other observations were made from).
 pub fn observe(args: &AgentArgs) -> Observation {
+    // What the agent was handed at start is looked at before it opens anything itself.
+    let (at_start, later): (Vec<&Try>, Vec<&Try>) =
+        args.tries.iter().partition(|t| matches!(t, Try::Fds(_)));
+    let first: Vec<Tried> = at_start.into_iter().map(tries::run).collect();
     if args.linger_ms > 0 {
         std::thread::sleep(std::time::Duration::from_millis(args.linger_ms));
     }
@@ -30,7 +35,8 @@ pub fn observe(args: &AgentArgs) -> Observation {
     if let Some(canary) = &args.escape_canary {
         obs.escape = Some(attempt_escapes(canary));
     }
-    obs.tried = args.tries.iter().map(tries::run).collect();
+    obs.tried = first;
+    obs.tried.extend(later.into_iter().map(tries::run));
     obs
 }
 

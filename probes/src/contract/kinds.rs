@@ -262,3 +262,56 @@ pub struct UsernsOutcome {
 
 /// The name of the file the `userns` try creates; the host judges its owner.
 pub const USERNS_CREATED: &str = "created-by-container";
+
+/// What the agent holds at start: its open descriptors, its working directory and its root,
+/// each directory walked up by `..` to the top, and the host's canary tried through every top.
+/// `canary` is the canary's host path relative to the host's root (no leading `/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdsArgs {
+    pub canary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdsOutcome {
+    /// The container's `/`.
+    pub root: Called<DirWalk>,
+    /// The working directory (`.`).
+    pub cwd: Called<DirWalk>,
+    /// The kernel's own `getcwd` text: `(unreachable)` leads a directory outside the root.
+    pub getcwd: Called<String>,
+    /// Every descriptor open when the agent started.
+    pub fds: Called<Vec<HeldFd>>,
+}
+
+/// A directory, where `..` led from it, and the canary tried from there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirWalk {
+    pub dev: u64,
+    pub ino: u64,
+    pub top: Called<WalkTop>,
+}
+
+/// Where `..` stopped changing the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalkTop {
+    pub dev: u64,
+    pub ino: u64,
+    /// The top as the agent's /proc names it.
+    pub path: Called<String>,
+    /// How many `..` it took.
+    pub steps: u32,
+    /// `openat(top, canary)`, read-only: its first bytes when it opened.
+    pub canary: Called<Content>,
+}
+
+/// One open descriptor: what /proc/self/fd/N points to, its file type, and for a directory
+/// its walk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFd {
+    pub fd: i32,
+    pub target: Called<String>,
+    /// `directory`, `regular`, `pipe`, `socket`, `char`, `block`, `symlink` or `unknown`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<DirWalk>,
+}

@@ -92,6 +92,7 @@ contract! {
     Alloc(AllocArgs) => AllocOutcome as "alloc",
     Caps(CapsArgs) => CapsOutcome as "caps",
     Clocks(ClocksArgs) => ClocksOutcome as "clocks",
+    Fds(FdsArgs) => FdsOutcome as "fds",
     Forks(ForksArgs) => ForksOutcome as "forks",
     Hostproc(HostprocArgs) => HostprocOutcome as "hostproc",
     Ids(IdsArgs) => Ids as "ids",

@@ -128,7 +128,7 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
         )
         .args(input.argv.clone())
         .env(vec!["PATH=/".to_string()])
-        .cwd("/")
+        .cwd(iso.cwd.as_deref().unwrap_or("/"))
         .capabilities(
             // Root under native: exec gives it every capability of the bounding set, and
             // nothing inheritable or ambient.
@@ -490,6 +490,17 @@ mod tests {
             .map(|n| n["type"].as_str().unwrap().to_string())
             .collect();
         assert!(types.contains("uts") && types.contains("time"), "{types:?}");
+    }
+
+    #[test]
+    fn the_working_directory_is_passed_as_given() {
+        for cwd in ["/proc/self/fd/7", "/../../..", "../../../tmp", "/hostlink"] {
+            let c = config(&Isolation {
+                cwd: Some(cwd.into()),
+                ..Isolation::base()
+            });
+            assert_eq!(c["process"]["cwd"], cwd);
+        }
     }
 
     #[test]

@@ -140,6 +140,11 @@ impl Runtime for OciRuntime {
                 self.who()
             ));
         }
+        if let Some(reason) =
+            super::process::joined(super::process::negative_control_only(&self.who(), iso))
+        {
+            return Some(reason);
+        }
         if !iso.detach_old_root {
             return Some(if self.no_pivot(iso) {
                 "with --no-pivot the rootfs is moved over / and chrooted into: there is no \

@@ -8,6 +8,7 @@
 mod alloc;
 mod caps;
 mod clocks;
+mod fds;
 mod forks;
 mod hostproc;
 mod ids;
@@ -34,6 +35,7 @@ pub fn run(t: &Try) -> Tried {
         Try::Alloc(a) => alloc::run(a).into(),
         Try::Caps(_) => caps::run().into(),
         Try::Clocks(_) => clocks::run().into(),
+        Try::Fds(a) => fds::run(a).map_or_else(refused, Tried::from),
         Try::Forks(a) => forks::run(a).into(),
         Try::Hostproc(a) => hostproc::run(a).map_or_else(refused, Tried::from),
         Try::Ids(_) => ids::run().into(),
