@@ -62,6 +62,10 @@ impl RunOptions<'_> {
 }
 
 /// Starts `cmd` and waits for it.
+/// Where marking inherited descriptors one by one stops (kernels without `close_range`'s
+/// CLOSE_RANGE_CLOEXEC).
+const INHERITED_FD_BOUND: libc::c_int = 4096;
+
 pub(crate) fn run(cmd: &mut Command, opts: RunOptions) -> Result<Finished, WaitError> {
     let started = Instant::now();
     let keep: Vec<RawFd> = opts.inherit.iter().map(AsRawFd::as_raw_fd).collect();
@@ -74,13 +78,22 @@ pub(crate) fn run(cmd: &mut Command, opts: RunOptions) -> Result<Finished, WaitE
     // fork.
     unsafe {
         cmd.pre_exec(move || {
-            // Before Linux 5.11 the flag is refused (EINVAL), and what was inherited stays.
-            libc::syscall(
+            let marked = libc::syscall(
                 libc::SYS_close_range,
                 3,
                 libc::c_uint::MAX,
                 libc::CLOSE_RANGE_CLOEXEC,
             );
+            // Before Linux 5.11 the flag is refused (EINVAL): one descriptor at a time, up to
+            // a bound far above what isoprobe ever holds.
+            if marked < 0 {
+                for fd in 3..INHERITED_FD_BOUND {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                    }
+                }
+            }
             for fd in &keep {
                 if libc::fcntl(*fd, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
