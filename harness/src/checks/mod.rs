@@ -228,7 +228,10 @@ pub trait Check: Send + Sync {
             Sabotage::NoCpuQuota | Sabotage::NoPidsLimit | Sabotage::NoMemoryLimit => {
                 Layer::Cgroups
             }
-            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs => Layer::Hardening,
+            Sabotage::KeepCapabilities
+            | Sabotage::AllowNewPrivs
+            | Sabotage::NoMasking
+            | Sabotage::NoReadonlyPaths => Layer::Hardening,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -289,6 +292,8 @@ registry! {
     root_old_root_gone::OldRootGone,
     user_root_is_unprivileged::RootIsUnprivileged,
     proc_host_invisible::HostInvisible,
+    proc_sensitive_masked::SensitiveMasked,
+    proc_sensitive_readonly::SensitiveReadonly,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

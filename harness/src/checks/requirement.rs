@@ -38,9 +38,11 @@ impl Requirement {
         };
         match sabotage {
             Sabotage::DropNamespace(ns) => add(Requirement::Namespace(ns)),
-            Sabotage::SharedMounts | Sabotage::KeepOldRoot | Sabotage::RootMode(_) => {
-                add(Requirement::Namespace(NsType::Mnt))
-            }
+            Sabotage::SharedMounts
+            | Sabotage::KeepOldRoot
+            | Sabotage::RootMode(_)
+            | Sabotage::NoMasking
+            | Sabotage::NoReadonlyPaths => add(Requirement::Namespace(NsType::Mnt)),
             _ => {}
         }
         let base = Isolation::base().namespaces;

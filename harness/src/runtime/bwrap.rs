@@ -86,10 +86,16 @@ impl Runtime for BwrapRuntime {
             block: block_r.as_raw_fd(),
         };
         let mut cmd = Command::new(&bin);
-        cmd.args(args(job.isolation, job.rootfs, &job.agent_argv(), fds))
-            .env_clear()
-            .env("PATH", "/")
-            .current_dir("/");
+        cmd.args(args(
+            job.isolation,
+            job.rootfs,
+            &job.agent_argv(),
+            fds,
+            host_kind,
+        ))
+        .env_clear()
+        .env("PATH", "/")
+        .current_dir("/");
 
         let seen: RefCell<Seen> = RefCell::new(Seen::default());
         let mut release = Some(block_w);
@@ -211,9 +217,60 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     r
 }
 
+/// What a path to mask is where bwrap would find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Absent,
+    File,
+    Dir,
+}
+
+/// The kind of a masked path as the host (the stand-in) sees it: the container's /proc and
+/// /sys show the same kernel's files, and bwrap fails on a mount target that is missing, so
+/// an absent path is left out (as runc leaves it).
+fn host_kind(path: &str) -> Kind {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Kind::Dir,
+        Ok(_) => Kind::File,
+        Err(_) => Kind::Absent,
+    }
+}
+
+/// /sys, masks and read-only paths, after /proc and the binds:
+/// - bwrap has no sysfs option: `/sys` is the host's, bound read-only (as runc does when the
+///   container has no network namespace of its own);
+/// - a masked file gets `/dev/null` bound read-only over it, a masked directory an empty
+///   tmpfs remounted read-only;
+/// - a read-only path is bound from the host read-only over itself (`--ro-bind-try`, skipped
+///   when the host has no such path): bwrap's bind sources are host paths, and these hold the
+///   same kernel's files (sysctls under /proc/sys/net follow the opener's network namespace).
+fn cover_args(iso: &Isolation, kind_of: impl Fn(&str) -> Kind) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    if iso.mount_sys {
+        a.extend(["--ro-bind", "/sys", "/sys"].map(String::from));
+    }
+    for p in &iso.masked_paths {
+        match kind_of(p) {
+            Kind::Absent => {}
+            Kind::File => a.extend(["--ro-bind", "/dev/null", p].map(String::from)),
+            Kind::Dir => a.extend(["--tmpfs", p, "--remount-ro", p].map(String::from)),
+        }
+    }
+    for p in &iso.readonly_paths {
+        a.extend(["--ro-bind-try", p, p].map(String::from));
+    }
+    a
+}
+
 /// bwrap's command line for `iso`; `agent_argv` is the agent's path inside the rootfs and its
-/// arguments.
-fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<OsString> {
+/// arguments; `kind_of` says what a path to mask is.
+fn args(
+    iso: &Isolation,
+    rootfs: &Path,
+    agent_argv: &[String],
+    fds: Fds,
+    kind_of: impl Fn(&str) -> Kind,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     // The container dies with bwrap, and bwrap with the harness's thread that started it.
@@ -262,6 +319,7 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
             OsString::from(&b.target),
         ]);
     }
+    a.extend(cover_args(iso, kind_of).into_iter().map(OsString::from));
     a.extend(
         [
             "--info-fd".to_string(),
@@ -290,6 +348,11 @@ mod tests {
             Path::new("/tmp/r"),
             &["/isoprobe-agent".into(), "--linger-ms".into(), "5".into()],
             FDS,
+            |p| match p {
+                "/proc/keys" => Kind::File,
+                "/sys/firmware" => Kind::Dir,
+                _ => Kind::Absent,
+            },
         )
         .into_iter()
         .map(|s| s.into_string().unwrap())
@@ -364,6 +427,34 @@ mod tests {
         );
         assert!(has_seq(&a, &["--bind", "/src", "/tmp"]));
         assert!(unsupported_reasons(&iso).is_empty());
+    }
+
+    #[test]
+    fn sys_masks_and_read_only_paths_follow_proc_and_the_binds() {
+        let iso = Isolation {
+            mount_sys: true,
+            masked_paths: ["/proc/keys", "/proc/kcore", "/sys/firmware"]
+                .map(String::from)
+                .to_vec(),
+            readonly_paths: vec!["/proc/sys".into()],
+            ..Isolation::base().with_ns(NsType::Net)
+        };
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--ro-bind", "/sys", "/sys"]));
+        assert!(has_seq(&a, &["--ro-bind", "/dev/null", "/proc/keys"]));
+        assert!(has_seq(
+            &a,
+            &["--tmpfs", "/sys/firmware", "--remount-ro", "/sys/firmware"]
+        ));
+        assert!(!a.iter().any(|s| s == "/proc/kcore"), "absent: left out");
+        assert!(has_seq(&a, &["--ro-bind-try", "/proc/sys", "/proc/sys"]));
+        let proc = a.iter().position(|s| s == "--proc").unwrap();
+        let sys = a.iter().position(|s| s == "/sys").unwrap();
+        let keys = a.iter().position(|s| s == "/proc/keys").unwrap();
+        assert!(proc < sys && sys < keys, "{a:?}");
+        assert!(unsupported_reasons(&iso).is_empty());
+        let plain = argv(&Isolation::base());
+        assert!(!plain.iter().any(|s| s == "/sys" || s == "--ro-bind-try"));
     }
 
     #[test]

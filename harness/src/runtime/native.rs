@@ -103,6 +103,9 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.time_offsets = iso
         .time_offsets
         .map(|t| (t.monotonic_secs, t.boottime_secs));
+    spec.mount_sys = iso.mount_sys;
+    spec.masked_paths = iso.masked_paths.clone();
+    spec.readonly_paths = iso.readonly_paths.clone();
     spec.timeout = job.timeout;
     spec
 }

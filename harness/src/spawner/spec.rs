@@ -44,6 +44,13 @@ pub struct SpawnSpec {
     /// Monotonic and boottime offsets in seconds of the time namespace: the spawn thread
     /// unshares it and writes them before the clone, so the child starts inside it.
     pub time_offsets: Option<(i64, i64)>,
+    /// Mount a read-only sysfs at `/sys` of the rootfs.
+    pub mount_sys: bool,
+    /// Paths inside the container masked after /proc and /sys are mounted (see
+    /// `Isolation::masked_paths`); absent ones are skipped.
+    pub masked_paths: Vec<String>,
+    /// Paths inside the container bound read-only onto themselves; absent ones are skipped.
+    pub readonly_paths: Vec<String>,
     /// argv[0] is a path inside the rootfs.
     pub argv: Vec<String>,
     pub env: Vec<String>,
@@ -67,6 +74,9 @@ impl SpawnSpec {
             no_new_privs: false,
             user: None,
             time_offsets: None,
+            mount_sys: false,
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
             argv,
             env: vec!["PATH=/".into()],
             timeout: Duration::from_secs(30),

@@ -17,6 +17,9 @@ pub enum Step {
     BindRootfs,
     BindMount,
     MountProc,
+    MountSys,
+    MaskPath,
+    ReadonlyPath,
     ChdirRootfs,
     PivotRoot,
     DetachOldRoot,
@@ -31,7 +34,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 24] = [
         Step::ParentDeathSignal,
         Step::RedirectStdio,
         Step::WaitForParent,
@@ -42,6 +45,9 @@ impl Step {
         Step::BindRootfs,
         Step::BindMount,
         Step::MountProc,
+        Step::MountSys,
+        Step::MaskPath,
+        Step::ReadonlyPath,
         Step::ChdirRootfs,
         Step::PivotRoot,
         Step::DetachOldRoot,
@@ -71,6 +77,9 @@ impl Step {
             Step::BindRootfs => "bind-mount the rootfs",
             Step::BindMount => "bind-mount into the rootfs",
             Step::MountProc => "mount proc",
+            Step::MountSys => "mount sysfs",
+            Step::MaskPath => "mask a path (/dev/null or a read-only tmpfs over it)",
+            Step::ReadonlyPath => "bind a path read-only onto itself",
             Step::ChdirRootfs => "chdir into the rootfs",
             Step::PivotRoot => "pivot_root",
             Step::DetachOldRoot => "detach the old root",
@@ -104,6 +113,14 @@ impl Step {
             (Step::MountProc, Errno::EPERM) => {
                 "a proc mount inside a user namespace needs a new pid namespace and a fully \
                  visible /proc on the host"
+            }
+            (Step::MountSys, Errno::EPERM) => {
+                "a sysfs mount needs CAP_SYS_ADMIN over the network namespace: give the \
+                 container a network namespace of its own"
+            }
+            (Step::ReadonlyPath, Errno::EPERM) => {
+                "a read-only remount that clears a locked flag (nosuid, nodev, noexec) is \
+                 refused in a user namespace"
             }
             (_, Errno::EPERM) => "run isoprobe as root (with CAP_SYS_ADMIN)",
             _ => "",

@@ -45,6 +45,16 @@ pub struct Isolation {
     /// Clock offsets of the time namespace (needs `NsType::Time`).
     pub time_offsets: Option<TimeOffsets>,
     pub binds: Vec<Bind>,
+    /// Mount a fresh sysfs, read-only, at `/sys` (with a network namespace: sysfs shows the
+    /// network devices of the mounter's).
+    pub mount_sys: bool,
+    /// Paths inside the container made to show nothing: a file covered by `/dev/null`, a
+    /// directory by an empty read-only tmpfs (OCI `linux.maskedPaths`). A path the kernel does
+    /// not have is left alone.
+    pub masked_paths: Vec<String>,
+    /// Paths inside the container bound read-only onto themselves (OCI
+    /// `linux.readonlyPaths`). A path the kernel does not have is left alone.
+    pub readonly_paths: Vec<String>,
 }
 
 impl Isolation {
@@ -66,6 +76,9 @@ impl Isolation {
             user: None,
             time_offsets: None,
             binds: Vec::new(),
+            mount_sys: false,
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
         }
     }
 

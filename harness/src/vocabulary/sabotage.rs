@@ -25,6 +25,10 @@ pub enum Sabotage {
     KeepCapabilities,
     /// Leave no_new_privs unset.
     AllowNewPrivs,
+    /// Mask no path.
+    NoMasking,
+    /// Make no path read-only.
+    NoReadonlyPaths,
 }
 
 impl Sabotage {
@@ -39,6 +43,8 @@ impl Sabotage {
             Sabotage::KeepOldRoot => "old root not detached after pivot_root".to_string(),
             Sabotage::KeepCapabilities => "full capability bounding set".to_string(),
             Sabotage::AllowNewPrivs => "no_new_privs not set".to_string(),
+            Sabotage::NoMasking => "no masked paths".to_string(),
+            Sabotage::NoReadonlyPaths => "no read-only paths".to_string(),
         }
     }
 
@@ -64,6 +70,8 @@ impl Sabotage {
             Sabotage::KeepOldRoot => out.detach_old_root = false,
             Sabotage::KeepCapabilities => out.drop_caps.clear(),
             Sabotage::AllowNewPrivs => out.no_new_privs = false,
+            Sabotage::NoMasking => out.masked_paths.clear(),
+            Sabotage::NoReadonlyPaths => out.readonly_paths.clear(),
         }
         out
     }
@@ -96,5 +104,18 @@ mod tests {
         );
         assert!(!Sabotage::SharedMounts.apply(&iso).make_mounts_private);
         assert!(!Sabotage::KeepOldRoot.apply(&iso).detach_old_root);
+        let hardened = Isolation {
+            mount_sys: true,
+            masked_paths: vec!["/proc/keys".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            ..iso.clone()
+        };
+        let unmasked = Sabotage::NoMasking.apply(&hardened);
+        assert!(unmasked.masked_paths.is_empty());
+        assert_eq!(unmasked.readonly_paths, hardened.readonly_paths);
+        assert!(unmasked.mount_sys);
+        let writable = Sabotage::NoReadonlyPaths.apply(&hardened);
+        assert!(writable.readonly_paths.is_empty());
+        assert_eq!(writable.masked_paths, hardened.masked_paths);
     }
 }

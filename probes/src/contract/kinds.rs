@@ -218,8 +218,12 @@ pub struct PathSeen {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Seen {
     /// Bytes read from the start, up to the try's bound.
-    File { bytes: u64 },
-    Dir { entries: u64 },
+    File {
+        bytes: u64,
+    },
+    Dir {
+        entries: u64,
+    },
 }
 
 impl Seen {

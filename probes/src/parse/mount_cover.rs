@@ -46,9 +46,15 @@ mod tests {
     }
 
     #[rstest]
-    #[case::read_only_bind_of_a_directory("/proc/sys/kernel/core_pattern", cover("/proc/sys", true))]
+    #[case::read_only_bind_of_a_directory(
+        "/proc/sys/kernel/core_pattern",
+        cover("/proc/sys", true)
+    )]
     #[case::the_bind_itself("/proc/sys", cover("/proc/sys", true))]
-    #[case::read_only_bind_of_a_file("/proc/irq/default_smp_affinity", cover("/proc/irq/default_smp_affinity", true))]
+    #[case::read_only_bind_of_a_file(
+        "/proc/irq/default_smp_affinity",
+        cover("/proc/irq/default_smp_affinity", true)
+    )]
     #[case::a_sibling_stays_on_proc("/proc/irq/24/smp_affinity", cover("/proc", false))]
     #[case::not_a_prefix_by_text("/proc/sysrq-trigger", cover("/proc", false))]
     #[case::tmpfs_over_a_directory("/proc/acpi/x", cover("/proc/acpi", true))]
