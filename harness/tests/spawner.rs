@@ -101,6 +101,20 @@ fn bad_specs_are_refused_before_anything_starts() {
             },
             "hostname",
         ),
+        (
+            SpawnSpec {
+                masked_paths: vec!["proc/keys".into()],
+                ..spec(&r)
+            },
+            "must be absolute",
+        ),
+        (
+            SpawnSpec {
+                readonly_paths: vec!["/proc/../etc".into()],
+                ..spec(&r)
+            },
+            "without `..`",
+        ),
     ];
     for (s, needle) in cases {
         match spawn(&s) {
@@ -156,5 +170,58 @@ fn chroot_mode_and_user_namespace_work() {
     let out = spawn(&s).expect("spawn");
     let obs: Observation = serde_json::from_slice(&out.stdout).expect("observation");
     assert_eq!(obs.uid, 0, "root inside the user namespace");
+    common::assert_nothing_left_behind();
+}
+
+/// Masks and read-only binds are made in a user namespace too, where a read-only remount that
+/// dropped the proc mount's locked nosuid/nodev/noexec would be refused, and where sysfs needs
+/// the container's own network namespace. A path the kernel lacks is left alone.
+#[test]
+#[serial(machine)]
+fn masks_and_read_only_binds_work_in_a_user_namespace() {
+    use isoprobe_probes::contract::{MaskedArgs, MaskedOutcome, ReadonlyArgs, ReadonlyOutcome};
+    use isoprobe_probes::AgentArgs;
+    require_root!("masks_and_read_only_binds_work_in_a_user_namespace");
+    let r = rootfs();
+    let mut s = spec(&r);
+    s.namespaces.extend([NsType::User, NsType::Net]);
+    s.mount_sys = true;
+    s.masked_paths = ["/proc/timer_list", "/sys/firmware", "/proc/isoprobe-absent"]
+        .map(String::from)
+        .to_vec();
+    s.readonly_paths = vec!["/proc/sys".into(), "/proc/isoprobe-absent".into()];
+    let args = AgentArgs::trying(MaskedArgs {
+        paths: s.masked_paths.clone(),
+    })
+    .with_try(ReadonlyArgs {
+        paths: vec!["/proc/sys/kernel/core_pattern".into()],
+    });
+    s.argv.extend(args.to_argv());
+    let out = spawn(&s).expect("spawn");
+    let obs: Observation = serde_json::from_slice(&out.stdout).expect("observation");
+    let masked = obs.tried::<MaskedOutcome>().expect("masked outcome");
+    for p in &masked.paths[..2] {
+        assert!(
+            p.seen.done().is_some_and(|s| !s.has_content()),
+            "{}: {:?}",
+            p.path,
+            p.seen
+        );
+    }
+    assert_eq!(masked.paths[2].seen.errno(), Some("ENOENT"));
+    let ro = obs.tried::<ReadonlyOutcome>().expect("readonly outcome");
+    // Root of a user namespace may not write a host-wide sysctl anyway (EACCES comes first);
+    // the bind's own read-only flag shows the remount was made.
+    let refused = ro.opens[0].open.errno();
+    assert!(
+        matches!(refused, Some("EROFS" | "EACCES")),
+        "{:?}",
+        ro.opens[0]
+    );
+    let mount = ro.opens[0].mount.done().expect("mount");
+    assert!(
+        mount.read_only && mount.mount_point == "/proc/sys",
+        "{mount:?}"
+    );
     common::assert_nothing_left_behind();
 }

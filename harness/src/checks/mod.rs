@@ -233,6 +233,10 @@ pub trait Check: Send + Sync {
                 Layer::Hardening
             }
             Sabotage::CwdResolvedOnHost => Layer::HostileInput,
+            Sabotage::KeepCapabilities
+            | Sabotage::AllowNewPrivs
+            | Sabotage::NoMasking
+            | Sabotage::NoReadonlyPaths => Layer::Hardening,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -295,6 +299,8 @@ registry! {
     proc_host_invisible::HostInvisible,
     fd_no_host_leak::NoHostLeak,
     cwd_hostile_workdir_contained::HostileWorkdirContained,
+    proc_sensitive_masked::SensitiveMasked,
+    proc_sensitive_readonly::SensitiveReadonly,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

@@ -43,6 +43,9 @@ impl Requirement {
             | Sabotage::RootMode(_)
             | Sabotage::LeakHostFd
             | Sabotage::CwdResolvedOnHost => add(Requirement::Namespace(NsType::Mnt)),
+            Sabotage::NoMasking | Sabotage::NoReadonlyPaths => {
+                add(Requirement::Namespace(NsType::Mnt))
+            }
             _ => {}
         }
         let base = Isolation::base().namespaces;

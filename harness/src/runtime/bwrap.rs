@@ -16,12 +16,15 @@
 //! bwrap reports its child's host pid on `--info-fd`; the child waits on `--block-fd` until the
 //! harness has read the child's NSpid, so that the pid is read while the agent still lives.
 
+mod covers;
+
 use super::process::{self, Binary};
 use super::{
     capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Unavailable,
 };
 use crate::process::SideChannel;
 use crate::vocabulary::{ExitKind, RootMode};
+use covers::{cover_args, host_kind, Kind};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -93,10 +96,16 @@ impl Runtime for BwrapRuntime {
             block: block_r.as_raw_fd(),
         };
         let mut cmd = Command::new(&bin);
-        cmd.args(args(job.isolation, job.rootfs, &job.agent_argv(), fds))
-            .env_clear()
-            .env("PATH", "/")
-            .current_dir("/");
+        cmd.args(args(
+            job.isolation,
+            job.rootfs,
+            &job.agent_argv(),
+            fds,
+            host_kind,
+        ))
+        .env_clear()
+        .env("PATH", "/")
+        .current_dir("/");
 
         let seen: RefCell<Seen> = RefCell::new(Seen::default());
         let mut release = Some(block_w);
@@ -220,8 +229,14 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
 }
 
 /// bwrap's command line for `iso`; `agent_argv` is the agent's path inside the rootfs and its
-/// arguments.
-fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<OsString> {
+/// arguments; `kind_of` says what a path to mask is.
+fn args(
+    iso: &Isolation,
+    rootfs: &Path,
+    agent_argv: &[String],
+    fds: Fds,
+    kind_of: impl Fn(&str) -> Kind,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     // The container dies with bwrap, and bwrap with the harness's thread that started it.
@@ -270,6 +285,7 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
             OsString::from(&b.target),
         ]);
     }
+    a.extend(cover_args(iso, kind_of).into_iter().map(OsString::from));
     a.extend(
         [
             "--info-fd".to_string(),
@@ -298,6 +314,11 @@ mod tests {
             Path::new("/tmp/r"),
             &["/isoprobe-agent".into(), "--linger-ms".into(), "5".into()],
             FDS,
+            |p| match p {
+                "/proc/keys" => Kind::File,
+                "/sys/firmware" => Kind::Dir,
+                _ => Kind::Absent,
+            },
         )
         .into_iter()
         .map(|s| s.into_string().unwrap())
@@ -382,6 +403,34 @@ mod tests {
             ..Isolation::base()
         };
         assert!(has_seq(&argv(&iso), &["--chdir", "/proc/self/fd/3"]));
+    }
+
+    #[test]
+    fn sys_masks_and_read_only_paths_follow_proc_and_the_binds() {
+        let iso = Isolation {
+            mount_sys: true,
+            masked_paths: ["/proc/keys", "/proc/kcore", "/sys/firmware"]
+                .map(String::from)
+                .to_vec(),
+            readonly_paths: vec!["/proc/sys".into()],
+            ..Isolation::base().with_ns(NsType::Net)
+        };
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--ro-bind", "/sys", "/sys"]));
+        assert!(has_seq(&a, &["--ro-bind", "/dev/null", "/proc/keys"]));
+        assert!(has_seq(
+            &a,
+            &["--tmpfs", "/sys/firmware", "--remount-ro", "/sys/firmware"]
+        ));
+        assert!(!a.iter().any(|s| s == "/proc/kcore"), "absent: left out");
+        assert!(has_seq(&a, &["--ro-bind-try", "/proc/sys", "/proc/sys"]));
+        let proc = a.iter().position(|s| s == "--proc").unwrap();
+        let sys = a.iter().position(|s| s == "/sys").unwrap();
+        let keys = a.iter().position(|s| s == "/proc/keys").unwrap();
+        assert!(proc < sys && sys < keys, "{a:?}");
+        assert!(unsupported_reasons(&iso).is_empty());
+        let plain = argv(&Isolation::base());
+        assert!(!plain.iter().any(|s| s == "/sys" || s == "--ro-bind-try"));
     }
 
     #[test]

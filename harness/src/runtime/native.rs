@@ -107,6 +107,9 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.cwd_before_root = iso.cwd_on_host;
     // The host's root as the spawning thread sees it (a stand-in host's, under the engine).
     spec.leak_dir = iso.leak_host_dir.then(|| "/".into());
+    spec.mount_sys = iso.mount_sys;
+    spec.masked_paths = iso.masked_paths.clone();
+    spec.readonly_paths = iso.readonly_paths.clone();
     spec.timeout = job.timeout;
     spec
 }

@@ -203,6 +203,23 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
                 .into(),
         );
     }
+    if !iso.masked_paths.is_empty() {
+        r.push(
+            "util-linux unshare cannot mask paths: it mounts /proc itself after the harness's \
+             last chance to mount over it, and has no option to cover a path"
+                .into(),
+        );
+    }
+    if !iso.readonly_paths.is_empty() {
+        r.push(
+            "util-linux unshare cannot make paths read-only: it mounts /proc itself after the \
+             harness's last chance to bind over it, and has no option for it"
+                .into(),
+        );
+    }
+    if iso.mount_sys {
+        r.push("util-linux unshare has no option to mount sysfs".into());
+    }
     if !iso.binds.is_empty() && !iso.make_mounts_private {
         r.push(
             "binds are made in a private mount namespace around unshare, so its mounts cannot \
@@ -484,6 +501,27 @@ mod tests {
                     ..base.clone()
                 },
                 "shared",
+            ),
+            (
+                Isolation {
+                    masked_paths: vec!["/proc/keys".into()],
+                    ..base.clone()
+                },
+                "cannot mask paths",
+            ),
+            (
+                Isolation {
+                    readonly_paths: vec!["/proc/sys".into()],
+                    ..base.clone()
+                },
+                "cannot make paths read-only",
+            ),
+            (
+                Isolation {
+                    mount_sys: true,
+                    ..base.clone()
+                },
+                "mount sysfs",
             ),
         ];
         for (iso, needle) in cases {

@@ -30,6 +30,12 @@ pub(super) struct ChildPlan {
     /// (host source, target on the host path of the rootfs)
     pub binds: Vec<(CString, CString)>,
     pub proc_target: Option<CString>,
+    /// Where a read-only sysfs goes (host path of the rootfs's /sys).
+    pub sys_target: Option<CString>,
+    /// Host paths (in the rootfs, below the new /proc or /sys) to mask, then to make
+    /// read-only; each is looked at in the child, as only there is the new /proc mounted.
+    pub masks: Vec<CString>,
+    pub readonly: Vec<CString>,
     /// Where the old root goes when it is kept (`None`: detach it).
     pub put_old: Option<CString>,
     pub hostname: Option<CString>,
@@ -65,6 +71,9 @@ impl ChildPlan {
             rootfs,
             binds: Vec::new(),
             proc_target: None,
+            sys_target: None,
+            masks: Vec::new(),
+            readonly: Vec::new(),
             put_old: None,
             hostname: None,
             drop_caps: Vec::new(),
@@ -146,6 +155,68 @@ fn raw_setresuid(uid: libc::uid_t) -> libc::c_long {
 fn raw_setresgid(gid: libc::gid_t) -> libc::c_long {
     // SAFETY: a system call without pointers.
     unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }
+}
+
+/// The mount flags a read-only remount of a bind keeps from the mount it was made from: a
+/// remount replaces them all, and one that clears a locked flag fails in a user namespace.
+/// statvfs's `ST_*` bits have the values of the `MS_*` ones.
+const KEPT_MOUNT_FLAGS: libc::c_ulong = libc::MS_NOSUID
+    | libc::MS_NODEV
+    | libc::MS_NOEXEC
+    | libc::MS_NOATIME
+    | libc::MS_NODIRATIME
+    | libc::MS_RELATIME;
+
+/// Whether the last call failed because the path does not exist: what a kernel lacks is left
+/// alone, as runc does, and the check records it.
+fn absent() -> bool {
+    nix::errno::Errno::last() == nix::errno::Errno::ENOENT
+}
+
+/// Covers `path` as runc does: `/dev/null` over a file, an empty read-only tmpfs over a
+/// directory. The source is the host's `/dev/null`, reachable because this runs before the
+/// root changes (the rootfs need not have a `/dev/null` of its own).
+fn mask(plan: &ChildPlan, path: &CStr) {
+    // SAFETY: stat into a zeroed struct on this stack; mount on prepared C strings.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::stat(path.as_ptr(), &mut st) < 0 {
+            if absent() {
+                return;
+            }
+            fail(plan, Step::MaskPath);
+        }
+        let rc = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            mount(c"tmpfs", path, Some(c"tmpfs"), flags)
+        } else {
+            mount(c"/dev/null", path, None, libc::MS_BIND)
+        };
+        check(plan, Step::MaskPath, rc);
+    }
+}
+
+/// Binds `path` onto itself and remounts that bind read-only, keeping the flags it had.
+fn make_readonly(plan: &ChildPlan, path: &CStr) {
+    if mount(path, path, None, libc::MS_BIND | libc::MS_REC) < 0 {
+        if absent() {
+            return;
+        }
+        fail(plan, Step::ReadonlyPath);
+    }
+    // SAFETY: statvfs into a zeroed struct on this stack. glibc takes the flags from statfs's
+    // f_flags (valid since Linux 2.6.36) and allocates nothing.
+    let kept = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        check(
+            plan,
+            Step::ReadonlyPath,
+            libc::statvfs(path.as_ptr(), &mut st) as _,
+        );
+        st.f_flag as libc::c_ulong & KEPT_MOUNT_FLAGS
+    };
+    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
+    check(plan, Step::ReadonlyPath, mount(path, path, None, flags));
 }
 
 /// Runs in the cloned child. Never returns: it execs or exits.
@@ -241,6 +312,25 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                     Step::MountProc,
                     mount(c"proc", target, Some(c"proc"), proc_flags),
                 );
+            }
+            if let Some(target) = &plan.sys_target {
+                check(
+                    plan,
+                    Step::MountSys,
+                    mount(
+                        c"sysfs",
+                        target,
+                        Some(c"sysfs"),
+                        proc_flags | libc::MS_RDONLY,
+                    ),
+                );
+            }
+            // After /proc and /sys, which hold what they cover.
+            for path in &plan.masks {
+                mask(plan, path);
+            }
+            for path in &plan.readonly {
+                make_readonly(plan, path);
             }
         };
         let open_cwd_on_host = |plan: &ChildPlan| match &plan.cwd_on_host {

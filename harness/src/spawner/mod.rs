@@ -133,6 +133,24 @@ pub fn validate(spec: &SpawnSpec) -> Result<(), SpawnError> {
             ));
         }
     }
+    if spec.mount_sys && spec.root_mode != RootMode::None && !host_path_of(spec, "/sys").is_dir() {
+        return invalid(format!(
+            "rootfs `{}` has no /sys directory to mount sysfs on; create it",
+            spec.rootfs.display()
+        ));
+    }
+    let covered = spec.masked_paths.iter().chain(&spec.readonly_paths);
+    if let Some(bad) = covered
+        .clone()
+        .find(|p| !p.starts_with('/') || p.split('/').any(|c| c == ".."))
+    {
+        return invalid(format!(
+            "masked or read-only path `{bad}` must be absolute, without `..`"
+        ));
+    }
+    if (covered.count() > 0 || spec.mount_sys) && !spec.has(NsType::Mnt) {
+        return invalid("masked and read-only paths and /sys need a mount namespace".into());
+    }
     if spec.time_offsets.is_some() && !spec.has(NsType::Time) {
         return invalid("time offsets need a time namespace".into());
     }
@@ -327,6 +345,17 @@ fn child_plan(
             ));
         }
         plan.proc_target = Some(path_c("proc path", &host_path_of(spec, "/proc"))?);
+        if spec.mount_sys {
+            plan.sys_target = Some(path_c("sys path", &host_path_of(spec, "/sys"))?);
+        }
+        for p in &spec.masked_paths {
+            plan.masks
+                .push(path_c("masked path", &host_path_of(spec, p))?);
+        }
+        for p in &spec.readonly_paths {
+            plan.readonly
+                .push(path_c("read-only path", &host_path_of(spec, p))?);
+        }
     }
     if !spec.detach_old_root {
         plan.put_old = Some(path_c("old root", &host_path_of(spec, OLD_ROOT))?);
@@ -386,6 +415,9 @@ fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
             spec.rootfs.clone()
         }
         Step::MountProc => host_path_of(spec, "/proc"),
+        Step::MountSys => host_path_of(spec, "/sys"),
+        Step::MaskPath => spec.masked_paths.join(", ").into(),
+        Step::ReadonlyPath => spec.readonly_paths.join(", ").into(),
         Step::BindMount => spec
             .binds
             .iter()

@@ -51,6 +51,13 @@ pub struct SpawnSpec {
     pub cwd_before_root: bool,
     /// A host directory whose descriptor the command inherits (a negative control's leak).
     pub leak_dir: Option<PathBuf>,
+    /// Mount a read-only sysfs at `/sys` of the rootfs.
+    pub mount_sys: bool,
+    /// Paths inside the container masked after /proc and /sys are mounted (see
+    /// `Isolation::masked_paths`); absent ones are skipped.
+    pub masked_paths: Vec<String>,
+    /// Paths inside the container bound read-only onto themselves; absent ones are skipped.
+    pub readonly_paths: Vec<String>,
     /// argv[0] is a path inside the rootfs.
     pub argv: Vec<String>,
     pub env: Vec<String>,
@@ -77,6 +84,9 @@ impl SpawnSpec {
             cwd: None,
             cwd_before_root: false,
             leak_dir: None,
+            mount_sys: false,
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
             argv,
             env: vec!["PATH=/".into()],
             timeout: Duration::from_secs(30),

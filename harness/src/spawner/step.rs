@@ -18,6 +18,9 @@ pub enum Step {
     BindRootfs,
     BindMount,
     MountProc,
+    MountSys,
+    MaskPath,
+    ReadonlyPath,
     ChdirRootfs,
     PivotRoot,
     DetachOldRoot,
@@ -33,7 +36,8 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 23] = [
+    // A slice, so that a new step is one line here and no count to keep.
+    const ALL: &'static [Step] = &[
         Step::ParentDeathSignal,
         Step::RedirectStdio,
         Step::LeakHostFd,
@@ -45,6 +49,9 @@ impl Step {
         Step::BindRootfs,
         Step::BindMount,
         Step::MountProc,
+        Step::MountSys,
+        Step::MaskPath,
+        Step::ReadonlyPath,
         Step::ChdirRootfs,
         Step::PivotRoot,
         Step::DetachOldRoot,
@@ -60,7 +67,7 @@ impl Step {
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
-        Step::ALL.into_iter().find(|s| *s as u32 == n)
+        Step::ALL.iter().copied().find(|s| *s as u32 == n)
     }
 
     pub fn name(self) -> &'static str {
@@ -75,6 +82,9 @@ impl Step {
             Step::BindRootfs => "bind-mount the rootfs",
             Step::BindMount => "bind-mount into the rootfs",
             Step::MountProc => "mount proc",
+            Step::MountSys => "mount sysfs",
+            Step::MaskPath => "mask a path (/dev/null or a read-only tmpfs over it)",
+            Step::ReadonlyPath => "bind a path read-only onto itself",
             Step::ChdirRootfs => "chdir into the rootfs",
             Step::PivotRoot => "pivot_root",
             Step::DetachOldRoot => "detach the old root",
@@ -113,6 +123,14 @@ impl Step {
             (Step::MountProc, Errno::EPERM) => {
                 "a proc mount inside a user namespace needs a new pid namespace and a fully \
                  visible /proc on the host"
+            }
+            (Step::MountSys, Errno::EPERM) => {
+                "a sysfs mount needs CAP_SYS_ADMIN over the network namespace: give the \
+                 container a network namespace of its own"
+            }
+            (Step::ReadonlyPath, Errno::EPERM) => {
+                "a read-only remount that clears a locked flag (nosuid, nodev, noexec) is \
+                 refused in a user namespace"
             }
             (_, Errno::EPERM) => "run isoprobe as root (with CAP_SYS_ADMIN)",
             _ => "",

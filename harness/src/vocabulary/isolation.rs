@@ -51,6 +51,16 @@ pub struct Isolation {
     pub cwd_on_host: bool,
     /// Hand the container a descriptor of the host's root (on only in a negative control).
     pub leak_host_dir: bool,
+    /// Mount a fresh sysfs, read-only, at `/sys` (with a network namespace: sysfs shows the
+    /// network devices of the mounter's).
+    pub mount_sys: bool,
+    /// Paths inside the container made to show nothing: a file covered by `/dev/null`, a
+    /// directory by an empty read-only tmpfs (OCI `linux.maskedPaths`). A path the kernel does
+    /// not have is left alone.
+    pub masked_paths: Vec<String>,
+    /// Paths inside the container bound read-only onto themselves (OCI
+    /// `linux.readonlyPaths`). A path the kernel does not have is left alone.
+    pub readonly_paths: Vec<String>,
 }
 
 impl Isolation {
@@ -75,6 +85,9 @@ impl Isolation {
             cwd: None,
             cwd_on_host: false,
             leak_host_dir: false,
+            mount_sys: false,
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
         }
     }
 

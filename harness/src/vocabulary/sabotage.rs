@@ -29,6 +29,10 @@ pub enum Sabotage {
     LeakHostFd,
     /// Resolve the working directory on the host, before the root changes.
     CwdResolvedOnHost,
+    /// Mask no path.
+    NoMasking,
+    /// Make no path read-only.
+    NoReadonlyPaths,
 }
 
 impl Sabotage {
@@ -47,6 +51,8 @@ impl Sabotage {
             Sabotage::CwdResolvedOnHost => {
                 "working directory resolved on the host before the root change".to_string()
             }
+            Sabotage::NoMasking => "no masked paths".to_string(),
+            Sabotage::NoReadonlyPaths => "no read-only paths".to_string(),
         }
     }
 
@@ -74,6 +80,8 @@ impl Sabotage {
             Sabotage::AllowNewPrivs => out.no_new_privs = false,
             Sabotage::LeakHostFd => out.leak_host_dir = true,
             Sabotage::CwdResolvedOnHost => out.cwd_on_host = true,
+            Sabotage::NoMasking => out.masked_paths.clear(),
+            Sabotage::NoReadonlyPaths => out.readonly_paths.clear(),
         }
         out
     }
@@ -108,5 +116,18 @@ mod tests {
         assert!(!Sabotage::KeepOldRoot.apply(&iso).detach_old_root);
         assert!(Sabotage::LeakHostFd.apply(&iso).leak_host_dir);
         assert!(Sabotage::CwdResolvedOnHost.apply(&iso).cwd_on_host);
+        let hardened = Isolation {
+            mount_sys: true,
+            masked_paths: vec!["/proc/keys".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            ..iso.clone()
+        };
+        let unmasked = Sabotage::NoMasking.apply(&hardened);
+        assert!(unmasked.masked_paths.is_empty());
+        assert_eq!(unmasked.readonly_paths, hardened.readonly_paths);
+        assert!(unmasked.mount_sys);
+        let writable = Sabotage::NoReadonlyPaths.apply(&hardened);
+        assert!(writable.readonly_paths.is_empty());
+        assert_eq!(writable.masked_paths, hardened.masked_paths);
     }
 }

@@ -194,6 +194,48 @@ pub struct NnpOutcome {
     pub helper_error: Option<String>,
 }
 
+/// What each path shows: a file's first bytes counted (never kept), a directory's entries
+/// counted. Asked of the paths a runtime should mask (see `agent::tries::masked`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedArgs {
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedOutcome {
+    pub paths: Vec<PathSeen>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathSeen {
+    pub path: String,
+    pub seen: Called<Seen>,
+}
+
+/// How much of a path could be read: only sizes, so that no key or kernel memory is ever
+/// copied into a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Seen {
+    /// Bytes read from the start, up to the try's bound.
+    File {
+        bytes: u64,
+    },
+    Dir {
+        entries: u64,
+    },
+}
+
+impl Seen {
+    /// Something was read.
+    pub fn has_content(&self) -> bool {
+        match *self {
+            Seen::File { bytes } => bytes > 0,
+            Seen::Dir { entries } => entries > 0,
+        }
+    }
+}
+
 /// Is anything of the host's root reachable? Tries the absolute host path `canary` as it is
 /// and below every mount point but `/` and `/proc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +276,34 @@ pub struct SysctlOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
     pub ok: bool,
+}
+
+/// Opens each file (under /proc) for writing and closes it without writing, and names the
+/// mount each one is on with its read-only flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadonlyArgs {
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadonlyOutcome {
+    pub opens: Vec<WriteOpen>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOpen {
+    pub path: String,
+    /// `open(O_WRONLY)`; when it worked the descriptor was closed with nothing written.
+    pub open: Called<Done>,
+    /// The mount the path is on, from /proc/self/mountinfo.
+    pub mount: Called<MountCover>,
+}
+
+/// The mount a path is on, and whether that mount is read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountCover {
+    pub mount_point: String,
+    pub read_only: bool,
 }
 
 /// Who the container's root is: its ids and maps, a file it creates in the bound host

@@ -97,10 +97,12 @@ contract! {
     Hostproc(HostprocArgs) => HostprocOutcome as "hostproc",
     Ids(IdsArgs) => Ids as "ids",
     Ipc(IpcArgs) => IpcOutcome as "ipc",
+    Masked(MaskedArgs) => MaskedOutcome as "masked",
     Mnt(MntArgs) => MntOutcome as "mnt",
     Net(NetArgs) => NetOutcome as "net",
     Nnp(NnpArgs) => NnpOutcome as "nnp",
     Oldroot(OldrootArgs) => OldrootOutcome as "oldroot",
+    Readonly(ReadonlyArgs) => ReadonlyOutcome as "readonly",
     Sysctl(SysctlArgs) => SysctlOutcome as "sysctl",
     Userns(UsernsArgs) => UsernsOutcome as "userns",
 }

@@ -8,7 +8,7 @@ use super::*;
 use proptest::prelude::*;
 
 /// Every sample a parser of this folder is tested on.
-const SAMPLES: [&str; 28] = [
+const SAMPLES: [&str; 29] = [
     "proc/cgroup-hybrid",
     "proc/cgroup-v1-cpu-cpuacct",
     "proc/cgroup-v2",
@@ -16,6 +16,7 @@ const SAMPLES: [&str; 28] = [
     "proc/cgroups-hybrid",
     "proc/filesystems",
     "proc/mountinfo-hybrid",
+    "proc/mountinfo-readonly-proc",
     "proc/mountinfo-v1-cpu-cpuacct",
     "proc/mountinfo-v2",
     "proc/net-dev",
@@ -171,6 +172,8 @@ fn every_parser(text: &str, other: &str) {
     let _ = parse_nspid(text);
     let _ = proc_pids(text.split_whitespace());
     let _ = mount_points(text);
+    let _ = mount_covering(text, other);
+    let _ = mount_covering(text, "/proc/sys/kernel/core_pattern");
     let _ = cgroup_path(text, None);
     let _ = cgroup_path(text, Some(other));
     let _ = cgroup_path(text, Some("cpu"));

@@ -1,8 +1,8 @@
 //! `Isolation` -> `config.json`: a straight mapping, so that an OCI runtime gives the agent what
 //! the native spawner gives it for the same isolation (proc at /proc, `PATH=/`, the full
 //! capability set of root minus the dropped ones), and nothing else (no /dev, no masked or
-//! read-only paths, no rlimits, no seccomp): a check must see the runtime's isolation, not
-//! extras the native runtime would not have.
+//! read-only paths or /sys unless the isolation asks, no rlimits, no seccomp): a check must
+//! see the runtime's isolation, not extras the native runtime would not have.
 
 use crate::runtime::capability;
 
@@ -175,6 +175,21 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
                 .map_err(err("/dev tmpfs"))?,
         );
     }
+    if iso.mount_sys {
+        mounts.push(
+            MountBuilder::default()
+                .destination("/sys")
+                .typ("sysfs")
+                .source("sysfs")
+                .options(
+                    ["nosuid", "noexec", "nodev", "ro"]
+                        .map(String::from)
+                        .to_vec(),
+                )
+                .build()
+                .map_err(err("sysfs mount"))?,
+        );
+    }
     for b in &iso.binds {
         mounts.push(
             MountBuilder::default()
@@ -205,10 +220,11 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
         .rootfs_propagation(input.rootfs_propagation)
         .build()
         .map_err(err("linux section"))?;
-    // oci-spec's `Linux::default` masks and write-protects paths under /proc and /sys; the
-    // native runtime does neither.
-    linux.set_masked_paths(None);
-    linux.set_readonly_paths(None);
+    // oci-spec's `Linux::default` masks and write-protects paths under /proc and /sys; only
+    // what the isolation asks for is kept, as the native runtime does.
+    let listed = |paths: &[String]| (!paths.is_empty()).then(|| paths.to_vec());
+    linux.set_masked_paths(listed(&iso.masked_paths));
+    linux.set_readonly_paths(listed(&iso.readonly_paths));
     if iso.namespaces.contains(&NsType::User) {
         let map = IdMap::DEFAULT;
         let mapping = LinuxIdMappingBuilder::default()
@@ -501,6 +517,32 @@ mod tests {
             });
             assert_eq!(c["process"]["cwd"], cwd);
         }
+    }
+
+    #[test]
+    fn masked_and_read_only_paths_and_sysfs_only_when_asked() {
+        let iso = Isolation {
+            mount_sys: true,
+            masked_paths: vec!["/proc/keys".into(), "/sys/firmware".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            ..Isolation::base().with_ns(NsType::Net)
+        };
+        let c = config(&iso);
+        assert_eq!(
+            c["linux"]["maskedPaths"],
+            json!(["/proc/keys", "/sys/firmware"])
+        );
+        assert_eq!(c["linux"]["readonlyPaths"], json!(["/proc/sys"]));
+        assert_eq!(
+            c["mounts"][1],
+            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                   "options": ["nosuid", "noexec", "nodev", "ro"]})
+        );
+        let plain = config(&Isolation {
+            masked_paths: vec![],
+            ..iso
+        });
+        assert!(plain["linux"].get("maskedPaths").is_none(), "{plain}");
     }
 
     #[test]

@@ -13,14 +13,18 @@ mod forks;
 mod hostproc;
 mod ids;
 mod ipc;
+mod masked;
 mod mnt;
 mod net;
 mod nnp;
 mod oldroot;
+mod readonly;
 mod sysctl;
 mod userns;
 
 use crate::contract::{Refusal, Tried, Try};
+
+pub use masked::look;
 
 /// Runs one try. The match is exhaustive and each arm's outcome type is fixed by the contract,
 /// so a try without an implementation, or one reporting the wrong shape, does not compile.
@@ -40,10 +44,12 @@ pub fn run(t: &Try) -> Tried {
         Try::Hostproc(a) => hostproc::run(a).map_or_else(refused, Tried::from),
         Try::Ids(_) => ids::run().into(),
         Try::Ipc(a) => ipc::run(a).map_or_else(refused, Tried::from),
+        Try::Masked(a) => masked::run(a).into(),
         Try::Mnt(a) => mnt::run(a).into(),
         Try::Net(a) => net::run(a).into(),
         Try::Nnp(a) => nnp::run(a).into(),
         Try::Oldroot(a) => oldroot::run(a).map_or_else(refused, Tried::from),
+        Try::Readonly(a) => readonly::run(a).map_or_else(refused, Tried::from),
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
     }
