@@ -229,14 +229,12 @@ pub trait Check: Send + Sync {
             Sabotage::NoCpuQuota | Sabotage::NoPidsLimit | Sabotage::NoMemoryLimit => {
                 Layer::Cgroups
             }
-            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs | Sabotage::LeakHostFd => {
-                Layer::Hardening
-            }
-            Sabotage::CwdResolvedOnHost => Layer::HostileInput,
             Sabotage::KeepCapabilities
             | Sabotage::AllowNewPrivs
+            | Sabotage::LeakHostFd
             | Sabotage::NoMasking
             | Sabotage::NoReadonlyPaths => Layer::Hardening,
+            Sabotage::CwdResolvedOnHost => Layer::HostileInput,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts

@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn every_step_round_trips_through_its_number() {
-        for s in Step::ALL {
+        for &s in Step::ALL {
             assert_eq!(Step::from_u32(s as u32), Some(s));
         }
         assert_eq!(Step::from_u32(0), None);
