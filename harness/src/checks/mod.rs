@@ -289,6 +289,7 @@ registry! {
     root_old_root_gone::OldRootGone,
     user_root_is_unprivileged::RootIsUnprivileged,
     proc_host_invisible::HostInvisible,
+    cgroup_release_agent_protected::ReleaseAgentProtected,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

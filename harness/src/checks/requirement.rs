@@ -12,6 +12,9 @@ pub enum Requirement {
     Namespace(NsType),
     /// A cgroup of ours can use this controller (v1 hierarchy or delegated on v2).
     Controller(&'static str),
+    /// The kernel has this file system (`/proc/filesystems` lists it), e.g. `cgroup`: cgroup
+    /// v1 hierarchies, which a kernel built without CONFIG_CGROUP_V1 cannot mount.
+    Filesystem(&'static str),
 }
 
 impl fmt::Display for Requirement {
@@ -20,6 +23,7 @@ impl fmt::Display for Requirement {
             Requirement::Root => f.write_str("root"),
             Requirement::Namespace(ns) => write!(f, "{ns} namespace (Linux {}+)", ns.since()),
             Requirement::Controller(c) => write!(f, "cgroup controller {c}"),
+            Requirement::Filesystem(fs) => write!(f, "file system {fs}"),
         }
     }
 }
@@ -84,6 +88,14 @@ impl Requirement {
             Requirement::Controller(c) => crate::cgroup::locate(c)
                 .map(|_| ())
                 .map_err(Unmet::Controller),
+            Requirement::Filesystem(name) => match std::fs::read_to_string("/proc/filesystems") {
+                Ok(t) if isoprobe_probes::parse::lists_filesystem(&t, name) => Ok(()),
+                Ok(_) => Err(Unmet::NoFilesystem { name }),
+                Err(e) => Err(Unmet::Unreadable {
+                    path: "/proc/filesystems",
+                    error: e.to_string(),
+                }),
+            },
         }
     }
 }
@@ -101,4 +113,11 @@ pub enum Unmet {
     NoNamespace { ns: NsType },
     #[error(transparent)]
     Controller(crate::cgroup::CgroupError),
+    #[error(
+        "this kernel has no `{name}` file system (/proc/filesystems does not list it): it was \
+         built without it"
+    )]
+    NoFilesystem { name: &'static str },
+    #[error("cannot read {path}: {error}")]
+    Unreadable { path: &'static str, error: String },
 }

@@ -100,6 +100,8 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.drop_caps = iso.drop_caps.clone();
     spec.no_new_privs = iso.no_new_privs;
     spec.user = iso.user;
+    spec.uid_map = iso.id_map;
+    spec.gid_map = iso.id_map;
     spec.time_offsets = iso
         .time_offsets
         .map(|t| (t.monotonic_secs, t.boottime_secs));

@@ -36,6 +36,12 @@ mod tests {
     fn this_hosts_filesystems_list_overlay_and_cgroup2() {
         assert!(lists_filesystem(FILESYSTEMS, "overlay"));
         assert!(lists_filesystem(FILESYSTEMS, "cgroup2"));
+        // cgroup v1 (`cgroup`) is told apart from cgroup2.
+        assert!(lists_filesystem(FILESYSTEMS, "cgroup"));
+        assert!(!lists_filesystem(
+            "nodev\tcgroup2\nnodev\ttmpfs\n",
+            "cgroup"
+        ));
         // A block file system (no `nodev` column) is found too.
         assert!(lists_filesystem(FILESYSTEMS, "ext4"));
     }

@@ -7,7 +7,7 @@
 use crate::runtime::capability;
 
 use crate::vocabulary::Isolation;
-use crate::vocabulary::{IdMap, RootMode};
+use crate::vocabulary::RootMode;
 use isoprobe_probes::NsType;
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
@@ -210,7 +210,7 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
     linux.set_masked_paths(None);
     linux.set_readonly_paths(None);
     if iso.namespaces.contains(&NsType::User) {
-        let map = IdMap::DEFAULT;
+        let map = iso.id_map;
         let mapping = LinuxIdMappingBuilder::default()
             .container_id(map.inside)
             .host_id(map.outside)

@@ -16,6 +16,7 @@ mod mnt;
 mod net;
 mod nnp;
 mod oldroot;
+mod release_agent;
 mod sysctl;
 mod userns;
 
@@ -44,6 +45,7 @@ pub fn run(t: &Try) -> Tried {
         Try::Oldroot(a) => oldroot::run(a).map_or_else(refused, Tried::from),
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
+        Try::ReleaseAgent(a) => release_agent::run(a).map_or_else(refused, Tried::from),
     }
 }
 
