@@ -315,6 +315,12 @@ pub struct UnknownCheck {
     pub known: Vec<String>,
 }
 
+/// The isolation the check `id` asks for, for runtimes' mapping tests.
+#[cfg(test)]
+pub(crate) fn isolation_of(id: &str) -> Isolation {
+    select(&[id.to_string()]).expect("a known check id")[0].isolation()
+}
+
 /// A namespace's id as the harness itself sees it.
 pub(crate) fn host_ns_id(ns: isoprobe_probes::NsType) -> Option<isoprobe_probes::NsId> {
     use std::os::unix::fs::MetadataExt;

@@ -121,3 +121,39 @@ pub enum Unmet {
     #[error("cannot read {path}: {error}")]
     Unreadable { path: &'static str, error: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_system_the_kernel_lacks_is_unmet_with_its_name() {
+        let missing = Requirement::Filesystem("isoprobe-no-such-fs");
+        match missing.check() {
+            Err(e @ Unmet::NoFilesystem { .. }) => {
+                assert!(e.to_string().contains("`isoprobe-no-such-fs`"), "{e}")
+            }
+            other => panic!("want NoFilesystem, got {other:?}"),
+        }
+        // Every Linux lists proc.
+        assert!(Requirement::Filesystem("proc").check().is_ok());
+        assert_eq!(
+            Requirement::Filesystem("cgroup").to_string(),
+            "file system cgroup"
+        );
+    }
+
+    #[test]
+    fn the_release_agent_check_needs_cgroup_v1_and_user_and_cgroup_namespaces() {
+        let check = crate::checks::select(&["cgroup.release-agent-protected".into()]).unwrap();
+        let r = check[0].requirements();
+        for want in [
+            Requirement::Root,
+            Requirement::Namespace(NsType::User),
+            Requirement::Namespace(NsType::Cgroup),
+            Requirement::Filesystem("cgroup"),
+        ] {
+            assert!(r.contains(&want), "{want}: {r:?}");
+        }
+    }
+}

@@ -108,3 +108,35 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.timeout = job.timeout;
     spec
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::IdMap;
+    use isoprobe_probes::{AgentArgs, NsType};
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn spec_for(iso: &Isolation) -> SpawnSpec {
+        spawn_spec(&Job {
+            isolation: iso,
+            rootfs: Path::new("/tmp/r"),
+            agent: "/isoprobe-agent",
+            args: AgentArgs::default(),
+            timeout: Duration::from_secs(1),
+        })
+    }
+
+    #[test]
+    fn the_user_namespace_gets_the_isolations_map() {
+        let base = spec_for(&Isolation::base().with_ns(NsType::User));
+        assert_eq!(
+            (base.uid_map, base.gid_map),
+            (IdMap::DEFAULT, IdMap::DEFAULT)
+        );
+        let iso = crate::checks::isolation_of("cgroup.release-agent-protected");
+        let s = spec_for(&iso);
+        assert_eq!((s.uid_map, s.gid_map), (IdMap::HOST_ROOT, IdMap::HOST_ROOT));
+        assert!(s.has(NsType::User) && s.has(NsType::Cgroup) && s.has(NsType::Mnt));
+    }
+}

@@ -465,6 +465,23 @@ mod tests {
     }
 
     #[test]
+    fn the_release_agent_check_maps_root_to_host_root_in_user_and_cgroup_namespaces() {
+        let c = config(&crate::checks::isolation_of(
+            "cgroup.release-agent-protected",
+        ));
+        let m = json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+        assert_eq!(c["linux"]["uidMappings"], m);
+        assert_eq!(c["linux"]["gidMappings"], m);
+        let types: BTreeSet<&str> = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, BTreeSet::from(["cgroup", "mount", "pid", "user"]));
+    }
+
+    #[test]
     fn hostname_and_time_offsets_only_with_their_namespaces() {
         let named = Isolation {
             hostname: Some("isoprobe-uts-a".into()),
