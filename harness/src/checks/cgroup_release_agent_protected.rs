@@ -349,4 +349,59 @@ mod tests {
             judge(&p, VALUE, VALUE).assert_inconclusive(needle);
         }
     }
+
+    /// The machine's cgroup v1 hierarchies as they stand: each one's `release_agent` (only a
+    /// hierarchy's root has one) and the hierarchies this process is in.
+    fn machine_hierarchies() -> (Vec<(String, String)>, String) {
+        let mut agents: Vec<(String, String)> = std::fs::read_dir("/sys/fs/cgroup")
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        let f = e.path().join("release_agent");
+                        let v = std::fs::read_to_string(&f).ok()?;
+                        Some((f.display().to_string(), v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        agents.sort();
+        let member = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        (agents, member)
+    }
+
+    #[test]
+    #[serial_test::serial(machine)]
+    fn the_check_and_its_control_leave_every_hierarchy_as_it_was() {
+        crate::require_root!("the_check_and_its_control_leave_every_hierarchy_as_it_was");
+        use crate::engine::{run_checks, RunOptions};
+        use crate::report::{ControlStatus, Status};
+        let before = machine_hierarchies();
+        let rootfs = crate::rootfs::PreparedRootfs::fresh(crate::agent_binary::AGENT).unwrap();
+        let checks = crate::checks::select(&["cgroup.release-agent-protected".into()]).unwrap();
+        let opts = RunOptions {
+            negative_controls: true,
+            ..RunOptions::default()
+        };
+        let report = run_checks(&crate::runtime::NativeRuntime::PIVOT, &checks, &rootfs, &opts)
+            .unwrap();
+        let c = &report.checks[0];
+        let control = c.negative_control.as_ref().unwrap();
+        assert_eq!(c.status, Status::Pass, "{}", c.reason);
+        assert_eq!(control.status, ControlStatus::Detected, "{}", control.reason);
+        // The control wrote the hierarchy's release_agent: with the value it held.
+        assert_eq!(c.observed["release_agent_unchanged"], true);
+        assert_eq!(control.observed["release_agent_unchanged"], true);
+        // The check's own hierarchy goes with its last mount; the kernel frees it after an
+        // RCU grace period, so give it a moment.
+        let mut after = machine_hierarchies();
+        for _ in 0..100 {
+            if after == before {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            after = machine_hierarchies();
+        }
+        assert_eq!(after, before);
+        assert!(!after.1.contains("name=isoprobe-"), "{}", after.1);
+    }
 }
