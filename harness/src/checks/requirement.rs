@@ -23,7 +23,7 @@ impl fmt::Display for Requirement {
             Requirement::Root => f.write_str("root"),
             Requirement::Namespace(ns) => write!(f, "{ns} namespace (Linux {}+)", ns.since()),
             Requirement::Controller(c) => write!(f, "cgroup controller {c}"),
-            Requirement::Filesystem(fs) => write!(f, "file system {fs}"),
+            Requirement::Filesystem(fs) => write!(f, "file system {fs} (/proc/filesystems)"),
         }
     }
 }
@@ -139,7 +139,7 @@ mod tests {
         assert!(Requirement::Filesystem("proc").check().is_ok());
         assert_eq!(
             Requirement::Filesystem("cgroup").to_string(),
-            "file system cgroup"
+            "file system cgroup (/proc/filesystems)"
         );
     }
 
