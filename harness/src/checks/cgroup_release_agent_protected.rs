@@ -61,6 +61,7 @@ impl Check for ReleaseAgentProtected {
     fn requirements(&self) -> Vec<Requirement> {
         let mut r = Requirement::implied(&self.isolation(), self.sabotage());
         r.push(Requirement::Filesystem("cgroup"));
+        r.push(Requirement::NamedCgroupV1);
         r
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {

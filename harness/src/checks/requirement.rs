@@ -15,6 +15,9 @@ pub enum Requirement {
     /// The kernel has this file system (`/proc/filesystems` lists it), e.g. `cgroup`: cgroup
     /// v1 hierarchies, which a kernel built without CONFIG_CGROUP_V1 cannot mount.
     Filesystem(&'static str),
+    /// Named cgroup v1 hierarchies (`none,name=...`) are not disabled at boot
+    /// (`cgroup_no_v1=named`).
+    NamedCgroupV1,
 }
 
 impl fmt::Display for Requirement {
@@ -24,6 +27,9 @@ impl fmt::Display for Requirement {
             Requirement::Namespace(ns) => write!(f, "{ns} namespace (Linux {}+)", ns.since()),
             Requirement::Controller(c) => write!(f, "cgroup controller {c}"),
             Requirement::Filesystem(fs) => write!(f, "file system {fs} (/proc/filesystems)"),
+            Requirement::NamedCgroupV1 => {
+                f.write_str("named cgroup v1 hierarchies (no cgroup_no_v1=named at boot)")
+            }
         }
     }
 }
@@ -96,6 +102,16 @@ impl Requirement {
                     error: e.to_string(),
                 }),
             },
+            Requirement::NamedCgroupV1 => match std::fs::read_to_string("/proc/cmdline") {
+                Ok(t) if isoprobe_probes::parse::boot_disables_named_cgroup_v1(&t) => {
+                    Err(Unmet::NamedCgroupV1Disabled)
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(Unmet::Unreadable {
+                    path: "/proc/cmdline",
+                    error: e.to_string(),
+                }),
+            },
         }
     }
 }
@@ -118,6 +134,11 @@ pub enum Unmet {
          built without it"
     )]
     NoFilesystem { name: &'static str },
+    #[error(
+        "named cgroup v1 hierarchies are disabled at boot (`cgroup_no_v1=named` in \
+         /proc/cmdline)"
+    )]
+    NamedCgroupV1Disabled,
     #[error("cannot read {path}: {error}")]
     Unreadable { path: &'static str, error: String },
 }
@@ -152,6 +173,7 @@ mod tests {
             Requirement::Namespace(NsType::User),
             Requirement::Namespace(NsType::Cgroup),
             Requirement::Filesystem("cgroup"),
+            Requirement::NamedCgroupV1,
         ] {
             assert!(r.contains(&want), "{want}: {r:?}");
         }
