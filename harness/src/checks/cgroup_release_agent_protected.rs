@@ -206,8 +206,8 @@ fn judge(p: &ReleaseAgentOutcome, before: &str, after: &str) -> Verdict {
     let mut protected_by = None;
     if let Some(Called::Done(_)) = p.write_back {
         violations.push(format!(
-            "release_agent writable from the container: it wrote back `{}`, a program host \
-             root would run",
+            "release_agent writable from the container: it wrote `{}` back (the program \
+             host root runs when a cgroup of the hierarchy empties)",
             before.trim_end()
         ));
     } else {
