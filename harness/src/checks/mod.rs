@@ -299,6 +299,7 @@ registry! {
     cwd_hostile_workdir_contained::HostileWorkdirContained,
     proc_sensitive_masked::SensitiveMasked,
     proc_sensitive_readonly::SensitiveReadonly,
+    cgroup_release_agent_protected::ReleaseAgentProtected,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.
@@ -322,6 +323,12 @@ pub fn select(ids: &[String]) -> Result<Vec<Box<dyn Check>>, UnknownCheck> {
 pub struct UnknownCheck {
     pub id: String,
     pub known: Vec<String>,
+}
+
+/// The isolation the check `id` asks for, for runtimes' mapping tests.
+#[cfg(test)]
+pub(crate) fn isolation_of(id: &str) -> Isolation {
+    select(&[id.to_string()]).expect("a known check id")[0].isolation()
 }
 
 /// A namespace's id as the harness itself sees it.

@@ -12,6 +12,12 @@ pub enum Requirement {
     Namespace(NsType),
     /// A cgroup of ours can use this controller (v1 hierarchy or delegated on v2).
     Controller(&'static str),
+    /// The kernel has this file system (`/proc/filesystems` lists it), e.g. `cgroup`: cgroup
+    /// v1 hierarchies, which a kernel built without CONFIG_CGROUP_V1 cannot mount.
+    Filesystem(&'static str),
+    /// Named cgroup v1 hierarchies (`none,name=...`) are not disabled at boot
+    /// (`cgroup_no_v1=named`).
+    NamedCgroupV1,
 }
 
 impl fmt::Display for Requirement {
@@ -20,6 +26,10 @@ impl fmt::Display for Requirement {
             Requirement::Root => f.write_str("root"),
             Requirement::Namespace(ns) => write!(f, "{ns} namespace (Linux {}+)", ns.since()),
             Requirement::Controller(c) => write!(f, "cgroup controller {c}"),
+            Requirement::Filesystem(fs) => write!(f, "file system {fs} (/proc/filesystems)"),
+            Requirement::NamedCgroupV1 => {
+                f.write_str("named cgroup v1 hierarchies (no cgroup_no_v1=named at boot)")
+            }
         }
     }
 }
@@ -89,6 +99,24 @@ impl Requirement {
             Requirement::Controller(c) => crate::cgroup::locate(c)
                 .map(|_| ())
                 .map_err(Unmet::Controller),
+            Requirement::Filesystem(name) => match std::fs::read_to_string("/proc/filesystems") {
+                Ok(t) if isoprobe_probes::parse::lists_filesystem(&t, name) => Ok(()),
+                Ok(_) => Err(Unmet::NoFilesystem { name }),
+                Err(e) => Err(Unmet::Unreadable {
+                    path: "/proc/filesystems",
+                    error: e.to_string(),
+                }),
+            },
+            Requirement::NamedCgroupV1 => match std::fs::read_to_string("/proc/cmdline") {
+                Ok(t) if isoprobe_probes::parse::boot_disables_named_cgroup_v1(&t) => {
+                    Err(Unmet::NamedCgroupV1Disabled)
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(Unmet::Unreadable {
+                    path: "/proc/cmdline",
+                    error: e.to_string(),
+                }),
+            },
         }
     }
 }
@@ -106,4 +134,53 @@ pub enum Unmet {
     NoNamespace { ns: NsType },
     #[error(transparent)]
     Controller(crate::cgroup::CgroupError),
+    #[error(
+        "this kernel has no `{name}` file system (/proc/filesystems does not list it): it was \
+         built without it"
+    )]
+    NoFilesystem { name: &'static str },
+    #[error(
+        "named cgroup v1 hierarchies are disabled at boot (`cgroup_no_v1=named` in \
+         /proc/cmdline)"
+    )]
+    NamedCgroupV1Disabled,
+    #[error("cannot read {path}: {error}")]
+    Unreadable { path: &'static str, error: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_system_the_kernel_lacks_is_unmet_with_its_name() {
+        let missing = Requirement::Filesystem("isoprobe-no-such-fs");
+        match missing.check() {
+            Err(e @ Unmet::NoFilesystem { .. }) => {
+                assert!(e.to_string().contains("`isoprobe-no-such-fs`"), "{e}")
+            }
+            other => panic!("want NoFilesystem, got {other:?}"),
+        }
+        // Every Linux lists proc.
+        assert!(Requirement::Filesystem("proc").check().is_ok());
+        assert_eq!(
+            Requirement::Filesystem("cgroup").to_string(),
+            "file system cgroup (/proc/filesystems)"
+        );
+    }
+
+    #[test]
+    fn the_release_agent_check_needs_cgroup_v1_and_user_and_cgroup_namespaces() {
+        let check = crate::checks::select(&["cgroup.release-agent-protected".into()]).unwrap();
+        let r = check[0].requirements();
+        for want in [
+            Requirement::Root,
+            Requirement::Namespace(NsType::User),
+            Requirement::Namespace(NsType::Cgroup),
+            Requirement::Filesystem("cgroup"),
+            Requirement::NamedCgroupV1,
+        ] {
+            assert!(r.contains(&want), "{want}: {r:?}");
+        }
+    }
 }

@@ -35,9 +35,9 @@ pub enum Item {
     },
     /// A cgroup directory isoprobe made, or one a runtime makes for a container of ours.
     Cgroup { path: PathBuf },
-    /// A mount on the machine's mount table. Nothing records one today: the stand-in host
-    /// holds check-side mounts in its own mount namespace and the spawner's are in the
-    /// container's, so they go with them; kept so that a future one has its place.
+    /// A mount a check makes on the host side. Made in the stand-in host's mount namespace it
+    /// goes with that namespace; recorded all the same for what outlives its mount table (a
+    /// named cgroup v1 hierarchy lives until its last mount goes).
     Mount { path: PathBuf },
     /// A temporary directory (rootfs, scratch, bundle), removed with its contents.
     Dir { path: PathBuf },

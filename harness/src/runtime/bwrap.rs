@@ -434,6 +434,20 @@ mod tests {
     }
 
     #[test]
+    fn the_release_agent_check_is_root_in_its_own_user_and_cgroup_namespaces() {
+        // bwrap run by root maps only root, to itself: the check's `0 0 1`.
+        let iso = crate::checks::isolation_of("cgroup.release-agent-protected");
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--unshare-cgroup"]));
+        assert!(has_seq(&a, &["--unshare-user", "--uid", "0", "--gid", "0"]));
+        assert!(unsupported_reasons(&iso).is_empty());
+        let control = Sabotage::DropNamespace(NsType::User).apply(&iso);
+        let a = argv(&control);
+        assert!(has_seq(&a, &["--unshare-cgroup"]) && !has_seq(&a, &["--unshare-user"]));
+        assert!(unsupported_reasons(&control).is_empty());
+    }
+
+    #[test]
     fn a_hostname_without_a_uts_namespace_is_ignored() {
         let iso = Isolation {
             hostname: Some("h1".into()),

@@ -100,6 +100,8 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.drop_caps = iso.drop_caps.clone();
     spec.no_new_privs = iso.no_new_privs;
     spec.user = iso.user;
+    spec.uid_map = iso.id_map;
+    spec.gid_map = iso.id_map;
     spec.time_offsets = iso
         .time_offsets
         .map(|t| (t.monotonic_secs, t.boottime_secs));
@@ -112,4 +114,36 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.readonly_paths = iso.readonly_paths.clone();
     spec.timeout = job.timeout;
     spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::IdMap;
+    use isoprobe_probes::{AgentArgs, NsType};
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn spec_for(iso: &Isolation) -> SpawnSpec {
+        spawn_spec(&Job {
+            isolation: iso,
+            rootfs: Path::new("/tmp/r"),
+            agent: "/isoprobe-agent",
+            args: AgentArgs::default(),
+            timeout: Duration::from_secs(1),
+        })
+    }
+
+    #[test]
+    fn the_user_namespace_gets_the_isolations_map() {
+        let base = spec_for(&Isolation::base().with_ns(NsType::User));
+        assert_eq!(
+            (base.uid_map, base.gid_map),
+            (IdMap::DEFAULT, IdMap::DEFAULT)
+        );
+        let iso = crate::checks::isolation_of("cgroup.release-agent-protected");
+        let s = spec_for(&iso);
+        assert_eq!((s.uid_map, s.gid_map), (IdMap::HOST_ROOT, IdMap::HOST_ROOT));
+        assert!(s.has(NsType::User) && s.has(NsType::Cgroup) && s.has(NsType::Mnt));
+    }
 }

@@ -422,6 +422,19 @@ mod tests {
     }
 
     #[test]
+    fn the_release_agent_check_is_root_in_its_own_user_and_cgroup_namespaces() {
+        // --map-root-user run by root writes `0 0 1`: the check's map.
+        let iso = crate::checks::isolation_of("cgroup.release-agent-protected");
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--cgroup"]) && has_seq(&a, &["--map-root-user"]));
+        assert!(unsupported_reasons(&iso).is_empty());
+        let control = Sabotage::DropNamespace(NsType::User).apply(&iso);
+        let a = argv(&control);
+        assert!(has_seq(&a, &["--cgroup"]) && !has_seq(&a, &["--map-root-user"]));
+        assert!(unsupported_reasons(&control).is_empty());
+    }
+
+    #[test]
     fn what_unshare_cannot_express_is_named() {
         let base = Isolation::base();
         let cases: Vec<(Isolation, &str)> = vec![

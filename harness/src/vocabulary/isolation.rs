@@ -1,6 +1,6 @@
 //! What a check asks of a runtime, said without naming a runtime.
 
-use super::{CpuQuota, RootMode};
+use super::{CpuQuota, IdMap, RootMode};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -42,6 +42,8 @@ pub struct Isolation {
     pub no_new_privs: bool,
     /// Run the agent as this uid/gid (inside the container) instead of root.
     pub user: Option<(u32, u32)>,
+    /// The uid and gid map of the user namespace (needs `NsType::User`).
+    pub id_map: IdMap,
     /// Clock offsets of the time namespace (needs `NsType::Time`).
     pub time_offsets: Option<TimeOffsets>,
     pub binds: Vec<Bind>,
@@ -80,6 +82,7 @@ impl Isolation {
             drop_caps: Vec::new(),
             no_new_privs: false,
             user: None,
+            id_map: IdMap::DEFAULT,
             time_offsets: None,
             binds: Vec::new(),
             cwd: None,

@@ -62,6 +62,15 @@ impl IdMap {
         count: 65_536,
     };
 
+    /// Root inside is the host's root and no other uid is mapped: what `unshare -r` or bwrap
+    /// run by root make, and what a root container that unshares a user namespace itself gets
+    /// (the path of CVE-2022-0492). Files the host's root owns stay root's inside.
+    pub const HOST_ROOT: IdMap = IdMap {
+        inside: 0,
+        outside: 0,
+        count: 1,
+    };
+
     pub fn map_line(&self) -> String {
         format!("{} {} {}\n", self.inside, self.outside, self.count)
     }

@@ -385,3 +385,32 @@ pub struct HeldFd {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<DirWalk>,
 }
+
+/// The cgroup v1 hierarchy the host made for the check (`none,name=<hierarchy>`), mounted at
+/// `dir` inside, its `release_agent` read and the same bytes written back (CVE-2022-0492).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseAgentArgs {
+    /// The hierarchy's name: always `isoprobe-...`, never one of the machine's.
+    pub hierarchy: String,
+    /// An existing directory inside the container's root to mount it on.
+    pub dir: String,
+}
+
+/// Each step's result; a step that was not reached (its predecessor failed) is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseAgentOutcome {
+    /// CAP_SYS_ADMIN in the effective set (in the agent's own user namespace); `None` when
+    /// /proc/self/status was unreadable.
+    pub cap_sys_admin: Option<bool>,
+    pub mount: Called<Done>,
+    /// The value as read, with the kernel's newline (non-UTF-8 bytes replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Called<String>>,
+    /// The bytes read written back unchanged; a failure names its step (`open`, `write`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_back: Option<Called<Done>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_after: Option<Called<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umount: Option<Called<Done>>,
+}

@@ -105,6 +105,7 @@ contract! {
     Readonly(ReadonlyArgs) => ReadonlyOutcome as "readonly",
     Sysctl(SysctlArgs) => SysctlOutcome as "sysctl",
     Userns(UsernsArgs) => UsernsOutcome as "userns",
+    ReleaseAgent(ReleaseAgentArgs) => ReleaseAgentOutcome as "release_agent",
 }
 
 /// Arguments the agent would not act on (a path outside /proc/sys, pid 1).

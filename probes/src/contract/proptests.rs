@@ -53,8 +53,21 @@ fn names() -> Vec<String> {
     ];
     walk(&sample(), &mut out);
     let tags = [
-        "alloc", "caps", "clocks", "forks", "hostproc", "ids", "ipc", "mnt", "net", "nnp",
-        "oldroot", "sysctl", "userns", "refused",
+        "alloc",
+        "caps",
+        "clocks",
+        "forks",
+        "hostproc",
+        "ids",
+        "ipc",
+        "mnt",
+        "net",
+        "nnp",
+        "oldroot",
+        "sysctl",
+        "userns",
+        "release_agent",
+        "refused",
     ];
     out.extend(tags.iter().map(|t| t.to_string()));
     out.sort();

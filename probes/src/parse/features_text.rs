@@ -26,6 +26,17 @@ pub fn sysctl_number(text: &str) -> Option<u64> {
     text.trim().parse().ok()
 }
 
+/// Whether a `/proc/cmdline` text disables named cgroup v1 hierarchies
+/// (`cgroup_no_v1=named`, alone or in a list; every occurrence counts, as the kernel adds them
+/// up). Words after `--` are init's, not the kernel's.
+pub fn boot_disables_named_cgroup_v1(cmdline: &str) -> bool {
+    cmdline
+        .split_whitespace()
+        .take_while(|w| *w != "--")
+        .filter_map(|w| w.strip_prefix("cgroup_no_v1="))
+        .any(|v| v.split(',').any(|c| c == "named"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,8 +47,29 @@ mod tests {
     fn this_hosts_filesystems_list_overlay_and_cgroup2() {
         assert!(lists_filesystem(FILESYSTEMS, "overlay"));
         assert!(lists_filesystem(FILESYSTEMS, "cgroup2"));
+        // cgroup v1 (`cgroup`) is told apart from cgroup2.
+        assert!(lists_filesystem(FILESYSTEMS, "cgroup"));
+        assert!(!lists_filesystem(
+            "nodev\tcgroup2\nnodev\ttmpfs\n",
+            "cgroup"
+        ));
         // A block file system (no `nodev` column) is found too.
         assert!(lists_filesystem(FILESYSTEMS, "ext4"));
+    }
+
+    #[test]
+    fn named_v1_hierarchies_are_disabled_only_by_a_kernel_word() {
+        let disabled = include_str!("../../../fixtures/proc/cmdline-no-v1-named");
+        let vm = include_str!("../../../fixtures/proc/cmdline-vm");
+        assert!(boot_disables_named_cgroup_v1(disabled));
+        // After `--` the words are init's.
+        assert!(!boot_disables_named_cgroup_v1(vm));
+        assert!(boot_disables_named_cgroup_v1("cgroup_no_v1=memory,named"));
+        assert!(!boot_disables_named_cgroup_v1("cgroup_no_v1=all"));
+        assert!(!boot_disables_named_cgroup_v1(
+            "xcgroup_no_v1=named cgroup_no_v1=namedx"
+        ));
+        assert!(!boot_disables_named_cgroup_v1(""));
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub use cgroup_layout::{
 pub use cpu_max::{parse_cfs_quota, parse_cpu_max, CpuMax};
 pub use cpu_stat::{parse_cpu_stat, CpuStat};
 pub use error::ParseError;
-pub use features_text::{controller_list, lists_filesystem, sysctl_number};
+pub use features_text::{
+    boot_disables_named_cgroup_v1, controller_list, lists_filesystem, sysctl_number,
+};
 pub use flat_keyed::flat_keyed_value;
 pub use mount_cover::mount_covering;
 pub use net_dev::{parse_net_dev, NetDev};

@@ -8,12 +8,14 @@ use super::*;
 use proptest::prelude::*;
 
 /// Every sample a parser of this folder is tested on.
-const SAMPLES: [&str; 29] = [
+const SAMPLES: &[&str] = &[
     "proc/cgroup-hybrid",
     "proc/cgroup-v1-cpu-cpuacct",
     "proc/cgroup-v2",
     "proc/cgroups-guest-hugetlb-disabled",
     "proc/cgroups-hybrid",
+    "proc/cmdline-no-v1-named",
+    "proc/cmdline-vm",
     "proc/filesystems",
     "proc/mountinfo-hybrid",
     "proc/mountinfo-readonly-proc",
@@ -160,6 +162,7 @@ fn every_parser(text: &str, other: &str) {
     let _ = parse_cfs_quota(other, text);
     let _ = parse_cpu_stat(text);
     let _ = lists_filesystem(text, other);
+    let _ = boot_disables_named_cgroup_v1(text);
     let _ = controller_list(text);
     let _ = sysctl_number(text);
     let _ = flat_keyed_value(text, other);

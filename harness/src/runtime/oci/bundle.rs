@@ -7,7 +7,7 @@
 use crate::runtime::capability;
 
 use crate::vocabulary::Isolation;
-use crate::vocabulary::{IdMap, RootMode};
+use crate::vocabulary::RootMode;
 use isoprobe_probes::NsType;
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
@@ -226,7 +226,7 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
     linux.set_masked_paths(listed(&iso.masked_paths));
     linux.set_readonly_paths(listed(&iso.readonly_paths));
     if iso.namespaces.contains(&NsType::User) {
-        let map = IdMap::DEFAULT;
+        let map = iso.id_map;
         let mapping = LinuxIdMappingBuilder::default()
             .container_id(map.inside)
             .host_id(map.outside)
@@ -478,6 +478,23 @@ mod tests {
         assert_eq!(c["mounts"][1]["destination"], "/dev");
         assert_eq!(c["mounts"][1]["type"], "tmpfs");
         assert!(!dev_tmpfs(&Isolation::base()));
+    }
+
+    #[test]
+    fn the_release_agent_check_maps_root_to_host_root_in_user_and_cgroup_namespaces() {
+        let c = config(&crate::checks::isolation_of(
+            "cgroup.release-agent-protected",
+        ));
+        let m = json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+        assert_eq!(c["linux"]["uidMappings"], m);
+        assert_eq!(c["linux"]["gidMappings"], m);
+        let types: BTreeSet<&str> = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, BTreeSet::from(["cgroup", "mount", "pid", "user"]));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod net;
 mod nnp;
 mod oldroot;
 mod readonly;
+mod release_agent;
 mod sysctl;
 mod userns;
 
@@ -52,6 +53,7 @@ pub fn run(t: &Try) -> Tried {
         Try::Readonly(a) => readonly::run(a).map_or_else(refused, Tried::from),
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
+        Try::ReleaseAgent(a) => release_agent::run(a).map_or_else(refused, Tried::from),
     }
 }
 
