@@ -228,7 +228,9 @@ pub trait Check: Send + Sync {
             Sabotage::NoCpuQuota | Sabotage::NoPidsLimit | Sabotage::NoMemoryLimit => {
                 Layer::Cgroups
             }
-            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs => Layer::Hardening,
+            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs | Sabotage::NoSeccomp => {
+                Layer::Hardening
+            }
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts

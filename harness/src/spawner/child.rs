@@ -36,10 +36,13 @@ pub(super) struct ChildPlan {
     pub drop_caps: Vec<u32>,
     pub user: Option<(u32, u32)>,
     pub no_new_privs: bool,
+    /// The seccomp filters, in install order (empty: none).
+    pub seccomp: Vec<seccompiler::BpfProgram>,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     argv_ptrs: Vec<*const c_char>,
     env_ptrs: Vec<*const c_char>,
+    seccomp_progs: Vec<libc::sock_fprog>,
 }
 
 impl ChildPlan {
@@ -61,15 +64,27 @@ impl ChildPlan {
             drop_caps: Vec::new(),
             user: None,
             no_new_privs: false,
+            seccomp: Vec::new(),
             argv: Vec::new(),
             env: Vec::new(),
             argv_ptrs: Vec::new(),
             env_ptrs: Vec::new(),
+            seccomp_progs: Vec::new(),
         }
     }
 
-    /// Builds the pointer arrays execve needs; call after the last change to argv and env.
+    /// Builds the pointer arrays execve and seccomp need; call after the last change to argv,
+    /// env and the filters.
     pub fn seal(&mut self) {
+        self.seccomp_progs = self
+            .seccomp
+            .iter()
+            .map(|p| libc::sock_fprog {
+                len: p.len() as libc::c_ushort,
+                // seccompiler's sock_filter is the kernel's struct sock_filter (repr(C)).
+                filter: p.as_ptr() as *mut libc::sock_filter,
+            })
+            .collect();
         self.argv_ptrs = self
             .argv
             .iter()
@@ -134,6 +149,23 @@ fn raw_setresuid(uid: libc::uid_t) -> libc::c_long {
 fn raw_setresgid(gid: libc::gid_t) -> libc::c_long {
     // SAFETY: a system call without pointers.
     unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }
+}
+
+/// Installs the plan's seccomp filters with the raw system call (no libc wrapper, no
+/// allocation).
+fn install_seccomp(plan: &ChildPlan) {
+    for prog in &plan.seccomp_progs {
+        // SAFETY: `prog` points into filters the plan owns, alive until exec.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                prog as *const libc::sock_fprog,
+            )
+        };
+        check(plan, Step::Seccomp, rc);
+    }
 }
 
 /// Runs in the cloned child. Never returns: it execs or exits.
@@ -299,6 +331,13 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 libc::sethostname(h.as_ptr(), h.as_bytes().len()) as _,
             );
         }
+        // Without no_new_privs the kernel accepts a filter only from a process with
+        // CAP_SYS_ADMIN, which switching to an unprivileged user below takes away: so the
+        // filter goes in here, while we are still root, as runc does. With no_new_privs it is
+        // the very last step before exec. Either way the filter allows every call that follows.
+        if !plan.no_new_privs {
+            install_seccomp(plan);
+        }
         for cap in &plan.drop_caps {
             check(
                 plan,
@@ -324,6 +363,7 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 Step::NoNewPrivs,
                 libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as _,
             );
+            install_seccomp(plan);
         }
 
         libc::execve(

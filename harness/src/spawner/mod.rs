@@ -326,6 +326,10 @@ fn child_plan(
     plan.drop_caps = spec.drop_caps.clone();
     plan.user = spec.user;
     plan.no_new_privs = spec.no_new_privs;
+    if let Some(profile) = spec.seccomp {
+        plan.seccomp = crate::seccomp_bpf::compile(profile)
+            .map_err(|e| SpawnError::InvalidSpec(e.to_string()))?;
+    }
     plan.argv = spec
         .argv
         .iter()

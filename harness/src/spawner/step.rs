@@ -28,10 +28,11 @@ pub enum Step {
     SetUser,
     NoNewPrivs,
     Exec,
+    Seccomp,
 }
 
 impl Step {
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 22] = [
         Step::ParentDeathSignal,
         Step::RedirectStdio,
         Step::WaitForParent,
@@ -53,6 +54,7 @@ impl Step {
         Step::SetUser,
         Step::NoNewPrivs,
         Step::Exec,
+        Step::Seccomp,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -82,6 +84,7 @@ impl Step {
             Step::SetUser => "setresgid/setresuid to the container user",
             Step::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
             Step::Exec => "execve",
+            Step::Seccomp => "seccomp(SECCOMP_SET_MODE_FILTER)",
         }
     }
 
@@ -101,6 +104,12 @@ impl Step {
                  noexec mount: chmod 0755 it, or use a rootfs on an exec mount"
             }
             (Step::Exec, Errno::ENOEXEC) => "the agent is not an executable for this machine",
+            (Step::Seccomp, Errno::EINVAL) => {
+                "this kernel has no seccomp filter mode (CONFIG_SECCOMP_FILTER, Linux 3.5+)"
+            }
+            (Step::Seccomp, Errno::EACCES) => {
+                "a filter needs no_new_privs or CAP_SYS_ADMIN at the point it is installed"
+            }
             (Step::MountProc, Errno::EPERM) => {
                 "a proc mount inside a user namespace needs a new pid namespace and a fully \
                  visible /proc on the host"

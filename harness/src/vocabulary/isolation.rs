@@ -1,6 +1,6 @@
 //! What a check asks of a runtime, said without naming a runtime.
 
-use super::{CpuQuota, RootMode};
+use super::{CpuQuota, RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -45,6 +45,8 @@ pub struct Isolation {
     /// Clock offsets of the time namespace (needs `NsType::Time`).
     pub time_offsets: Option<TimeOffsets>,
     pub binds: Vec<Bind>,
+    /// The syscall filter the container runs under (`None`: no filter).
+    pub seccomp: Option<SeccompProfile>,
 }
 
 impl Isolation {
@@ -66,6 +68,7 @@ impl Isolation {
             user: None,
             time_offsets: None,
             binds: Vec::new(),
+            seccomp: None,
         }
     }
 

@@ -25,6 +25,8 @@ pub enum Sabotage {
     KeepCapabilities,
     /// Leave no_new_privs unset.
     AllowNewPrivs,
+    /// Run without a syscall filter.
+    NoSeccomp,
 }
 
 impl Sabotage {
@@ -39,6 +41,7 @@ impl Sabotage {
             Sabotage::KeepOldRoot => "old root not detached after pivot_root".to_string(),
             Sabotage::KeepCapabilities => "full capability bounding set".to_string(),
             Sabotage::AllowNewPrivs => "no_new_privs not set".to_string(),
+            Sabotage::NoSeccomp => "no seccomp filter".to_string(),
         }
     }
 
@@ -64,6 +67,7 @@ impl Sabotage {
             Sabotage::KeepOldRoot => out.detach_old_root = false,
             Sabotage::KeepCapabilities => out.drop_caps.clear(),
             Sabotage::AllowNewPrivs => out.no_new_privs = false,
+            Sabotage::NoSeccomp => out.seccomp = None,
         }
         out
     }
