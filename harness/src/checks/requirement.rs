@@ -12,6 +12,9 @@ pub enum Requirement {
     Namespace(NsType),
     /// A cgroup of ours can use this controller (v1 hierarchy or delegated on v2).
     Controller(&'static str),
+    /// The kernel installs seccomp filters (CONFIG_SECCOMP_FILTER, Linux 3.5+), which is
+    /// all an argument rule needs too.
+    SeccompFilter,
 }
 
 impl fmt::Display for Requirement {
@@ -20,6 +23,7 @@ impl fmt::Display for Requirement {
             Requirement::Root => f.write_str("root"),
             Requirement::Namespace(ns) => write!(f, "{ns} namespace (Linux {}+)", ns.since()),
             Requirement::Controller(c) => write!(f, "cgroup controller {c}"),
+            Requirement::SeccompFilter => f.write_str("seccomp filters (Linux 3.5+)"),
         }
     }
 }
@@ -58,6 +62,9 @@ impl Requirement {
         if iso.memory_max.is_some() {
             add(Requirement::Controller("memory"));
         }
+        if iso.seccomp.is_some() {
+            add(Requirement::SeccompFilter);
+        }
         v
     }
 
@@ -84,6 +91,23 @@ impl Requirement {
             Requirement::Controller(c) => crate::cgroup::locate(c)
                 .map(|_| ())
                 .map_err(Unmet::Controller),
+            Requirement::SeccompFilter => {
+                // A null program fails after the mode is recognised (EFAULT) on a kernel with
+                // filters, and with EINVAL on one without; nothing is installed either way.
+                // SAFETY: prctl with a null pointer, which the kernel refuses to read.
+                let rc = unsafe {
+                    libc::prctl(
+                        libc::PR_SET_SECCOMP,
+                        libc::SECCOMP_MODE_FILTER,
+                        std::ptr::null::<libc::sock_fprog>(),
+                    )
+                };
+                if rc < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINVAL {
+                    Err(Unmet::NoSeccompFilter)
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 }
@@ -101,4 +125,9 @@ pub enum Unmet {
     NoNamespace { ns: NsType },
     #[error(transparent)]
     Controller(crate::cgroup::CgroupError),
+    #[error(
+        "this kernel installs no seccomp filters (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) \
+         gives EINVAL; CONFIG_SECCOMP_FILTER, Linux 3.5+)"
+    )]
+    NoSeccompFilter,
 }

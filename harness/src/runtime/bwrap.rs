@@ -21,11 +21,12 @@ use super::{
     capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Unavailable,
 };
 use crate::process::SideChannel;
-use crate::vocabulary::{ExitKind, RootMode};
+use crate::vocabulary::{ExitKind, HostStepError, RootMode};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Command;
 
@@ -81,12 +82,14 @@ impl Runtime for BwrapRuntime {
         let bin = self.bin.for_job(self.unsupported(job.isolation))?;
         let (info_r, info_w) = process::pipe()?;
         let (block_r, block_w) = process::pipe()?;
+        let filters = seccomp_pipes(job.isolation)?;
         let fds = Fds {
             info: info_w.as_raw_fd(),
             block: block_r.as_raw_fd(),
+            seccomp: filters.iter().map(AsRawFd::as_raw_fd).collect(),
         };
         let mut cmd = Command::new(&bin);
-        cmd.args(args(job.isolation, job.rootfs, &job.agent_argv(), fds))
+        cmd.args(args(job.isolation, job.rootfs, &job.agent_argv(), &fds))
             .env_clear()
             .env("PATH", "/")
             .current_dir("/");
@@ -115,7 +118,9 @@ impl Runtime for BwrapRuntime {
                 true
             }),
         };
-        let out = process::run(&mut cmd, job.timeout, vec![info_w, block_r], Some(side))?;
+        let mut inherit = vec![info_w, block_r];
+        inherit.extend(filters);
+        let out = process::run(&mut cmd, job.timeout, inherit, Some(side))?;
         let exit = bwrap_exit(out.exit);
         let observation = parse_observation(exit, &out.stdout, &out.stderr)?;
         let seen = seen.into_inner();
@@ -140,10 +145,34 @@ struct Seen {
 }
 
 /// The descriptors bwrap's command line names.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Fds {
     info: RawFd,
     block: RawFd,
+    /// One per seccomp filter, in install order (`--add-seccomp-fd`).
+    seccomp: Vec<RawFd>,
+}
+
+/// For each filter of `iso`'s seccomp profile, the read end of a pipe holding its compiled
+/// program, which bwrap reads to the end and installs before it execs the agent. A program
+/// is a few hundred bytes: it fits in the pipe's buffer, so the write end is closed first.
+fn seccomp_pipes(iso: &Isolation) -> Result<Vec<OwnedFd>, RunError> {
+    let Some(profile) = iso.seccomp else {
+        return Ok(Vec::new());
+    };
+    let step = "compile the seccomp profile";
+    let programs = crate::seccomp_bpf::compile(profile)
+        .map_err(|e| HostStepError::new(step, "-", std::io::Error::other(e.to_string())))?;
+    programs
+        .iter()
+        .map(|p| -> Result<OwnedFd, RunError> {
+            let (r, w) = process::pipe()?;
+            std::fs::File::from(w)
+                .write_all(&crate::seccomp_bpf::bytes(p))
+                .map_err(|e| HostStepError::new("write the seccomp filter to a pipe", "-", e))?;
+            Ok(r)
+        })
+        .collect()
 }
 
 /// `child-pid` of bwrap's info JSON, once all of it has arrived.
@@ -213,7 +242,7 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
 
 /// bwrap's command line for `iso`; `agent_argv` is the agent's path inside the rootfs and its
 /// arguments.
-fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<OsString> {
+fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: &Fds) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
     // The container dies with bwrap, and bwrap with the harness's thread that started it.
@@ -252,6 +281,9 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
             push(&["--cap-drop", name]);
         }
     }
+    for fd in &fds.seccomp {
+        push(&["--add-seccomp-fd", &fd.to_string()]);
+    }
     push(&["--chdir", "/"]);
     a.extend(["--bind".into(), rootfs.as_os_str().to_owned(), "/".into()]);
     a.extend(["--proc", "/proc"].map(OsString::from));
@@ -282,14 +314,32 @@ mod tests {
     use crate::vocabulary::CpuQuota;
     use crate::vocabulary::{Bind, Sabotage};
 
-    const FDS: Fds = Fds { info: 7, block: 8 };
+    fn fds() -> Fds {
+        Fds {
+            info: 7,
+            block: 8,
+            seccomp: Vec::new(),
+        }
+    }
+
+    fn argv_with(iso: &Isolation, fds: &Fds) -> Vec<String> {
+        args(
+            iso,
+            Path::new("/tmp/r"),
+            &["/isoprobe-agent".into(), "--linger-ms".into(), "5".into()],
+            fds,
+        )
+        .into_iter()
+        .map(|s| s.into_string().unwrap())
+        .collect()
+    }
 
     fn argv(iso: &Isolation) -> Vec<String> {
         args(
             iso,
             Path::new("/tmp/r"),
             &["/isoprobe-agent".into(), "--linger-ms".into(), "5".into()],
-            FDS,
+            &fds(),
         )
         .into_iter()
         .map(|s| s.into_string().unwrap())
@@ -316,6 +366,31 @@ mod tests {
             unsupported_reasons(&Isolation::base()),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn each_seccomp_filter_is_an_inherited_descriptor() {
+        let iso = Isolation {
+            seccomp: Some(crate::vocabulary::SeccompProfile::Default),
+            ..Isolation::base()
+        };
+        let a = argv_with(
+            &iso,
+            &Fds {
+                seccomp: vec![9, 10],
+                ..fds()
+            },
+        );
+        assert!(has_seq(
+            &a,
+            &["--add-seccomp-fd", "9", "--add-seccomp-fd", "10"]
+        ));
+        assert!(unsupported_reasons(&iso).is_empty());
+        let pipes = seccomp_pipes(&iso).unwrap();
+        let programs = crate::seccomp_bpf::compile(crate::vocabulary::SeccompProfile::Default);
+        assert_eq!(pipes.len(), programs.unwrap().len());
+        assert!(seccomp_pipes(&Isolation::base()).unwrap().is_empty());
+        assert!(!argv(&Isolation::base()).iter().any(|s| s.contains("seccomp")));
     }
 
     #[test]
