@@ -89,6 +89,7 @@ macro_rules! contract {
 }
 
 contract! {
+    AbstractUnix(AbstractUnixArgs) => AbstractUnixOutcome as "abstract_unix",
     Alloc(AllocArgs) => AllocOutcome as "alloc",
     Caps(CapsArgs) => CapsOutcome as "caps",
     Clocks(ClocksArgs) => ClocksOutcome as "clocks",
@@ -100,6 +101,7 @@ contract! {
     Net(NetArgs) => NetOutcome as "net",
     Nnp(NnpArgs) => NnpOutcome as "nnp",
     Oldroot(OldrootArgs) => OldrootOutcome as "oldroot",
+    Seccomp(SeccompArgs) => SeccompOutcome as "seccomp",
     Sysctl(SysctlArgs) => SysctlOutcome as "sysctl",
     Userns(UsernsArgs) => UsernsOutcome as "userns",
 }

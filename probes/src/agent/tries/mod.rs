@@ -5,6 +5,7 @@
 //! [`CallError`](crate::contract::CallError) in the outcome, so the judge can tell "blocked"
 //! from "broken". Arguments it will not act on give a [`Refusal`].
 
+mod abstract_unix;
 mod alloc;
 mod caps;
 mod clocks;
@@ -16,6 +17,7 @@ mod mnt;
 mod net;
 mod nnp;
 mod oldroot;
+mod seccomp;
 mod sysctl;
 mod userns;
 
@@ -31,6 +33,7 @@ pub fn run(t: &Try) -> Tried {
         })
     };
     match t {
+        Try::AbstractUnix(a) => abstract_unix::run(a).into(),
         Try::Alloc(a) => alloc::run(a).into(),
         Try::Caps(_) => caps::run().into(),
         Try::Clocks(_) => clocks::run().into(),
@@ -42,6 +45,7 @@ pub fn run(t: &Try) -> Tried {
         Try::Net(a) => net::run(a).into(),
         Try::Nnp(a) => nnp::run(a).into(),
         Try::Oldroot(a) => oldroot::run(a).map_or_else(refused, Tried::from),
+        Try::Seccomp(a) => seccomp::run(a).into(),
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
     }
