@@ -175,7 +175,12 @@ mod tests {
         let x86_64 = AUDIT_ARCH_X86_64;
         for d in SeccompProfile::Default.denied() {
             let arg0 = d.when.map_or(0, |r| r.mask);
-            assert_eq!(strictest(&verdict(d.nr, x86_64, arg0)), errno(d.errno), "{}", d.name);
+            assert_eq!(
+                strictest(&verdict(d.nr, x86_64, arg0)),
+                errno(d.errno),
+                "{}",
+                d.name
+            );
         }
         let allow = libc::SECCOMP_RET_ALLOW;
         for nr in [libc::SYS_getpid, libc::SYS_read, libc::SYS_execve] {
@@ -186,7 +191,10 @@ mod tests {
         assert_eq!(strictest(&verdict(libc::SYS_clone, x86_64, plain)), allow);
         assert_eq!(strictest(&verdict(libc::SYS_unshare, x86_64, plain)), allow);
         let user = plain | libc::CLONE_NEWUSER as u64;
-        assert_eq!(strictest(&verdict(libc::SYS_unshare, x86_64, user)), errno(libc::EPERM));
+        assert_eq!(
+            strictest(&verdict(libc::SYS_unshare, x86_64, user)),
+            errno(libc::EPERM)
+        );
         // x32 and a foreign architecture are killed.
         let kill = libc::SECCOMP_RET_KILL_PROCESS;
         let x32_getpid = libc::SYS_getpid | X32_SYSCALL_BIT as i64;

@@ -291,6 +291,8 @@ registry! {
     root_old_root_gone::OldRootGone,
     user_root_is_unprivileged::RootIsUnprivileged,
     proc_host_invisible::HostInvisible,
+    seccomp_filter_enforced::FilterEnforced,
+    net_abstract_unix_isolated::AbstractUnixIsolated,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

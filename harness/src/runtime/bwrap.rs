@@ -390,7 +390,9 @@ mod tests {
         let programs = crate::seccomp_bpf::compile(crate::vocabulary::SeccompProfile::Default);
         assert_eq!(pipes.len(), programs.unwrap().len());
         assert!(seccomp_pipes(&Isolation::base()).unwrap().is_empty());
-        assert!(!argv(&Isolation::base()).iter().any(|s| s.contains("seccomp")));
+        assert!(!argv(&Isolation::base())
+            .iter()
+            .any(|s| s.contains("seccomp")));
     }
 
     #[test]

@@ -103,7 +103,11 @@ mod tests {
         let d = SeccompProfile::Default.denied();
         let names: std::collections::BTreeSet<_> = d.iter().map(|d| d.name).collect();
         assert_eq!(names.len(), d.len());
-        let conditional: Vec<_> = d.iter().filter(|d| d.when.is_some()).map(|d| d.name).collect();
+        let conditional: Vec<_> = d
+            .iter()
+            .filter(|d| d.when.is_some())
+            .map(|d| d.name)
+            .collect();
         assert_eq!(conditional, ["unshare", "clone"]);
         assert_eq!(
             SeccompProfile::Default.denies("clone3").map(|d| d.errno),

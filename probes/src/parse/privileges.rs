@@ -111,7 +111,8 @@ mod tests {
     #[test]
     fn seccomp_lines_of_the_host_sample_and_of_a_filtered_task() {
         assert_eq!(parse_seccomp(HOST).unwrap(), (Some(0), Some(0)));
-        let filtered = "NoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t3\nSpeculation_Store_Bypass:\tx\n";
+        let filtered =
+            "NoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t3\nSpeculation_Store_Bypass:\tx\n";
         assert_eq!(parse_seccomp(filtered).unwrap(), (Some(2), Some(3)));
         // Before 5.9 only the mode is printed.
         assert_eq!(parse_seccomp("Seccomp:\t2\n").unwrap(), (Some(2), None));

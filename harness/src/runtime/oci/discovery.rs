@@ -272,7 +272,10 @@ mod tests {
         assert_eq!(s.caps, Some([0, 21].into_iter().collect()));
         assert_eq!(s.seccomp, None);
         assert_eq!(parse_features("unknown command features"), None);
-        let with = json.replace(r#""capabilities""#, r#""seccomp":{"enabled":true},"capabilities""#);
+        let with = json.replace(
+            r#""capabilities""#,
+            r#""seccomp":{"enabled":true},"capabilities""#,
+        );
         assert_eq!(parse_features(&with).unwrap().seccomp, Some(true));
     }
 

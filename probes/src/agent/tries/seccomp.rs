@@ -118,11 +118,20 @@ fn call(name: &str) -> Called<Returned> {
         "io_uring_enter" => raw(libc::SYS_io_uring_enter, [-1, 0, 0, 0, 0]),
         "io_uring_register" => raw(libc::SYS_io_uring_register, [-1, 0, 0, 0, 0]),
         // A new user namespace with a flag unshare does not take: EINVAL.
-        "unshare" => raw(libc::SYS_unshare, [newuser | libc::CLONE_PARENT as Sys, 0, 0, 0, 0]),
+        "unshare" => raw(
+            libc::SYS_unshare,
+            [newuser | libc::CLONE_PARENT as Sys, 0, 0, 0, 0],
+        ),
         // A new user namespace sharing the file system information: EINVAL.
         "clone" => raw(
             libc::SYS_clone,
-            [newuser | (libc::CLONE_FS | libc::SIGCHLD) as Sys, 0, 0, 0, 0],
+            [
+                newuser | (libc::CLONE_FS | libc::SIGCHLD) as Sys,
+                0,
+                0,
+                0,
+                0,
+            ],
         ),
         // A null argument block: EINVAL.
         "clone3" => raw(libc::SYS_clone3, [0, 0, 0, 0, 0]),
@@ -192,7 +201,9 @@ fn in_child(f: fn() -> i64) -> Called<Returned> {
         }
         Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, 0)) => Called::Done(Returned::Value(0)),
-            Ok(WaitStatus::Exited(_, e)) => Called::Failed(CallError::from_errno(Errno::from_raw(e))),
+            Ok(WaitStatus::Exited(_, e)) => {
+                Called::Failed(CallError::from_errno(Errno::from_raw(e)))
+            }
             Ok(WaitStatus::Signaled(_, sig, _)) => {
                 Called::Done(Returned::KilledBy(sig.as_str().to_string()))
             }
@@ -273,14 +284,27 @@ mod tests {
         let denied: Vec<&str> = KNOWN
             .iter()
             .copied()
-            .filter(|n| !["getpid", "uname", "fork", "thread", "x32:getpid", "i386:getpid"].contains(n))
+            .filter(|n| {
+                ![
+                    "getpid",
+                    "uname",
+                    "fork",
+                    "thread",
+                    "x32:getpid",
+                    "i386:getpid",
+                ]
+                .contains(n)
+            })
             .collect();
         let v = tried(&denied);
         for c in &v.calls {
             assert!(c.result.errno().is_some(), "{} did not fail: {c:?}", c.name);
         }
         let mount = v.calls.iter().find(|c| c.name == "mount").unwrap();
-        assert!(matches!(mount.result.errno(), Some("ENOENT" | "EPERM")), "{mount:?}");
+        assert!(
+            matches!(mount.result.errno(), Some("ENOENT" | "EPERM")),
+            "{mount:?}"
+        );
         let unknown = tried(&["frobnicate"]);
         assert!(unknown.calls[0].result.failed().unwrap().errno.is_none());
     }
