@@ -26,7 +26,7 @@ const PROFILE: SeccompProfile = SeccompProfile::Default;
 enum Expect {
     /// Answered with this errno.
     Denied(&'static str),
-    /// A call of another ABI: the filter kills the caller (SIGSYS).
+    /// A call of another ABI: the filter kills the caller (SIGSYS), or denies it (EPERM).
     Killed,
     /// Let through.
     Allowed,
@@ -156,7 +156,8 @@ fn judge(p: &SeccompOutcome, reference: Option<&SeccompOutcome>) -> Verdict {
                 continue;
             }
             Expect::Denied(want) => f.result.errno() == Some(want),
-            Expect::Killed => got == "killed by SIGSYS",
+            // libseccomp kills; a filter answering EPERM denies as well.
+            Expect::Killed => got == "killed by SIGSYS" || got == "EPERM",
         };
         denied_total += 1;
         match (blocked, &r) {
@@ -167,7 +168,14 @@ fn judge(p: &SeccompOutcome, reference: Option<&SeccompOutcome>) -> Verdict {
                     same_in_both.push(format!("{name} ({got})"));
                 }
             }
-            (true, Some(_)) => told += 1,
+            (true, Some(r)) => {
+                told += 1;
+                // The filter answers before the kernel looks the call up: a call this kernel
+                // lacks is still blocked, and worth naming.
+                if r == "ENOSYS" {
+                    kernel_lacks.push(name);
+                }
+            }
             (true, None) => same_in_both.push(format!("{name} ({got}, no reference run)")),
             // Another ABI the kernel does not have ends the same with or without a filter
             // (i386 without IA32 emulation: SIGSEGV before any filter runs).
@@ -188,7 +196,8 @@ fn judge(p: &SeccompOutcome, reference: Option<&SeccompOutcome>) -> Verdict {
             }
         }
     }
-    if told * 2 < denied_total {
+    // Without a reference (the run had no filter) only a violation tells anything.
+    if told * 2 < denied_total && (reference.is_some() || violations.is_empty()) {
         untested.push(format!(
             "only {told} of {denied_total} denied calls could be told apart from a container \
              without the filter (same answer in both: {}; not in this kernel: {})",
@@ -213,7 +222,7 @@ fn judge(p: &SeccompOutcome, reference: Option<&SeccompOutcome>) -> Verdict {
         &format!(
             "{told} of {denied_total} denied calls blocked by the filter (another answer \
              without it), the allowed calls work; same answer in both: {}; not in this \
-             kernel: {}",
+             kernel (ENOSYS without the filter): {}",
             listed(&same_in_both),
             listed(&kernel_lacks)
         ),
@@ -316,6 +325,20 @@ mod tests {
         let v = judge(&r, None);
         v.assert_violated("mount gave EFAULT, not EPERM: not blocked by a filter");
         v.assert_violated("x32:getpid gave ENOSYS, not killed by SIGSYS: not blocked by a filter");
+        assert!(!v.reason.contains("told apart"), "{}", v.reason);
+        // EPERM everywhere without a filter (capabilities missing): nothing to tell.
+        let (p, _) = runs();
+        let mut eperm = p.clone();
+        for c in eperm.calls.iter_mut().filter(|c| c.name.contains("getpid")) {
+            c.result = failed(Errno::EPERM);
+        }
+        let allowed_ok = |o: &mut SeccompOutcome| {
+            for c in o.calls.iter_mut().filter(|c| ALLOWED.contains(&c.name.as_str())) {
+                c.result = Called::Done(Returned::Value(0));
+            }
+        };
+        allowed_ok(&mut eperm);
+        judge(&eperm, None).assert_inconclusive("only 0 of");
     }
 
     #[test]
@@ -338,7 +361,7 @@ mod tests {
         let v = judge(&p, Some(&r));
         v.assert_holds();
         assert!(v.reason.contains("same answer in both: bpf (EPERM)"), "{}", v.reason);
-        assert!(v.reason.contains("not in this kernel: clone3"), "{}", v.reason);
+        assert!(v.reason.contains("kernel (ENOSYS without the filter): clone3"), "{}", v.reason);
         // i386 without IA32 emulation: a SIGSEGV with and without the filter.
         let (mut p, mut r) = runs();
         let segv = Called::Done(Returned::KilledBy("SIGSEGV".into()));
@@ -346,7 +369,13 @@ mod tests {
         set(&mut r, "i386:getpid", segv);
         let v = judge(&p, Some(&r));
         v.assert_holds();
-        assert!(v.reason.contains("not in this kernel: i386:getpid"), "{}", v.reason);
+        assert!(v.reason.contains("without the filter): x32:getpid, i386:getpid"), "{}", v.reason);
+        // Blocked although the kernel lacks it: counted, and named.
+        let (p, mut r) = runs();
+        set(&mut r, "kexec_load", failed(Errno::ENOSYS));
+        let v = judge(&p, Some(&r));
+        v.assert_holds();
+        assert!(v.reason.contains("without the filter): kexec_load"), "{}", v.reason);
     }
 
     #[test]
