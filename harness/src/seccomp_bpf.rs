@@ -204,6 +204,15 @@ mod tests {
     }
 
     #[test]
+    fn every_program_fits_the_kernel_and_a_pipe() {
+        // BPF_MAXINSNS is 4096; bwrap gets each through a pipe filled before it starts.
+        for p in compile(SeccompProfile::Default).unwrap() {
+            assert!(p.len() < 4096, "{}", p.len());
+            assert!(bytes(&p).len() < 4096, "{}", p.len());
+        }
+    }
+
+    #[test]
     fn bytes_are_eight_per_instruction() {
         let p = kill_x32();
         let b = bytes(&p);
