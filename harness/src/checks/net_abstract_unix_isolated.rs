@@ -8,7 +8,7 @@
 //! what the host's listener accepted (with the peer's pid) once the container is gone.
 
 use super::host_side;
-use super::{Check, Control, Ctx, ShownBy, Verdict};
+use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{HostStepError, Isolation, Sabotage};
 use isoprobe_probes::contract::{AbstractUnixArgs, AbstractUnixOutcome, Called};
@@ -30,6 +30,11 @@ impl Check for AbstractUnixIsolated {
     }
     fn control(&self) -> Control {
         Sabotage::DropNamespace(NsType::Net).shown_by("reached the host's abstract socket")
+    }
+    /// The network namespace is what isolates, but the check is about a socket outside it
+    /// that a container could use to escape (a runtime's own control socket): hardening.
+    fn layer(&self) -> Layer {
+        Layer::Hardening
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let name = format!("isoprobe-abstract-{}", host_side::token());
