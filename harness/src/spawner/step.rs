@@ -84,7 +84,7 @@ impl Step {
             Step::SetUser => "setresgid/setresuid to the container user",
             Step::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
             Step::Exec => "execve",
-            Step::Seccomp => "seccomp(SECCOMP_SET_MODE_FILTER)",
+            Step::Seccomp => "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
         }
     }
 

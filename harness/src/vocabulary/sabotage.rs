@@ -100,5 +100,10 @@ mod tests {
         );
         assert!(!Sabotage::SharedMounts.apply(&iso).make_mounts_private);
         assert!(!Sabotage::KeepOldRoot.apply(&iso).detach_old_root);
+        let filtered = Isolation {
+            seccomp: Some(crate::vocabulary::SeccompProfile::Default),
+            ..iso.clone()
+        };
+        assert_eq!(Sabotage::NoSeccomp.apply(&filtered), iso);
     }
 }
