@@ -24,6 +24,7 @@ pub mod record;
 pub mod report;
 pub mod rootfs;
 pub mod runtime;
+pub mod seccomp_bpf;
 pub mod snapshot;
 pub mod spawner;
 pub mod standin;

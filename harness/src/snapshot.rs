@@ -154,9 +154,10 @@ struct Volatile {
 type Replace = fn(&Captures) -> String;
 
 const VOLATILE_PHRASES: [Volatile; 9] = [
-    // Temporary files and the cgroups isoprobe makes: `<prefix><pid>-<n>` or a random suffix.
+    // Temporary files, the cgroups and the abstract socket names isoprobe makes:
+    // `<prefix><pid>-<n>` or a random suffix.
     Volatile {
-        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features)-)[A-Za-z0-9_-]+",
+        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features|abstract)-)[A-Za-z0-9_-]+",
         replace: |c| format!("{}[tmp]", &c[1]),
     },
     // The agent's host pid ("the agent's pid is 7213", "agent pid 7482"); "PID 1" stays.

@@ -223,5 +223,42 @@ fn masks_and_read_only_binds_work_in_a_user_namespace() {
         mount.read_only && mount.mount_point == "/proc/sys",
         "{mount:?}"
     );
+}
+
+#[test]
+#[serial(machine)]
+fn the_filter_is_installed_for_root_for_another_user_and_with_no_new_privs() {
+    use isoprobe::vocabulary::SeccompProfile;
+    use isoprobe_probes::contract::{SeccompArgs, SeccompOutcome};
+    use isoprobe_probes::AgentArgs;
+    require_root!("the_filter_is_installed_for_root_for_another_user_and_with_no_new_privs");
+    let r = rootfs();
+    let args = AgentArgs::trying(SeccompArgs {
+        calls: vec!["mount".into(), "getpid".into()],
+    });
+    // Without no_new_privs the filter needs CAP_SYS_ADMIN, which the switch to uid 1000 takes
+    // away: it must go in before that switch.
+    for (user, nnp, userns) in [
+        (None, false, false),
+        (Some((1000, 1000)), false, false),
+        (Some((1000, 1000)), true, false),
+        (None, false, true),
+    ] {
+        let mut s = spec(&r);
+        s.argv.extend(args.to_argv());
+        s.seccomp = Some(SeccompProfile::Default);
+        s.user = user;
+        s.no_new_privs = nnp;
+        if userns {
+            s.namespaces.insert(NsType::User);
+        }
+        let case = format!("user {user:?}, no_new_privs {nnp}, user namespace {userns}");
+        let out = spawn(&s).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let obs: Observation = serde_json::from_slice(&out.stdout).expect("observation");
+        let o = obs.tried::<SeccompOutcome>().expect("seccomp outcome");
+        assert_eq!(o.calls[0].result.errno(), Some("EPERM"), "{case}: {o:?}");
+        assert!(o.calls[1].result.done().is_some(), "{case}: {o:?}");
+        assert_eq!(o.mode.done(), Some(&Some(2)), "{case}: {o:?}");
+    }
     common::assert_nothing_left_behind();
 }

@@ -231,6 +231,7 @@ pub trait Check: Send + Sync {
             }
             Sabotage::KeepCapabilities
             | Sabotage::AllowNewPrivs
+            | Sabotage::NoSeccomp
             | Sabotage::LeakHostFd
             | Sabotage::NoMasking
             | Sabotage::NoReadonlyPaths => Layer::Hardening,
@@ -300,6 +301,8 @@ registry! {
     proc_sensitive_masked::SensitiveMasked,
     proc_sensitive_readonly::SensitiveReadonly,
     cgroup_release_agent_protected::ReleaseAgentProtected,
+    seccomp_filter_enforced::FilterEnforced,
+    net_abstract_unix_isolated::AbstractUnixIsolated,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

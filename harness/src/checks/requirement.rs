@@ -18,6 +18,9 @@ pub enum Requirement {
     /// Named cgroup v1 hierarchies (`none,name=...`) are not disabled at boot
     /// (`cgroup_no_v1=named`).
     NamedCgroupV1,
+    /// The kernel installs seccomp filters (CONFIG_SECCOMP_FILTER, Linux 3.5+), which is
+    /// all an argument rule needs too.
+    SeccompFilter,
 }
 
 impl fmt::Display for Requirement {
@@ -30,6 +33,7 @@ impl fmt::Display for Requirement {
             Requirement::NamedCgroupV1 => {
                 f.write_str("named cgroup v1 hierarchies (no cgroup_no_v1=named at boot)")
             }
+            Requirement::SeccompFilter => f.write_str("seccomp filters (Linux 3.5+)"),
         }
     }
 }
@@ -72,6 +76,9 @@ impl Requirement {
         }
         if iso.memory_max.is_some() {
             add(Requirement::Controller("memory"));
+        }
+        if iso.seccomp.is_some() {
+            add(Requirement::SeccompFilter);
         }
         v
     }
@@ -117,6 +124,23 @@ impl Requirement {
                     error: e.to_string(),
                 }),
             },
+            Requirement::SeccompFilter => {
+                // A null program fails after the mode is recognised (EFAULT) on a kernel with
+                // filters, and with EINVAL on one without; nothing is installed either way.
+                // SAFETY: prctl with a null pointer, which the kernel refuses to read.
+                let rc = unsafe {
+                    libc::prctl(
+                        libc::PR_SET_SECCOMP,
+                        libc::SECCOMP_MODE_FILTER,
+                        std::ptr::null::<libc::sock_fprog>(),
+                    )
+                };
+                if rc < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINVAL {
+                    Err(Unmet::NoSeccompFilter)
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 }
@@ -146,6 +170,11 @@ pub enum Unmet {
     NamedCgroupV1Disabled,
     #[error("cannot read {path}: {error}")]
     Unreadable { path: &'static str, error: String },
+    #[error(
+        "this kernel installs no seccomp filters (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) \
+         gives EINVAL; CONFIG_SECCOMP_FILTER, Linux 3.5+)"
+    )]
+    NoSeccompFilter,
 }
 
 #[cfg(test)]

@@ -23,12 +23,13 @@ use super::{
     capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Unavailable,
 };
 use crate::process::SideChannel;
-use crate::vocabulary::{ExitKind, RootMode};
+use crate::vocabulary::{ExitKind, HostStepError, RootMode};
 use covers::{cover_args, host_kind, Kind};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Command;
 
@@ -91,16 +92,18 @@ impl Runtime for BwrapRuntime {
         let bin = self.bin.for_job(self.unsupported(job.isolation))?;
         let (info_r, info_w) = process::pipe()?;
         let (block_r, block_w) = process::pipe()?;
+        let filters = seccomp_pipes(job.isolation)?;
         let fds = Fds {
             info: info_w.as_raw_fd(),
             block: block_r.as_raw_fd(),
+            seccomp: filters.iter().map(AsRawFd::as_raw_fd).collect(),
         };
         let mut cmd = Command::new(&bin);
         cmd.args(args(
             job.isolation,
             job.rootfs,
             &job.agent_argv(),
-            fds,
+            &fds,
             host_kind,
         ))
         .env_clear()
@@ -131,7 +134,9 @@ impl Runtime for BwrapRuntime {
                 true
             }),
         };
-        let out = process::run(&mut cmd, job.timeout, vec![info_w, block_r], Some(side))?;
+        let mut inherit = vec![info_w, block_r];
+        inherit.extend(filters);
+        let out = process::run(&mut cmd, job.timeout, inherit, Some(side))?;
         let exit = bwrap_exit(out.exit);
         let observation = parse_observation(exit, &out.stdout, &out.stderr)?;
         let seen = seen.into_inner();
@@ -156,10 +161,34 @@ struct Seen {
 }
 
 /// The descriptors bwrap's command line names.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Fds {
     info: RawFd,
     block: RawFd,
+    /// One per seccomp filter, in install order (`--add-seccomp-fd`).
+    seccomp: Vec<RawFd>,
+}
+
+/// For each filter of `iso`'s seccomp profile, the read end of a pipe holding its compiled
+/// program, which bwrap reads to the end and installs before it execs the agent. A program
+/// is a few hundred bytes: it fits in the pipe's buffer, so the write end is closed first.
+fn seccomp_pipes(iso: &Isolation) -> Result<Vec<OwnedFd>, RunError> {
+    let Some(profile) = iso.seccomp else {
+        return Ok(Vec::new());
+    };
+    let step = "compile the seccomp profile";
+    let programs = crate::seccomp_bpf::compile(profile)
+        .map_err(|e| HostStepError::new(step, "-", std::io::Error::other(e.to_string())))?;
+    programs
+        .iter()
+        .map(|p| -> Result<OwnedFd, RunError> {
+            let (r, w) = process::pipe()?;
+            std::fs::File::from(w)
+                .write_all(&crate::seccomp_bpf::bytes(p))
+                .map_err(|e| HostStepError::new("write the seccomp filter to a pipe", "-", e))?;
+            Ok(r)
+        })
+        .collect()
 }
 
 /// `child-pid` of bwrap's info JSON, once all of it has arrived.
@@ -234,7 +263,7 @@ fn args(
     iso: &Isolation,
     rootfs: &Path,
     agent_argv: &[String],
-    fds: Fds,
+    fds: &Fds,
     kind_of: impl Fn(&str) -> Kind,
 ) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
@@ -275,6 +304,9 @@ fn args(
             push(&["--cap-drop", name]);
         }
     }
+    for fd in &fds.seccomp {
+        push(&["--add-seccomp-fd", &fd.to_string()]);
+    }
     push(&["--chdir", iso.cwd.as_deref().unwrap_or("/")]);
     a.extend(["--bind".into(), rootfs.as_os_str().to_owned(), "/".into()]);
     a.extend(["--proc", "/proc"].map(OsString::from));
@@ -306,14 +338,20 @@ mod tests {
     use crate::vocabulary::CpuQuota;
     use crate::vocabulary::{Bind, Sabotage};
 
-    const FDS: Fds = Fds { info: 7, block: 8 };
+    fn fds() -> Fds {
+        Fds {
+            info: 7,
+            block: 8,
+            seccomp: Vec::new(),
+        }
+    }
 
-    fn argv(iso: &Isolation) -> Vec<String> {
+    fn argv_with(iso: &Isolation, fds: &Fds) -> Vec<String> {
         args(
             iso,
             Path::new("/tmp/r"),
             &["/isoprobe-agent".into(), "--linger-ms".into(), "5".into()],
-            FDS,
+            fds,
             |p| match p {
                 "/proc/keys" => Kind::File,
                 "/sys/firmware" => Kind::Dir,
@@ -323,6 +361,10 @@ mod tests {
         .into_iter()
         .map(|s| s.into_string().unwrap())
         .collect()
+    }
+
+    fn argv(iso: &Isolation) -> Vec<String> {
+        argv_with(iso, &fds())
     }
 
     fn has_seq(v: &[String], seq: &[&str]) -> bool {
@@ -345,6 +387,33 @@ mod tests {
             unsupported_reasons(&Isolation::base()),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn each_seccomp_filter_is_an_inherited_descriptor() {
+        let iso = Isolation {
+            seccomp: Some(crate::vocabulary::SeccompProfile::Default),
+            ..Isolation::base()
+        };
+        let a = argv_with(
+            &iso,
+            &Fds {
+                seccomp: vec![9, 10],
+                ..fds()
+            },
+        );
+        assert!(has_seq(
+            &a,
+            &["--add-seccomp-fd", "9", "--add-seccomp-fd", "10"]
+        ));
+        assert!(unsupported_reasons(&iso).is_empty());
+        let pipes = seccomp_pipes(&iso).unwrap();
+        let programs = crate::seccomp_bpf::compile(crate::vocabulary::SeccompProfile::Default);
+        assert_eq!(pipes.len(), programs.unwrap().len());
+        assert!(seccomp_pipes(&Isolation::base()).unwrap().is_empty());
+        assert!(!argv(&Isolation::base())
+            .iter()
+            .any(|s| s.contains("seccomp")));
     }
 
     #[test]

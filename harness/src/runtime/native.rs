@@ -99,6 +99,7 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
         .collect();
     spec.drop_caps = iso.drop_caps.clone();
     spec.no_new_privs = iso.no_new_privs;
+    spec.seccomp = iso.seccomp;
     spec.user = iso.user;
     spec.uid_map = iso.id_map;
     spec.gid_map = iso.id_map;

@@ -189,6 +189,9 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     if iso.no_new_privs {
         r.push("util-linux unshare cannot set no_new_privs".into());
     }
+    if iso.seccomp.is_some() {
+        r.push("util-linux unshare has no option to install a seccomp filter".into());
+    }
     if !iso.detach_old_root {
         r.push(
             "util-linux unshare does not pivot_root (--root is a chroot), so there is no old \
@@ -490,6 +493,13 @@ mod tests {
                     ..base.clone()
                 },
                 "no_new_privs",
+            ),
+            (
+                Isolation {
+                    seccomp: Some(crate::vocabulary::SeccompProfile::Default),
+                    ..base.clone()
+                },
+                "seccomp filter",
             ),
             (Sabotage::KeepOldRoot.apply(&base), "no old root"),
             (Sabotage::LeakHostFd.apply(&base), "leak a host descriptor"),

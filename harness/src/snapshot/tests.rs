@@ -120,6 +120,15 @@ fn reasons_lose_volatile_numbers_only() {
     );
     assert_eq!(
         scrub_text(
+            "reached the host's abstract socket @isoprobe-abstract-27903_b28162d7 (the host \
+             accepted a connection from pid 27911)",
+            &[]
+        ),
+        "reached the host's abstract socket @isoprobe-abstract-[tmp] (the host accepted a \
+         connection from pid [pid])"
+    );
+    assert_eq!(
+        scrub_text(
             "open /tmp/isoprobe-scratch-Ab12/isoprobe-canary-x_9Z/canary",
             &[]
         ),

@@ -51,10 +51,13 @@ pub(super) struct ChildPlan {
     /// A host directory's descriptor (opened close-on-exec by the parent) to keep across exec,
     /// or -1.
     pub leak_fd: RawFd,
+    /// The seccomp filters, in install order (empty: none).
+    pub seccomp: Vec<seccompiler::BpfProgram>,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
     argv_ptrs: Vec<*const c_char>,
     env_ptrs: Vec<*const c_char>,
+    seccomp_progs: Vec<libc::sock_fprog>,
 }
 
 impl ChildPlan {
@@ -82,15 +85,27 @@ impl ChildPlan {
             cwd: None,
             cwd_on_host: None,
             leak_fd: -1,
+            seccomp: Vec::new(),
             argv: Vec::new(),
             env: Vec::new(),
             argv_ptrs: Vec::new(),
             env_ptrs: Vec::new(),
+            seccomp_progs: Vec::new(),
         }
     }
 
-    /// Builds the pointer arrays execve needs; call after the last change to argv and env.
+    /// Builds the pointer arrays execve and seccomp need; call after the last change to argv,
+    /// env and the filters.
     pub fn seal(&mut self) {
+        self.seccomp_progs = self
+            .seccomp
+            .iter()
+            .map(|p| libc::sock_fprog {
+                len: p.len() as libc::c_ushort,
+                // seccompiler's sock_filter is the kernel's struct sock_filter (repr(C)).
+                filter: p.as_ptr() as *mut libc::sock_filter,
+            })
+            .collect();
         self.argv_ptrs = self
             .argv
             .iter()
@@ -217,6 +232,22 @@ fn make_readonly(plan: &ChildPlan, path: &CStr) {
     };
     let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
     check(plan, Step::ReadonlyPath, mount(path, path, None, flags));
+}
+
+/// Installs the plan's seccomp filters, without allocating. prctl rather than seccomp(2):
+/// the same filter mode, and there since Linux 3.5 (seccomp(2) came in 3.17).
+fn install_seccomp(plan: &ChildPlan) {
+    for prog in &plan.seccomp_progs {
+        // SAFETY: `prog` points into filters the plan owns, alive until exec.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                prog as *const libc::sock_fprog,
+            )
+        };
+        check(plan, Step::Seccomp, rc as libc::c_long);
+    }
 }
 
 /// Runs in the cloned child. Never returns: it execs or exits.
@@ -434,6 +465,13 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 libc::sethostname(h.as_ptr(), h.as_bytes().len()) as _,
             );
         }
+        // Without no_new_privs the kernel accepts a filter only from a process with
+        // CAP_SYS_ADMIN, which switching to an unprivileged user below takes away: so the
+        // filter goes in here, while we are still root, as runc does. With no_new_privs it is
+        // the very last step before exec. Either way the filter allows every call that follows.
+        if !plan.no_new_privs {
+            install_seccomp(plan);
+        }
         for cap in &plan.drop_caps {
             check(
                 plan,
@@ -459,6 +497,7 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 Step::NoNewPrivs,
                 libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as _,
             );
+            install_seccomp(plan);
         }
 
         libc::execve(

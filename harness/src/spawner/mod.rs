@@ -379,6 +379,10 @@ fn child_plan(
         let on_host = format!("{}/{cwd}", spec.rootfs.display());
         plan.cwd_on_host = Some(cstring("working directory", on_host.as_bytes())?);
     }
+    if let Some(profile) = spec.seccomp {
+        plan.seccomp = crate::seccomp_bpf::compile(profile)
+            .map_err(|e| SpawnError::InvalidSpec(e.to_string()))?;
+    }
     plan.argv = spec
         .argv
         .iter()

@@ -1,6 +1,6 @@
 //! What the native spawner is asked to build.
 
-use crate::vocabulary::{CgroupLimits, IdMap, RootMode};
+use crate::vocabulary::{CgroupLimits, IdMap, RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -39,6 +39,8 @@ pub struct SpawnSpec {
     /// Capability numbers dropped from the bounding set before exec.
     pub drop_caps: Vec<u32>,
     pub no_new_privs: bool,
+    /// The syscall filter the child installs just before exec (compiled by the parent).
+    pub seccomp: Option<SeccompProfile>,
     /// uid and gid (inside) the command runs as; root when `None`.
     pub user: Option<(u32, u32)>,
     /// Monotonic and boottime offsets in seconds of the time namespace: the spawn thread
@@ -79,6 +81,7 @@ impl SpawnSpec {
             detach_old_root: true,
             drop_caps: Vec::new(),
             no_new_privs: false,
+            seccomp: None,
             user: None,
             time_offsets: None,
             cwd: None,

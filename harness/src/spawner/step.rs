@@ -33,6 +33,7 @@ pub enum Step {
     SetUser,
     NoNewPrivs,
     Exec,
+    Seccomp,
 }
 
 impl Step {
@@ -64,6 +65,7 @@ impl Step {
         Step::SetUser,
         Step::NoNewPrivs,
         Step::Exec,
+        Step::Seccomp,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -98,6 +100,7 @@ impl Step {
             Step::SetUser => "setresgid/setresuid to the container user",
             Step::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
             Step::Exec => "execve",
+            Step::Seccomp => "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
         }
     }
 
@@ -119,6 +122,12 @@ impl Step {
             (Step::Exec, Errno::ENOEXEC) => "the agent is not an executable for this machine",
             (Step::Chdir, Errno::ENOENT | Errno::ENOTDIR) => {
                 "the working directory must be an existing directory inside the rootfs"
+            }
+            (Step::Seccomp, Errno::EINVAL) => {
+                "this kernel has no seccomp filter mode (CONFIG_SECCOMP_FILTER, Linux 3.5+)"
+            }
+            (Step::Seccomp, Errno::EACCES) => {
+                "a filter needs no_new_privs or CAP_SYS_ADMIN at the point it is installed"
             }
             (Step::MountProc, Errno::EPERM) => {
                 "a proc mount inside a user namespace needs a new pid namespace and a fully \

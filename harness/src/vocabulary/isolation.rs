@@ -1,6 +1,6 @@
 //! What a check asks of a runtime, said without naming a runtime.
 
-use super::{CpuQuota, IdMap, RootMode};
+use super::{CpuQuota, IdMap, RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -63,6 +63,8 @@ pub struct Isolation {
     /// Paths inside the container bound read-only onto themselves (OCI
     /// `linux.readonlyPaths`). A path the kernel does not have is left alone.
     pub readonly_paths: Vec<String>,
+    /// The syscall filter the container runs under (`None`: no filter).
+    pub seccomp: Option<SeccompProfile>,
 }
 
 impl Isolation {
@@ -91,6 +93,7 @@ impl Isolation {
             mount_sys: false,
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
+            seccomp: None,
         }
     }
 

@@ -11,12 +11,14 @@ mod isolation;
 mod limits;
 mod outcome;
 mod sabotage;
+mod seccomp;
 
 pub use host_step::{hint, HostStepError};
 pub use isolation::{Bind, Isolation, TimeOffsets, OLD_ROOT};
 pub use limits::{CgroupLimits, CpuQuota, IdMap, RootMode};
 pub use outcome::{CgroupSample, ExitKind, StatError};
 pub use sabotage::Sabotage;
+pub use seccomp::{ArgRule, Denied, SeccompProfile};
 
 /// A duration in seconds as people write it: `0.3`, `30`.
 pub fn seconds(d: std::time::Duration) -> String {

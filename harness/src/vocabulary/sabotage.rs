@@ -33,6 +33,8 @@ pub enum Sabotage {
     NoMasking,
     /// Make no path read-only.
     NoReadonlyPaths,
+    /// Run without a syscall filter.
+    NoSeccomp,
 }
 
 impl Sabotage {
@@ -53,6 +55,7 @@ impl Sabotage {
             }
             Sabotage::NoMasking => "no masked paths".to_string(),
             Sabotage::NoReadonlyPaths => "no read-only paths".to_string(),
+            Sabotage::NoSeccomp => "no seccomp filter".to_string(),
         }
     }
 
@@ -82,6 +85,7 @@ impl Sabotage {
             Sabotage::CwdResolvedOnHost => out.cwd_on_host = true,
             Sabotage::NoMasking => out.masked_paths.clear(),
             Sabotage::NoReadonlyPaths => out.readonly_paths.clear(),
+            Sabotage::NoSeccomp => out.seccomp = None,
         }
         out
     }
@@ -129,5 +133,10 @@ mod tests {
         let writable = Sabotage::NoReadonlyPaths.apply(&hardened);
         assert!(writable.readonly_paths.is_empty());
         assert_eq!(writable.masked_paths, hardened.masked_paths);
+        let filtered = Isolation {
+            seccomp: Some(crate::vocabulary::SeccompProfile::Default),
+            ..iso.clone()
+        };
+        assert_eq!(Sabotage::NoSeccomp.apply(&filtered), iso);
     }
 }

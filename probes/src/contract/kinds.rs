@@ -5,6 +5,18 @@ use super::call::{CallError, Called, Content, Done, Ended};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
+/// Connects to the abstract unix socket `name` (without the leading NUL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbstractUnixArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbstractUnixOutcome {
+    pub name: String,
+    pub connect: Called<Connected>,
+}
+
 /// A forked child allocates `mb` MiB in 1 MiB steps, writing every page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllocArgs {
@@ -256,6 +268,39 @@ pub struct OldrootOutcome {
 pub struct PathRead {
     pub path: String,
     pub read: Called<Content>,
+}
+
+/// Makes each named system call with arguments that fail after the permission and filter
+/// checks and change nothing even when allowed (see `agent::tries::seccomp`), and reads the
+/// `Seccomp:` lines of /proc/self/status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompArgs {
+    pub calls: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompOutcome {
+    /// `Seccomp:` of /proc/self/status (0 none, 1 strict, 2 filter); `None` when the line is
+    /// missing (a kernel without CONFIG_SECCOMP).
+    pub mode: Called<Option<u32>>,
+    /// `Seccomp_filters:` (since Linux 5.9).
+    pub filters: Called<Option<u32>>,
+    pub calls: Vec<SyscallTried>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallTried {
+    pub name: String,
+    pub result: Called<Returned>,
+}
+
+/// How a call that did not fail ended: its return value, or, for a call made in a forked
+/// child, the signal that killed the child (a filter's kill action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Returned {
+    Value(i64),
+    KilledBy(String),
 }
 
 /// Reads `path` under /proc/sys, writes `value`, reads it back.

@@ -89,6 +89,7 @@ macro_rules! contract {
 }
 
 contract! {
+    AbstractUnix(AbstractUnixArgs) => AbstractUnixOutcome as "abstract_unix",
     Alloc(AllocArgs) => AllocOutcome as "alloc",
     Caps(CapsArgs) => CapsOutcome as "caps",
     Clocks(ClocksArgs) => ClocksOutcome as "clocks",
@@ -103,6 +104,7 @@ contract! {
     Nnp(NnpArgs) => NnpOutcome as "nnp",
     Oldroot(OldrootArgs) => OldrootOutcome as "oldroot",
     Readonly(ReadonlyArgs) => ReadonlyOutcome as "readonly",
+    Seccomp(SeccompArgs) => SeccompOutcome as "seccomp",
     Sysctl(SysctlArgs) => SysctlOutcome as "sysctl",
     Userns(UsernsArgs) => UsernsOutcome as "userns",
     ReleaseAgent(ReleaseAgentArgs) => ReleaseAgentOutcome as "release_agent",

@@ -27,6 +27,6 @@ pub use features_text::{
 pub use flat_keyed::flat_keyed_value;
 pub use mount_cover::mount_covering;
 pub use net_dev::{parse_net_dev, NetDev};
-pub use privileges::{has_cap, parse_cap_sets, parse_no_new_privs, CapSets};
+pub use privileges::{has_cap, parse_cap_sets, parse_no_new_privs, parse_seccomp, CapSets};
 pub use proc_cgroups::{enabled_controllers, enabled_kernel_controllers};
 pub use proc_self::{cgroup_path, mount_points, parse_nspid, proc_pids};

@@ -1,5 +1,5 @@
 //! The privilege lines of `/proc/<pid>/status`: the capability sets (`CapInh`, `CapPrm`,
-//! `CapEff`, `CapBnd`, `CapAmb`) and `NoNewPrivs`.
+//! `CapEff`, `CapBnd`, `CapAmb`), `NoNewPrivs` and the seccomp lines.
 
 use super::ParseError;
 
@@ -55,6 +55,20 @@ pub fn parse_no_new_privs(status: &str) -> Result<Option<bool>, ParseError> {
     }
 }
 
+/// `Seccomp:` (0 none, 1 strict, 2 filter; missing without CONFIG_SECCOMP) and
+/// `Seccomp_filters:` (the number of filters; printed since Linux 5.9).
+pub fn parse_seccomp(status: &str) -> Result<(Option<u32>, Option<u32>), ParseError> {
+    let get = |key: &str| {
+        field(status, key)
+            .map(|v| {
+                v.parse::<u32>()
+                    .map_err(|_| ParseError::new(format!("status {key}: {v:?} is not a number")))
+            })
+            .transpose()
+    };
+    Ok((get("Seccomp")?, get("Seccomp_filters")?))
+}
+
 /// The trimmed value of the first `key:` line.
 fn field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status
@@ -92,6 +106,17 @@ mod tests {
         );
         assert_eq!(parse_no_new_privs("Name:\ta\n").unwrap(), None);
         assert!(parse_no_new_privs("NoNewPrivs:\tyes\n").is_err());
+    }
+
+    #[test]
+    fn seccomp_lines_of_the_host_sample_and_of_a_filtered_task() {
+        assert_eq!(parse_seccomp(HOST).unwrap(), (Some(0), Some(0)));
+        let filtered =
+            "NoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t3\nSpeculation_Store_Bypass:\tx\n";
+        assert_eq!(parse_seccomp(filtered).unwrap(), (Some(2), Some(3)));
+        // Before 5.9 only the mode is printed.
+        assert_eq!(parse_seccomp("Seccomp:\t2\n").unwrap(), (Some(2), None));
+        assert!(parse_seccomp("Seccomp:\ton\n").is_err());
     }
 
     #[test]

@@ -1,19 +1,22 @@
 //! `Isolation` -> `config.json`: a straight mapping, so that an OCI runtime gives the agent what
 //! the native spawner gives it for the same isolation (proc at /proc, `PATH=/`, the full
 //! capability set of root minus the dropped ones), and nothing else (no /dev, no masked or
-//! read-only paths or /sys unless the isolation asks, no rlimits, no seccomp): a check must
-//! see the runtime's isolation, not extras the native runtime would not have.
+//! read-only paths or /sys unless the isolation asks, no rlimits, and seccomp only when the
+//! isolation asks for a filter): a check must see the runtime's isolation, not extras the native
+//! runtime would not have.
 
 use crate::runtime::capability;
 
 use crate::vocabulary::Isolation;
-use crate::vocabulary::RootMode;
+use crate::vocabulary::{RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
     LinuxDeviceCgroupBuilder, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxTimeOffsetBuilder,
-    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, LinuxSeccomp, LinuxSeccompAction,
+    LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator, LinuxSyscallBuilder,
+    LinuxTimeOffsetBuilder, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -249,6 +252,10 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
         ])));
     }
 
+    if let Some(profile) = iso.seccomp {
+        linux.set_seccomp(Some(seccomp(profile)?));
+    }
+
     let mut spec = SpecBuilder::default()
         .version(OCI_VERSION)
         .root(
@@ -272,6 +279,50 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
     );
     spec.set_annotations(None);
     Ok(spec)
+}
+
+/// The native architecture in libseccomp's words. Listing only it makes libseccomp kill the
+/// calls of any other architecture, and on x86_64 those of the x32 ABI too (its bad-arch
+/// action), as the native spawner's filter does.
+fn native_arch() -> oci_spec::runtime::Arch {
+    use oci_spec::runtime::Arch;
+    if cfg!(target_arch = "aarch64") {
+        Arch::ScmpArchAarch64
+    } else {
+        Arch::ScmpArchX86_64
+    }
+}
+
+/// `linux.seccomp` for `profile`: everything allowed but the denied calls, each answered with
+/// its errno (`errnoRet`); an argument rule becomes SCMP_CMP_MASKED_EQ, whose `value` is the
+/// mask and `valueTwo` the bits it must equal.
+fn seccomp(profile: SeccompProfile) -> Result<LinuxSeccomp, BundleError> {
+    let syscalls = profile
+        .denied()
+        .into_iter()
+        .map(|d| {
+            let mut b = LinuxSyscallBuilder::default()
+                .names(vec![d.name.to_string()])
+                .action(LinuxSeccompAction::ScmpActErrno)
+                .errno_ret(d.errno as u32);
+            if let Some(r) = d.when {
+                b = b.args(vec![LinuxSeccompArgBuilder::default()
+                    .index(r.index as usize)
+                    .value(r.mask)
+                    .value_two(r.mask)
+                    .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
+                    .build()
+                    .map_err(err("seccomp argument rule"))?]);
+            }
+            b.build().map_err(err("seccomp rule"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActAllow)
+        .architectures(vec![native_arch()])
+        .syscalls(syscalls)
+        .build()
+        .map_err(err("seccomp"))
 }
 
 fn resources(iso: &Isolation) -> Result<oci_spec::runtime::LinuxResources, BundleError> {
@@ -326,7 +377,7 @@ pub fn wants_no_pivot(iso: &Isolation) -> bool {
 mod tests {
     use super::*;
     use crate::vocabulary::CpuQuota;
-    use crate::vocabulary::{Bind, TimeOffsets};
+    use crate::vocabulary::{Bind, Sabotage, TimeOffsets};
     use serde_json::{json, Value};
 
     fn all_caps() -> BTreeSet<u32> {
@@ -560,6 +611,45 @@ mod tests {
             ..iso
         });
         assert!(plain["linux"].get("maskedPaths").is_none(), "{plain}");
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_filter_is_the_profile_with_errno_per_call_and_the_user_namespace_rule() {
+        let c = config(&Isolation {
+            seccomp: Some(SeccompProfile::Default),
+            ..Isolation::base()
+        });
+        let s = &c["linux"]["seccomp"];
+        assert_eq!(s["defaultAction"], "SCMP_ACT_ALLOW");
+        assert_eq!(s["architectures"], json!(["SCMP_ARCH_X86_64"]));
+        let rules = s["syscalls"].as_array().unwrap();
+        assert_eq!(rules.len(), SeccompProfile::Default.denied().len());
+        let rule = |name: &str| {
+            rules
+                .iter()
+                .find(|r| r["names"] == json!([name]))
+                .unwrap_or_else(|| panic!("{name}: {s}"))
+        };
+        assert_eq!(
+            rule("keyctl"),
+            &json!({"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1})
+        );
+        assert_eq!(rule("clone3")["errnoRet"], 38);
+        let newuser = libc::CLONE_NEWUSER as u64;
+        for name in ["clone", "unshare"] {
+            assert_eq!(
+                rule(name)["args"],
+                json!([{"index": 0, "value": newuser, "valueTwo": newuser,
+                        "op": "SCMP_CMP_MASKED_EQ"}])
+            );
+        }
+        // Off, the base bundle has none (base_isolation_is_only_what_native_gives).
+        let off = config(&Sabotage::NoSeccomp.apply(&Isolation {
+            seccomp: Some(SeccompProfile::Default),
+            ..Isolation::base()
+        }));
+        assert!(off["linux"].get("seccomp").is_none());
     }
 
     #[test]

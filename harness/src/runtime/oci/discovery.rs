@@ -39,6 +39,9 @@ pub(super) struct Support {
     pub namespaces: BTreeSet<NsType>,
     /// Capability numbers; `None` when the runtime does not list them.
     pub caps: Option<BTreeSet<u32>>,
+    /// `linux.seccomp.enabled`: whether seccomp support is compiled in (`None`: not said,
+    /// as youki 0.7 built without its `seccomp` feature).
+    pub seccomp: Option<bool>,
 }
 
 /// The binary of `source`, or why there is none.
@@ -130,7 +133,12 @@ pub(super) fn parse_features(json: &str) -> Option<Support> {
         .capabilities()
         .as_ref()
         .map(|c| c.iter().filter_map(|n| capability::number(n)).collect());
-    Some(Support { namespaces, caps })
+    let seccomp = linux.seccomp().as_ref().and_then(|s| *s.enabled());
+    Some(Support {
+        namespaces,
+        caps,
+        seccomp,
+    })
 }
 
 impl OciRuntime {
@@ -145,6 +153,19 @@ impl OciRuntime {
             // Every runtime of the OCI runtime-spec 1.0 has these; newer ones are tried.
             None if ns != NsType::Time => None,
             None => self.try_namespace(ns),
+        }
+    }
+
+    /// Why this runtime cannot apply a `linux.seccomp` filter, if `features` says so. A
+    /// runtime without `features` is given the filter and judged on what it did.
+    pub(super) fn seccomp_refused(&self) -> Option<String> {
+        match &self.facts().features {
+            Some(s) if s.seccomp != Some(true) => Some(format!(
+                "{} does not report seccomp support in `features` (built without it; youki \
+                 needs its `seccomp` feature): it would run the container without the filter",
+                self.who()
+            )),
+            _ => None,
         }
     }
 
@@ -249,7 +270,13 @@ mod tests {
         assert!(s.namespaces.contains(&NsType::Mnt) && s.namespaces.contains(&NsType::Net));
         assert!(!s.namespaces.contains(&NsType::Time));
         assert_eq!(s.caps, Some([0, 21].into_iter().collect()));
+        assert_eq!(s.seccomp, None);
         assert_eq!(parse_features("unknown command features"), None);
+        let with = json.replace(
+            r#""capabilities""#,
+            r#""seccomp":{"enabled":true},"capabilities""#,
+        );
+        assert_eq!(parse_features(&with).unwrap().seccomp, Some(true));
     }
 
     #[test]

@@ -156,6 +156,9 @@ impl Runtime for OciRuntime {
                     .into()
             });
         }
+        if let Some(why) = iso.seccomp.and_then(|_| self.seccomp_refused()) {
+            return Some(why);
+        }
         iso.namespaces
             .iter()
             .find_map(|ns| self.namespace_refused(*ns))

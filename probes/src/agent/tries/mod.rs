@@ -5,6 +5,7 @@
 //! [`CallError`](crate::contract::CallError) in the outcome, so the judge can tell "blocked"
 //! from "broken". Arguments it will not act on give a [`Refusal`].
 
+mod abstract_unix;
 mod alloc;
 mod caps;
 mod clocks;
@@ -20,6 +21,7 @@ mod nnp;
 mod oldroot;
 mod readonly;
 mod release_agent;
+mod seccomp;
 mod sysctl;
 mod userns;
 
@@ -37,6 +39,7 @@ pub fn run(t: &Try) -> Tried {
         })
     };
     match t {
+        Try::AbstractUnix(a) => abstract_unix::run(a).into(),
         Try::Alloc(a) => alloc::run(a).into(),
         Try::Caps(_) => caps::run().into(),
         Try::Clocks(_) => clocks::run().into(),
@@ -51,6 +54,7 @@ pub fn run(t: &Try) -> Tried {
         Try::Nnp(a) => nnp::run(a).into(),
         Try::Oldroot(a) => oldroot::run(a).map_or_else(refused, Tried::from),
         Try::Readonly(a) => readonly::run(a).map_or_else(refused, Tried::from),
+        Try::Seccomp(a) => seccomp::run(a).into(),
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
         Try::ReleaseAgent(a) => release_agent::run(a).map_or_else(refused, Tried::from),
