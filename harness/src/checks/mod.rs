@@ -289,6 +289,7 @@ registry! {
     root_old_root_gone::OldRootGone,
     user_root_is_unprivileged::RootIsUnprivileged,
     proc_host_invisible::HostInvisible,
+    caps_default_set::DefaultSet,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

@@ -63,6 +63,12 @@ impl Runtime for BwrapRuntime {
                 why: "run as root, bwrap's --cap-drop leaves the bounding set without a user namespace",
             },
             Weakness {
+                check: "caps.default-set",
+                why: "run as root, bwrap's --cap-drop leaves the bounding set full without a user \
+                      namespace (the calls needing a dropped capability are still refused, and \
+                      its no_new_privs keeps an exec from taking the bounding set back)",
+            },
+            Weakness {
                 check: "mnt.no-propagation",
                 why: "bwrap's mounts are slaves of the host's: host mounts propagate in",
             },

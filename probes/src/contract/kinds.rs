@@ -259,3 +259,42 @@ pub struct UsernsOutcome {
 
 /// The name of the file the `userns` try creates; the host judges its owner.
 pub const USERNS_CREATED: &str = "created-by-container";
+
+/// The capability sets, then one attempt per capability the default set drops (each needs
+/// that capability, and fails harmlessly after the kernel has asked for it) and one per kept
+/// capability the check shows at work. `other_uid` is the uid of the agent's helper child,
+/// which the ptrace and signal attempts aim at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultCapsArgs {
+    pub other_uid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultCapsOutcome {
+    pub sets: Called<CapSetsSeen>,
+    /// `/proc/sys/kernel/cap_last_cap`: the highest capability number this kernel knows.
+    pub cap_last_cap: Called<u32>,
+    /// `net.ipv4.ip_unprivileged_port_start` of the container's network namespace: a port
+    /// below it needs CAP_NET_BIND_SERVICE.
+    pub unprivileged_port_start: Called<u32>,
+    pub attempts: Vec<CapAttempt>,
+}
+
+/// The five sets of `/proc/self/status` as 16 hex digits (`ambient` is `None` before 4.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapSetsSeen {
+    pub effective: String,
+    pub bounding: String,
+    pub permitted: String,
+    pub inheritable: String,
+    pub ambient: Option<String>,
+}
+
+/// One attempt that needs capability `cap` (a `CAP_*` name): what was called, and how it
+/// ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapAttempt {
+    pub cap: String,
+    pub call: String,
+    pub result: Called<Done>,
+}

@@ -102,6 +102,7 @@ contract! {
     Oldroot(OldrootArgs) => OldrootOutcome as "oldroot",
     Sysctl(SysctlArgs) => SysctlOutcome as "sysctl",
     Userns(UsernsArgs) => UsernsOutcome as "userns",
+    DefaultCaps(DefaultCapsArgs) => DefaultCapsOutcome as "default_caps",
 }
 
 /// Arguments the agent would not act on (a path outside /proc/sys, pid 1).

@@ -8,6 +8,7 @@
 mod alloc;
 mod caps;
 mod clocks;
+mod default_caps;
 mod forks;
 mod hostproc;
 mod ids;
@@ -44,6 +45,7 @@ pub fn run(t: &Try) -> Tried {
         Try::Oldroot(a) => oldroot::run(a).map_or_else(refused, Tried::from),
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
+        Try::DefaultCaps(a) => default_caps::run(a).into(),
     }
 }
 
