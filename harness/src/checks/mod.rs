@@ -228,7 +228,9 @@ pub trait Check: Send + Sync {
             Sabotage::NoCpuQuota | Sabotage::NoPidsLimit | Sabotage::NoMemoryLimit => {
                 Layer::Cgroups
             }
-            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs => Layer::Hardening,
+            Sabotage::KeepCapabilities | Sabotage::AllowNewPrivs | Sabotage::AllDevices => {
+                Layer::Hardening
+            }
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -290,6 +292,7 @@ registry! {
     user_root_is_unprivileged::RootIsUnprivileged,
     proc_host_invisible::HostInvisible,
     caps_default_set::DefaultSet,
+    dev_host_devices_denied::HostDevicesDenied,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

@@ -12,6 +12,9 @@ pub enum Requirement {
     Namespace(NsType),
     /// A cgroup of ours can use this controller (v1 hierarchy or delegated on v2).
     Controller(&'static str),
+    /// A cgroup of ours can restrict devices: a v1 devices hierarchy, or a cgroup2 mount to
+    /// attach a device program to (BPF_PROG_TYPE_CGROUP_DEVICE, Linux 4.15+).
+    DeviceCgroup,
 }
 
 impl fmt::Display for Requirement {
@@ -20,6 +23,9 @@ impl fmt::Display for Requirement {
             Requirement::Root => f.write_str("root"),
             Requirement::Namespace(ns) => write!(f, "{ns} namespace (Linux {}+)", ns.since()),
             Requirement::Controller(c) => write!(f, "cgroup controller {c}"),
+            Requirement::DeviceCgroup => {
+                f.write_str("a device cgroup (v1 devices, or a v2 device program)")
+            }
         }
     }
 }
@@ -58,6 +64,9 @@ impl Requirement {
         if iso.memory_max.is_some() {
             add(Requirement::Controller("memory"));
         }
+        if iso.devices.restricted() {
+            add(Requirement::DeviceCgroup);
+        }
         v
     }
 
@@ -84,6 +93,15 @@ impl Requirement {
             Requirement::Controller(c) => crate::cgroup::locate(c)
                 .map(|_| ())
                 .map_err(Unmet::Controller),
+            // A v2 program the kernel refuses is a clear error of the run, not a skip: the
+            // kernels isoprobe supports all have it.
+            Requirement::DeviceCgroup => match crate::cgroup::locate("devices") {
+                Ok(_) => Ok(()),
+                Err(e) => match crate::cgroup::detect_layout() {
+                    Ok(l) if l.v2_mount.is_some() => Ok(()),
+                    _ => Err(Unmet::Controller(e)),
+                },
+            },
         }
     }
 }

@@ -12,6 +12,16 @@ use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 use std::ptr;
 
+/// The standard `/dev`, as host paths under the rootfs.
+pub(super) struct DevPlan {
+    pub dir: CString,
+    /// Character devices made with mode 0666: (path, number).
+    pub nodes: Vec<(CString, libc::dev_t)>,
+    pub pts: CString,
+    /// (target, link path)
+    pub links: Vec<(CString, CString)>,
+}
+
 /// Everything the child does, decided by the parent.
 pub(super) struct ChildPlan {
     pub sync_fd: RawFd,
@@ -30,6 +40,7 @@ pub(super) struct ChildPlan {
     /// (host source, target on the host path of the rootfs)
     pub binds: Vec<(CString, CString)>,
     pub proc_target: Option<CString>,
+    pub dev: Option<DevPlan>,
     /// Where the old root goes when it is kept (`None`: detach it).
     pub put_old: Option<CString>,
     pub hostname: Option<CString>,
@@ -56,6 +67,7 @@ impl ChildPlan {
             rootfs,
             binds: Vec::new(),
             proc_target: None,
+            dev: None,
             put_old: None,
             hostname: None,
             drop_caps: Vec::new(),
@@ -108,6 +120,16 @@ fn check(plan: &ChildPlan, step: Step, rc: libc::c_long) {
 }
 
 fn mount(src: &CStr, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> libc::c_long {
+    mount_with(src, target, fstype, flags, None)
+}
+
+fn mount_with(
+    src: &CStr,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> libc::c_long {
     // SAFETY: all pointers are valid NUL-terminated strings or null.
     unsafe {
         libc::mount(
@@ -115,8 +137,68 @@ fn mount(src: &CStr, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong)
             target.as_ptr(),
             fstype.map_or(ptr::null(), CStr::as_ptr),
             flags,
-            ptr::null(),
+            data.map_or(ptr::null(), |d| d.as_ptr().cast()),
         ) as libc::c_long
+    }
+}
+
+/// The standard `/dev`: a tmpfs (without `nodev`, or no node in it would open), the
+/// character devices, a devpts of its own for `ptmx`, and the links. Only system calls.
+fn make_dev(plan: &ChildPlan, dev: &DevPlan) {
+    check(
+        plan,
+        Step::MountDev,
+        mount_with(
+            c"tmpfs",
+            &dev.dir,
+            Some(c"tmpfs"),
+            libc::MS_NOSUID | libc::MS_STRICTATIME,
+            Some(c"mode=755,size=65536k"),
+        ),
+    );
+    for (path, number) in &dev.nodes {
+        // SAFETY: a path prepared by the parent; the chmod undoes the umask.
+        unsafe {
+            check(
+                plan,
+                Step::MakeDevNode,
+                libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o666, *number) as _,
+            );
+            check(
+                plan,
+                Step::MakeDevNode,
+                libc::chmod(path.as_ptr(), 0o666) as _,
+            );
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        check(
+            plan,
+            Step::MountDevpts,
+            libc::mkdir(dev.pts.as_ptr(), 0o755) as _,
+        );
+    }
+    check(
+        plan,
+        Step::MountDevpts,
+        mount_with(
+            c"devpts",
+            &dev.pts,
+            Some(c"devpts"),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            Some(c"newinstance,ptmxmode=0666,mode=0620"),
+        ),
+    );
+    for (target, link) in &dev.links {
+        // SAFETY: as above.
+        unsafe {
+            check(
+                plan,
+                Step::LinkDev,
+                libc::symlink(target.as_ptr(), link.as_ptr()) as _,
+            );
+        }
     }
 }
 
@@ -219,6 +301,9 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                     Step::MountProc,
                     mount(c"proc", target, Some(c"proc"), proc_flags),
                 );
+            }
+            if let Some(dev) = &plan.dev {
+                make_dev(plan, dev);
             }
         };
         match plan.root_mode {

@@ -1,6 +1,6 @@
 //! What the native spawner is asked to build.
 
-use crate::vocabulary::{CgroupLimits, IdMap, RootMode};
+use crate::vocabulary::{CgroupLimits, Devices, IdMap, RootMode};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -44,6 +44,9 @@ pub struct SpawnSpec {
     /// Monotonic and boottime offsets in seconds of the time namespace: the spawn thread
     /// unshares it and writes them before the clone, so the child starts inside it.
     pub time_offsets: Option<(i64, i64)>,
+    /// The standard `/dev` (a tmpfs with the standard nodes) and a device cgroup allowing only
+    /// those.
+    pub devices: Devices,
     /// argv[0] is a path inside the rootfs.
     pub argv: Vec<String>,
     pub env: Vec<String>,
@@ -67,6 +70,7 @@ impl SpawnSpec {
             no_new_privs: false,
             user: None,
             time_offsets: None,
+            devices: Devices::Unrestricted,
             argv,
             env: vec!["PATH=/".into()],
             timeout: Duration::from_secs(30),

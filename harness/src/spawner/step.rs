@@ -17,6 +17,10 @@ pub enum Step {
     BindRootfs,
     BindMount,
     MountProc,
+    MountDev,
+    MakeDevNode,
+    MountDevpts,
+    LinkDev,
     ChdirRootfs,
     PivotRoot,
     DetachOldRoot,
@@ -31,7 +35,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 25] = [
         Step::ParentDeathSignal,
         Step::RedirectStdio,
         Step::WaitForParent,
@@ -42,6 +46,10 @@ impl Step {
         Step::BindRootfs,
         Step::BindMount,
         Step::MountProc,
+        Step::MountDev,
+        Step::MakeDevNode,
+        Step::MountDevpts,
+        Step::LinkDev,
         Step::ChdirRootfs,
         Step::PivotRoot,
         Step::DetachOldRoot,
@@ -71,6 +79,10 @@ impl Step {
             Step::BindRootfs => "bind-mount the rootfs",
             Step::BindMount => "bind-mount into the rootfs",
             Step::MountProc => "mount proc",
+            Step::MountDev => "mount a tmpfs on /dev",
+            Step::MakeDevNode => "mknod a standard device in /dev",
+            Step::MountDevpts => "mount devpts on /dev/pts",
+            Step::LinkDev => "symlink in /dev",
             Step::ChdirRootfs => "chdir into the rootfs",
             Step::PivotRoot => "pivot_root",
             Step::DetachOldRoot => "detach the old root",

@@ -1,6 +1,6 @@
 //! The sabotages that negative controls apply to an [`Isolation`]: each breaks one thing.
 
-use super::{Isolation, RootMode};
+use super::{Devices, Isolation, RootMode};
 use isoprobe_probes::NsType;
 
 /// The one thing a negative control breaks. A check whose control is not detected cannot tell
@@ -25,6 +25,8 @@ pub enum Sabotage {
     KeepCapabilities,
     /// Leave no_new_privs unset.
     AllowNewPrivs,
+    /// Keep the standard `/dev` but allow every device (no device cgroup).
+    AllDevices,
 }
 
 impl Sabotage {
@@ -39,6 +41,7 @@ impl Sabotage {
             Sabotage::KeepOldRoot => "old root not detached after pivot_root".to_string(),
             Sabotage::KeepCapabilities => "full capability bounding set".to_string(),
             Sabotage::AllowNewPrivs => "no_new_privs not set".to_string(),
+            Sabotage::AllDevices => "every device allowed (no device cgroup)".to_string(),
         }
     }
 
@@ -64,6 +67,11 @@ impl Sabotage {
             Sabotage::KeepOldRoot => out.detach_old_root = false,
             Sabotage::KeepCapabilities => out.drop_caps.clear(),
             Sabotage::AllowNewPrivs => out.no_new_privs = false,
+            Sabotage::AllDevices => {
+                if out.devices == Devices::Standard {
+                    out.devices = Devices::StandardNodesAnyDevice;
+                }
+            }
         }
         out
     }
@@ -96,5 +104,13 @@ mod tests {
         );
         assert!(!Sabotage::SharedMounts.apply(&iso).make_mounts_private);
         assert!(!Sabotage::KeepOldRoot.apply(&iso).detach_old_root);
+        let dev = Isolation {
+            devices: Devices::Standard,
+            ..Isolation::base()
+        };
+        assert_eq!(
+            Sabotage::AllDevices.apply(&dev).devices,
+            Devices::StandardNodesAnyDevice
+        );
     }
 }

@@ -298,3 +298,62 @@ pub struct CapAttempt {
     pub call: String,
     pub result: Called<Done>,
 }
+
+/// A device number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevNumber {
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// Lists `/dev` (and its subdirectories, one level down), then, for each host device in
+/// `nodes`, makes a node of it in `/tmp`, opens it read-only (and reads one sector where asked)
+/// and removes the node again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesArgs {
+    pub nodes: Vec<HostNode>,
+}
+
+/// A host device to try: its name on the host, block or character, its number, and whether
+/// to read one sector (only the byte count is reported, never the data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostNode {
+    pub name: String,
+    pub block: bool,
+    pub number: DevNumber,
+    pub read_sector: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesOutcome {
+    pub dev: Called<Vec<DevEntry>>,
+    /// In the order of the arguments' nodes.
+    pub nodes: Vec<NodeTried>,
+}
+
+/// An entry of `/dev`: its path below `/dev`, its kind (`char`, `block`, `link`, `dir`,
+/// `file`, `other`), its numbers for a device, its target for a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevEntry {
+    pub name: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<DevNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// A device node made and used: each later step only when the one before worked. Only the
+/// number of bytes read is reported, never the data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeTried {
+    /// The host device's name.
+    pub name: String,
+    /// The node's path inside.
+    pub path: String,
+    pub mknod: Called<Done>,
+    pub open: Option<Called<Done>>,
+    /// `None` when not read.
+    pub read_bytes: Option<Called<usize>>,
+    pub removed: Option<Called<Done>>,
+}

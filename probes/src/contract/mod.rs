@@ -103,6 +103,7 @@ contract! {
     Sysctl(SysctlArgs) => SysctlOutcome as "sysctl",
     Userns(UsernsArgs) => UsernsOutcome as "userns",
     DefaultCaps(DefaultCapsArgs) => DefaultCapsOutcome as "default_caps",
+    Devices(DevicesArgs) => DevicesOutcome as "devices",
 }
 
 /// Arguments the agent would not act on (a path outside /proc/sys, pid 1).

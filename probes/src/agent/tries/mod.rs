@@ -9,6 +9,7 @@ mod alloc;
 mod caps;
 mod clocks;
 mod default_caps;
+mod devices;
 mod forks;
 mod hostproc;
 mod ids;
@@ -46,6 +47,7 @@ pub fn run(t: &Try) -> Tried {
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
         Try::DefaultCaps(a) => default_caps::run(a).into(),
+        Try::Devices(a) => devices::run(a).into(),
     }
 }
 
