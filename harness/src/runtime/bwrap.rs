@@ -21,7 +21,7 @@ use super::{
     capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Unavailable,
 };
 use crate::process::SideChannel;
-use crate::vocabulary::{ExitKind, RootMode};
+use crate::vocabulary::{Devices, ExitKind, RootMode};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -259,8 +259,19 @@ fn args(iso: &Isolation, rootfs: &Path, agent_argv: &[String], fds: Fds) -> Vec<
         }
     }
     push(&["--chdir", "/"]);
-    a.extend(["--bind".into(), rootfs.as_os_str().to_owned(), "/".into()]);
+    // bwrap has no device cgroup: what keeps a container from using a device node it makes is
+    // `nodev` on every mount it binds (`--bind`), and `--dev` fills its /dev with binds of the
+    // host's standard nodes. The devices control takes `nodev` off the root (`--dev-bind`).
+    let root_bind = if iso.devices == Devices::StandardNodesAnyDevice {
+        "--dev-bind"
+    } else {
+        "--bind"
+    };
+    a.extend([root_bind.into(), rootfs.as_os_str().to_owned(), "/".into()]);
     a.extend(["--proc", "/proc"].map(OsString::from));
+    if iso.devices.standard_dev() {
+        a.extend(["--dev", "/dev"].map(OsString::from));
+    }
     for b in &iso.binds {
         a.extend([
             "--bind".into(),
@@ -329,6 +340,23 @@ mod tests {
         let iso = Sabotage::DropNamespace(NsType::Pid).apply(&Isolation::base());
         let a = argv(&iso);
         assert!(!a.iter().any(|s| s == "--unshare-pid" || s == "--as-pid-1"));
+    }
+
+    #[test]
+    fn standard_devices_are_a_dev_of_binds_and_the_control_allows_devices_on_the_root() {
+        let base = argv(&Isolation::base());
+        assert!(has_seq(&base, &["--bind", "/tmp/r", "/"]));
+        assert!(!base.contains(&"--dev".to_string()));
+        let iso = Isolation {
+            devices: Devices::Standard,
+            ..Isolation::base()
+        };
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--bind", "/tmp/r", "/"]));
+        assert!(has_seq(&a, &["--dev", "/dev"]));
+        let c = argv(&Sabotage::AllDevices.apply(&iso));
+        assert!(has_seq(&c, &["--dev-bind", "/tmp/r", "/"]));
+        assert!(has_seq(&c, &["--dev", "/dev"]));
     }
 
     #[test]

@@ -181,6 +181,13 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     if iso.no_new_privs {
         r.push("util-linux unshare cannot set no_new_privs".into());
     }
+    if iso.devices.standard_dev() {
+        r.push(
+            "util-linux unshare has no device cgroup and cannot mount a /dev of standard \
+             nodes"
+                .into(),
+        );
+    }
     if !iso.detach_old_root {
         r.push(
             "util-linux unshare does not pivot_root (--root is a chroot), so there is no old \
@@ -433,6 +440,13 @@ mod tests {
                     ..base.clone()
                 },
                 "no_new_privs",
+            ),
+            (
+                Isolation {
+                    devices: crate::vocabulary::Devices::Standard,
+                    ..base.clone()
+                },
+                "no device cgroup",
             ),
             (Sabotage::KeepOldRoot.apply(&base), "no old root"),
             (
