@@ -368,3 +368,34 @@ impl Drop for OtherUid {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_read_trimmed_and_bad_text_is_a_failure_not_a_zero() {
+        let dir = std::env::temp_dir().join(format!("isoprobe-capnum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good");
+        let bad = dir.join("bad");
+        std::fs::write(&good, "40\n").unwrap();
+        std::fs::write(&bad, "forty\n").unwrap();
+        assert_eq!(read_number(&good.to_string_lossy()), Called::Done(40));
+        let e = read_number(&bad.to_string_lossy());
+        assert!(
+            e.failed().is_some_and(|e| e.error.contains("not a number")),
+            "{e:?}"
+        );
+        assert_eq!(read_number("/nonexistent/isoprobe").errno(), Some("ENOENT"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_raw_call_keeps_its_errno() {
+        // SAFETY: close of a descriptor that cannot be open.
+        let r = sys(unsafe { libc::close(-1) } as _);
+        assert_eq!(r.errno(), Some("EBADF"));
+        assert_eq!(sys(0), Called::Done(Done::Ok));
+    }
+}
