@@ -5,9 +5,12 @@
 //! machines, one owned by the machine's management) is read, never written.
 
 mod container;
+mod device_bpf;
+mod devices;
 mod error;
 
 pub use container::{sample_runtime_cgroups, ContainerCgroups};
+pub use devices::{standard_rules, DeviceCgroup, DeviceKind, DeviceRule};
 pub use error::CgroupError;
 pub use isoprobe_probes::parse::{CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation};
 

@@ -232,6 +232,7 @@ pub trait Check: Send + Sync {
             Sabotage::KeepCapabilities
             | Sabotage::AllowNewPrivs
             | Sabotage::NoSeccomp
+            | Sabotage::AllDevices
             | Sabotage::LeakHostFd
             | Sabotage::NoMasking
             | Sabotage::NoReadonlyPaths => Layer::Hardening,
@@ -303,6 +304,8 @@ registry! {
     cgroup_release_agent_protected::ReleaseAgentProtected,
     seccomp_filter_enforced::FilterEnforced,
     net_abstract_unix_isolated::AbstractUnixIsolated,
+    caps_default_set::DefaultSet,
+    dev_host_devices_denied::HostDevicesDenied,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

@@ -21,6 +21,9 @@ pub enum Requirement {
     /// The kernel installs seccomp filters (CONFIG_SECCOMP_FILTER, Linux 3.5+), which is
     /// all an argument rule needs too.
     SeccompFilter,
+    /// A cgroup of ours can restrict devices: a v1 devices hierarchy, or a cgroup2 mount to
+    /// attach a device program to (BPF_PROG_TYPE_CGROUP_DEVICE, Linux 4.15+).
+    DeviceCgroup,
 }
 
 impl fmt::Display for Requirement {
@@ -34,6 +37,9 @@ impl fmt::Display for Requirement {
                 f.write_str("named cgroup v1 hierarchies (no cgroup_no_v1=named at boot)")
             }
             Requirement::SeccompFilter => f.write_str("seccomp filters (Linux 3.5+)"),
+            Requirement::DeviceCgroup => {
+                f.write_str("a device cgroup (v1 devices, or a v2 device program)")
+            }
         }
     }
 }
@@ -79,6 +85,9 @@ impl Requirement {
         }
         if iso.seccomp.is_some() {
             add(Requirement::SeccompFilter);
+        }
+        if iso.devices.restricted() {
+            add(Requirement::DeviceCgroup);
         }
         v
     }
@@ -141,6 +150,15 @@ impl Requirement {
                     Ok(())
                 }
             }
+            // A v2 program the kernel refuses is a clear error of the run, not a skip: the
+            // kernels isoprobe supports all have it.
+            Requirement::DeviceCgroup => match crate::cgroup::locate("devices") {
+                Ok(_) => Ok(()),
+                Err(e) => match crate::cgroup::detect_layout() {
+                    Ok(l) if l.v2_mount.is_some() => Ok(()),
+                    _ => Err(Unmet::Controller(e)),
+                },
+            },
         }
     }
 }

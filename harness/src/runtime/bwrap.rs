@@ -23,7 +23,7 @@ use super::{
     capability, parse_observation, Isolation, Job, RunError, RunOutcome, Runtime, Unavailable,
 };
 use crate::process::SideChannel;
-use crate::vocabulary::{ExitKind, HostStepError, RootMode};
+use crate::vocabulary::{Devices, ExitKind, HostStepError, RootMode};
 use covers::{cover_args, host_kind, Kind};
 use isoprobe_probes::NsType;
 use std::cell::RefCell;
@@ -65,6 +65,12 @@ impl Runtime for BwrapRuntime {
             Weakness {
                 check: "caps.bounding-dropped",
                 why: "run as root, bwrap's --cap-drop leaves the bounding set without a user namespace",
+            },
+            Weakness {
+                check: "caps.default-set",
+                why: "run as root, bwrap's --cap-drop leaves the bounding set full without a user \
+                      namespace (the calls needing a dropped capability are still refused, and \
+                      its no_new_privs keeps an exec from taking the bounding set back)",
             },
             Weakness {
                 check: "mnt.no-propagation",
@@ -308,8 +314,19 @@ fn args(
         push(&["--add-seccomp-fd", &fd.to_string()]);
     }
     push(&["--chdir", iso.cwd.as_deref().unwrap_or("/")]);
-    a.extend(["--bind".into(), rootfs.as_os_str().to_owned(), "/".into()]);
+    // bwrap has no device cgroup: what keeps a container from using a device node it makes is
+    // `nodev` on every mount it binds (`--bind`), and `--dev` fills its /dev with binds of the
+    // host's standard nodes. The devices control takes `nodev` off the root (`--dev-bind`).
+    let root_bind = if iso.devices == Devices::StandardNodesAnyDevice {
+        "--dev-bind"
+    } else {
+        "--bind"
+    };
+    a.extend([root_bind.into(), rootfs.as_os_str().to_owned(), "/".into()]);
     a.extend(["--proc", "/proc"].map(OsString::from));
+    if iso.devices.standard_dev() {
+        a.extend(["--dev", "/dev"].map(OsString::from));
+    }
     for b in &iso.binds {
         a.extend([
             "--bind".into(),
@@ -421,6 +438,23 @@ mod tests {
         let iso = Sabotage::DropNamespace(NsType::Pid).apply(&Isolation::base());
         let a = argv(&iso);
         assert!(!a.iter().any(|s| s == "--unshare-pid" || s == "--as-pid-1"));
+    }
+
+    #[test]
+    fn standard_devices_are_a_dev_of_binds_and_the_control_allows_devices_on_the_root() {
+        let base = argv(&Isolation::base());
+        assert!(has_seq(&base, &["--bind", "/tmp/r", "/"]));
+        assert!(!base.contains(&"--dev".to_string()));
+        let iso = Isolation {
+            devices: Devices::Standard,
+            ..Isolation::base()
+        };
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--bind", "/tmp/r", "/"]));
+        assert!(has_seq(&a, &["--dev", "/dev"]));
+        let c = argv(&Sabotage::AllDevices.apply(&iso));
+        assert!(has_seq(&c, &["--dev-bind", "/tmp/r", "/"]));
+        assert!(has_seq(&c, &["--dev", "/dev"]));
     }
 
     #[test]

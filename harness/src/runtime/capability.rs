@@ -46,6 +46,32 @@ pub const NAMES: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// The capabilities the engines' default configuration keeps (Docker, containerd and podman
+/// all grant these 14 to a container's root, and drop every other one).
+pub const DEFAULT_SET: [u32; 14] = [
+    0,  // CAP_CHOWN
+    1,  // CAP_DAC_OVERRIDE
+    3,  // CAP_FOWNER
+    4,  // CAP_FSETID
+    5,  // CAP_KILL
+    6,  // CAP_SETGID
+    7,  // CAP_SETUID
+    8,  // CAP_SETPCAP
+    10, // CAP_NET_BIND_SERVICE
+    13, // CAP_NET_RAW
+    18, // CAP_SYS_CHROOT
+    27, // CAP_MKNOD
+    29, // CAP_AUDIT_WRITE
+    31, // CAP_SETFCAP
+];
+
+/// Every capability this table knows but those in `kept`, by number.
+pub fn all_but(kept: &[u32]) -> Vec<u32> {
+    (0..NAMES.len() as u32)
+        .filter(|c| !kept.contains(c))
+        .collect()
+}
+
 /// The name of capability number `cap` (`21` -> `CAP_SYS_ADMIN`), if this table knows it.
 pub fn name(cap: u32) -> Option<&'static str> {
     NAMES.get(cap as usize).copied()
@@ -72,6 +98,32 @@ mod tests {
         assert_eq!(name(21), Some("CAP_SYS_ADMIN"));
         assert_eq!(name(40), Some("CAP_CHECKPOINT_RESTORE"));
         assert_eq!(name(41), None);
+    }
+
+    #[test]
+    fn the_default_set_is_the_engines_fourteen() {
+        let names: Vec<&str> = DEFAULT_SET.iter().map(|c| name(*c).unwrap()).collect();
+        for n in [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FSETID",
+            "CAP_FOWNER",
+            "CAP_MKNOD",
+            "CAP_NET_RAW",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SETFCAP",
+            "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SYS_CHROOT",
+            "CAP_KILL",
+            "CAP_AUDIT_WRITE",
+        ] {
+            assert!(names.contains(&n), "{n}");
+        }
+        let dropped = all_but(&DEFAULT_SET);
+        assert_eq!(dropped.len() + DEFAULT_SET.len(), NAMES.len());
+        assert!(dropped.contains(&21) && !dropped.contains(&27));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! [`REGISTRY`].
 
 pub mod bwrap;
-mod capability;
+pub(crate) mod capability;
 mod error;
 #[cfg(test)]
 pub(crate) mod fake;

@@ -42,6 +42,9 @@ impl Runtime for NativeRuntime {
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
+        if iso.devices.standard_dev() && (iso.root == RootMode::None) {
+            return Some("a standard /dev needs a root of the container's own".into());
+        }
         (self.chroot_only && !iso.detach_old_root)
             .then(|| "native-chroot does not pivot, so there is no old root to keep".into())
     }
@@ -113,6 +116,7 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.mount_sys = iso.mount_sys;
     spec.masked_paths = iso.masked_paths.clone();
     spec.readonly_paths = iso.readonly_paths.clone();
+    spec.devices = iso.devices;
     spec.timeout = job.timeout;
     spec
 }

@@ -192,6 +192,13 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     if iso.seccomp.is_some() {
         r.push("util-linux unshare has no option to install a seccomp filter".into());
     }
+    if iso.devices.standard_dev() {
+        r.push(
+            "util-linux unshare has no device cgroup and cannot mount a /dev of standard \
+             nodes"
+                .into(),
+        );
+    }
     if !iso.detach_old_root {
         r.push(
             "util-linux unshare does not pivot_root (--root is a chroot), so there is no old \
@@ -500,6 +507,13 @@ mod tests {
                     ..base.clone()
                 },
                 "seccomp filter",
+            ),
+            (
+                Isolation {
+                    devices: crate::vocabulary::Devices::Standard,
+                    ..base.clone()
+                },
+                "no device cgroup",
             ),
             (Sabotage::KeepOldRoot.apply(&base), "no old root"),
             (Sabotage::LeakHostFd.apply(&base), "leak a host descriptor"),

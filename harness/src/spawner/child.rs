@@ -12,6 +12,16 @@ use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 use std::ptr;
 
+/// The standard `/dev`, as host paths under the rootfs.
+pub(super) struct DevPlan {
+    pub dir: CString,
+    /// Character devices made with mode 0666: (path, number).
+    pub nodes: Vec<(CString, libc::dev_t)>,
+    pub pts: CString,
+    /// (target, link path)
+    pub links: Vec<(CString, CString)>,
+}
+
 /// Everything the child does, decided by the parent.
 pub(super) struct ChildPlan {
     pub sync_fd: RawFd,
@@ -36,6 +46,7 @@ pub(super) struct ChildPlan {
     /// read-only; each is looked at in the child, as only there is the new /proc mounted.
     pub masks: Vec<CString>,
     pub readonly: Vec<CString>,
+    pub dev: Option<DevPlan>,
     /// Where the old root goes when it is kept (`None`: detach it).
     pub put_old: Option<CString>,
     pub hostname: Option<CString>,
@@ -77,6 +88,7 @@ impl ChildPlan {
             sys_target: None,
             masks: Vec::new(),
             readonly: Vec::new(),
+            dev: None,
             put_old: None,
             hostname: None,
             drop_caps: Vec::new(),
@@ -144,6 +156,16 @@ fn check(plan: &ChildPlan, step: Step, rc: libc::c_long) {
 }
 
 fn mount(src: &CStr, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> libc::c_long {
+    mount_with(src, target, fstype, flags, None)
+}
+
+fn mount_with(
+    src: &CStr,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> libc::c_long {
     // SAFETY: all pointers are valid NUL-terminated strings or null.
     unsafe {
         libc::mount(
@@ -151,8 +173,68 @@ fn mount(src: &CStr, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong)
             target.as_ptr(),
             fstype.map_or(ptr::null(), CStr::as_ptr),
             flags,
-            ptr::null(),
+            data.map_or(ptr::null(), |d| d.as_ptr().cast()),
         ) as libc::c_long
+    }
+}
+
+/// The standard `/dev`: a tmpfs (without `nodev`, or no node in it would open), the
+/// character devices, a devpts of its own for `ptmx`, and the links. Only system calls.
+fn make_dev(plan: &ChildPlan, dev: &DevPlan) {
+    check(
+        plan,
+        Step::MountDev,
+        mount_with(
+            c"tmpfs",
+            &dev.dir,
+            Some(c"tmpfs"),
+            libc::MS_NOSUID | libc::MS_STRICTATIME,
+            Some(c"mode=755,size=65536k"),
+        ),
+    );
+    for (path, number) in &dev.nodes {
+        // SAFETY: a path prepared by the parent; the chmod undoes the umask.
+        unsafe {
+            check(
+                plan,
+                Step::MakeDevNode,
+                libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o666, *number) as _,
+            );
+            check(
+                plan,
+                Step::MakeDevNode,
+                libc::chmod(path.as_ptr(), 0o666) as _,
+            );
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        check(
+            plan,
+            Step::MountDevpts,
+            libc::mkdir(dev.pts.as_ptr(), 0o755) as _,
+        );
+    }
+    check(
+        plan,
+        Step::MountDevpts,
+        mount_with(
+            c"devpts",
+            &dev.pts,
+            Some(c"devpts"),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            Some(c"newinstance,ptmxmode=0666,mode=0620"),
+        ),
+    );
+    for (target, link) in &dev.links {
+        // SAFETY: as above.
+        unsafe {
+            check(
+                plan,
+                Step::LinkDev,
+                libc::symlink(target.as_ptr(), link.as_ptr()) as _,
+            );
+        }
     }
 }
 
@@ -362,6 +444,9 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             }
             for path in &plan.readonly {
                 make_readonly(plan, path);
+            }
+            if let Some(dev) = &plan.dev {
+                make_dev(plan, dev);
             }
         };
         let open_cwd_on_host = |plan: &ChildPlan| match &plan.cwd_on_host {

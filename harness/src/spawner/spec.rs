@@ -1,6 +1,6 @@
 //! What the native spawner is asked to build.
 
-use crate::vocabulary::{CgroupLimits, IdMap, RootMode, SeccompProfile};
+use crate::vocabulary::{CgroupLimits, Devices, IdMap, RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -60,6 +60,9 @@ pub struct SpawnSpec {
     pub masked_paths: Vec<String>,
     /// Paths inside the container bound read-only onto themselves; absent ones are skipped.
     pub readonly_paths: Vec<String>,
+    /// The standard `/dev` (a tmpfs with the standard nodes) and a device cgroup allowing only
+    /// those.
+    pub devices: Devices,
     /// argv[0] is a path inside the rootfs.
     pub argv: Vec<String>,
     pub env: Vec<String>,
@@ -90,6 +93,7 @@ impl SpawnSpec {
             mount_sys: false,
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
+            devices: Devices::Unrestricted,
             argv,
             env: vec!["PATH=/".into()],
             timeout: Duration::from_secs(30),

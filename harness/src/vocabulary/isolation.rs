@@ -20,6 +20,77 @@ pub struct TimeOffsets {
     pub boottime_secs: i64,
 }
 
+/// The container's `/dev` and which devices it may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Devices {
+    /// The rootfs's own `/dev` and no device cgroup: what every check had before devices were
+    /// checked.
+    Unrestricted,
+    /// A tmpfs on `/dev` holding only the standard nodes ([`STANDARD_DEVICES`], a devpts with
+    /// `ptmx`, the `fd` and stdio links), and a device cgroup that allows only those.
+    Standard,
+    /// The same `/dev`, but every device allowed (only in a negative control).
+    StandardNodesAnyDevice,
+}
+
+impl Devices {
+    /// A tmpfs on `/dev` with the standard nodes.
+    pub fn standard_dev(self) -> bool {
+        self != Devices::Unrestricted
+    }
+    /// A device cgroup allowing only [`STANDARD_DEVICES`] (and the pty slaves).
+    pub fn restricted(self) -> bool {
+        self == Devices::Standard
+    }
+}
+
+/// A character device of the standard `/dev`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandardDevice {
+    pub name: &'static str,
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// The standard character devices every runtime makes in `/dev` (the OCI runtime spec's
+/// default devices), besides `ptmx` (a link to `pts/ptmx`, the devpts's own node, 5:2).
+pub const STANDARD_DEVICES: [StandardDevice; 6] = [
+    StandardDevice {
+        name: "null",
+        major: 1,
+        minor: 3,
+    },
+    StandardDevice {
+        name: "zero",
+        major: 1,
+        minor: 5,
+    },
+    StandardDevice {
+        name: "full",
+        major: 1,
+        minor: 7,
+    },
+    StandardDevice {
+        name: "random",
+        major: 1,
+        minor: 8,
+    },
+    StandardDevice {
+        name: "urandom",
+        major: 1,
+        minor: 9,
+    },
+    StandardDevice {
+        name: "tty",
+        major: 5,
+        minor: 0,
+    },
+];
+
+/// The devpts multiplexer `/dev/pts/ptmx` and the major of the pty slaves it makes.
+pub const PTMX: (u32, u32) = (5, 2);
+pub const PTY_SLAVE_MAJOR: u32 = 136;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Isolation {
     pub namespaces: BTreeSet<NsType>,
@@ -65,6 +136,7 @@ pub struct Isolation {
     pub readonly_paths: Vec<String>,
     /// The syscall filter the container runs under (`None`: no filter).
     pub seccomp: Option<SeccompProfile>,
+    pub devices: Devices,
 }
 
 impl Isolation {
@@ -94,6 +166,7 @@ impl Isolation {
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
             seccomp: None,
+            devices: Devices::Unrestricted,
         }
     }
 

@@ -14,7 +14,10 @@ mod sabotage;
 mod seccomp;
 
 pub use host_step::{hint, HostStepError};
-pub use isolation::{Bind, Isolation, TimeOffsets, OLD_ROOT};
+pub use isolation::{
+    Bind, Devices, Isolation, StandardDevice, TimeOffsets, OLD_ROOT, PTMX, PTY_SLAVE_MAJOR,
+    STANDARD_DEVICES,
+};
 pub use limits::{CgroupLimits, CpuQuota, IdMap, RootMode};
 pub use outcome::{CgroupSample, ExitKind, StatError};
 pub use sabotage::Sabotage;

@@ -1,6 +1,6 @@
 //! The sabotages that negative controls apply to an [`Isolation`]: each breaks one thing.
 
-use super::{Isolation, RootMode};
+use super::{Devices, Isolation, RootMode};
 use isoprobe_probes::NsType;
 
 /// The one thing a negative control breaks. A check whose control is not detected cannot tell
@@ -35,6 +35,8 @@ pub enum Sabotage {
     NoReadonlyPaths,
     /// Run without a syscall filter.
     NoSeccomp,
+    /// Keep the standard `/dev` but allow every device (no device cgroup).
+    AllDevices,
 }
 
 impl Sabotage {
@@ -56,6 +58,7 @@ impl Sabotage {
             Sabotage::NoMasking => "no masked paths".to_string(),
             Sabotage::NoReadonlyPaths => "no read-only paths".to_string(),
             Sabotage::NoSeccomp => "no seccomp filter".to_string(),
+            Sabotage::AllDevices => "every device allowed (no device cgroup)".to_string(),
         }
     }
 
@@ -86,6 +89,11 @@ impl Sabotage {
             Sabotage::NoMasking => out.masked_paths.clear(),
             Sabotage::NoReadonlyPaths => out.readonly_paths.clear(),
             Sabotage::NoSeccomp => out.seccomp = None,
+            Sabotage::AllDevices => {
+                if out.devices == Devices::Standard {
+                    out.devices = Devices::StandardNodesAnyDevice;
+                }
+            }
         }
         out
     }
@@ -138,5 +146,13 @@ mod tests {
             ..iso.clone()
         };
         assert_eq!(Sabotage::NoSeccomp.apply(&filtered), iso);
+        let dev = Isolation {
+            devices: Devices::Standard,
+            ..Isolation::base()
+        };
+        assert_eq!(
+            Sabotage::AllDevices.apply(&dev).devices,
+            Devices::StandardNodesAnyDevice
+        );
     }
 }

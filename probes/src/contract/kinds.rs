@@ -459,3 +459,101 @@ pub struct ReleaseAgentOutcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub umount: Option<Called<Done>>,
 }
+
+/// The capability sets, then one attempt per capability the default set drops (each needs
+/// that capability, and fails harmlessly after the kernel has asked for it) and one per kept
+/// capability the check shows at work. `other_uid` is the uid of the agent's helper child,
+/// which the ptrace and signal attempts aim at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultCapsArgs {
+    pub other_uid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultCapsOutcome {
+    pub sets: Called<CapSetsSeen>,
+    /// `/proc/sys/kernel/cap_last_cap`: the highest capability number this kernel knows.
+    pub cap_last_cap: Called<u32>,
+    /// `net.ipv4.ip_unprivileged_port_start` of the container's network namespace: a port
+    /// below it needs CAP_NET_BIND_SERVICE.
+    pub unprivileged_port_start: Called<u32>,
+    pub attempts: Vec<CapAttempt>,
+}
+
+/// The five sets of `/proc/self/status` as 16 hex digits (`ambient` is `None` before 4.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapSetsSeen {
+    pub effective: String,
+    pub bounding: String,
+    pub permitted: String,
+    pub inheritable: String,
+    pub ambient: Option<String>,
+}
+
+/// One attempt that needs capability `cap` (a `CAP_*` name): what was called, and how it
+/// ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapAttempt {
+    pub cap: String,
+    pub call: String,
+    pub result: Called<Done>,
+}
+
+/// A device number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevNumber {
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// Lists `/dev` (and its subdirectories, one level down), then, for each host device in
+/// `nodes`, makes a node of it in `/tmp`, opens it read-only (and reads one sector where asked)
+/// and removes the node again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesArgs {
+    pub nodes: Vec<HostNode>,
+}
+
+/// A host device to try: its name on the host, block or character, its number, and whether
+/// to read one sector (only the byte count is reported, never the data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostNode {
+    pub name: String,
+    pub block: bool,
+    pub number: DevNumber,
+    pub read_sector: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesOutcome {
+    pub dev: Called<Vec<DevEntry>>,
+    /// In the order of the arguments' nodes.
+    pub nodes: Vec<NodeTried>,
+}
+
+/// An entry of `/dev`: its path below `/dev`, its kind (`char`, `block`, `link`, `dir`,
+/// `file`, `other`), its numbers for a device, its target for a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevEntry {
+    pub name: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<DevNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// A device node made and used: each later step only when the one before worked. Only the
+/// number of bytes read is reported, never the data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeTried {
+    /// The host device's name.
+    pub name: String,
+    /// The node's path inside.
+    pub path: String,
+    pub mknod: Called<Done>,
+    pub open: Option<Called<Done>>,
+    /// `None` when not read.
+    pub read_bytes: Option<Called<usize>>,
+    pub removed: Option<Called<Done>>,
+}

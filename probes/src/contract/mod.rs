@@ -108,6 +108,8 @@ contract! {
     Sysctl(SysctlArgs) => SysctlOutcome as "sysctl",
     Userns(UsernsArgs) => UsernsOutcome as "userns",
     ReleaseAgent(ReleaseAgentArgs) => ReleaseAgentOutcome as "release_agent",
+    DefaultCaps(DefaultCapsArgs) => DefaultCapsOutcome as "default_caps",
+    Devices(DevicesArgs) => DevicesOutcome as "devices",
 }
 
 /// Arguments the agent would not act on (a path outside /proc/sys, pid 1).

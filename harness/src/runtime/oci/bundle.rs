@@ -7,8 +7,9 @@
 
 use crate::runtime::capability;
 
+use crate::cgroup::{standard_rules, DeviceKind};
 use crate::vocabulary::Isolation;
-use crate::vocabulary::{RootMode, SeccompProfile};
+use crate::vocabulary::{Devices, RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
@@ -57,8 +58,12 @@ pub struct BundleInput<'a> {
 /// runtime's default config. Without a user namespace the rootfs's `/dev` is used as the
 /// native runtime has it (a tmpfs there would be a mount point that `root.old-root-gone`
 /// rightly counts) and what the runtime made in it is removed after the run.
+///
+/// A check that asks for the standard `/dev` ([`Devices::standard_dev`]) gets the tmpfs too,
+/// with a devpts on `/dev/pts` for `ptmx`, as every engine's default config has them; the
+/// runtime then makes the standard nodes in it.
 pub fn dev_tmpfs(iso: &Isolation) -> bool {
-    iso.namespaces.contains(&NsType::User)
+    iso.namespaces.contains(&NsType::User) || iso.devices.standard_dev()
 }
 
 pub fn oci_namespace(ns: NsType) -> LinuxNamespaceType {
@@ -191,6 +196,27 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
                 )
                 .build()
                 .map_err(err("sysfs mount"))?,
+        );
+    }
+    if input.dev_tmpfs && iso.devices.standard_dev() {
+        mounts.push(
+            MountBuilder::default()
+                .destination("/dev/pts")
+                .typ("devpts")
+                .source("devpts")
+                .options(
+                    [
+                        "nosuid",
+                        "noexec",
+                        "newinstance",
+                        "ptmxmode=0666",
+                        "mode=0620",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                )
+                .build()
+                .map_err(err("/dev/pts devpts"))?,
         );
     }
     for b in &iso.binds {
@@ -330,12 +356,7 @@ fn resources(iso: &Isolation) -> Result<oci_spec::runtime::LinuxResources, Bundl
         || iso.cpu_quota.is_some()
         || iso.pids_max.is_some()
         || iso.memory_max.is_some();
-    // No device restriction, as under native (which makes no devices cgroup).
-    let mut b = LinuxResourcesBuilder::default().devices(vec![LinuxDeviceCgroupBuilder::default()
-        .allow(true)
-        .access("rwm")
-        .build()
-        .map_err(err("device rule"))?]);
+    let mut b = LinuxResourcesBuilder::default().devices(device_rules(iso.devices)?);
     if own {
         let mut cpu = LinuxCpuBuilder::default().shares(DEFAULT_CPU_SHARES);
         if let Some(q) = iso.cpu_quota {
@@ -363,6 +384,37 @@ fn resources(iso: &Isolation) -> Result<oci_spec::runtime::LinuxResources, Bundl
         );
     }
     b.build().map_err(err("resources"))
+}
+
+/// `linux.resources.devices`: no restriction, as under native without a device cgroup; for
+/// [`Devices::Standard`] everything denied, then the standard devices allowed (the runtime
+/// adds its own defaults after these, runc for instance `mknod` of any device).
+fn device_rules(
+    devices: Devices,
+) -> Result<Vec<oci_spec::runtime::LinuxDeviceCgroup>, BundleError> {
+    let rule = |allow: bool| {
+        LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .access("rwm")
+    };
+    if !devices.restricted() {
+        return Ok(vec![rule(true).build().map_err(err("device rule"))?]);
+    }
+    let mut v = vec![rule(false).build().map_err(err("device rule"))?];
+    for r in standard_rules() {
+        let mut b = rule(true).typ(match r.kind {
+            DeviceKind::Char => oci_spec::runtime::LinuxDeviceType::C,
+            DeviceKind::Block => oci_spec::runtime::LinuxDeviceType::B,
+        });
+        if let Some(m) = r.major {
+            b = b.major(m as i64);
+        }
+        if let Some(m) = r.minor {
+            b = b.minor(m as i64);
+        }
+        v.push(b.build().map_err(err("device rule"))?);
+    }
+    Ok(v)
 }
 
 /// Whether the bundle should be entered without pivot_root (`--no-pivot`): the OCI runtimes'
@@ -467,6 +519,40 @@ mod tests {
             assert!(l.get(absent).is_none(), "{absent}: {l}");
         }
         assert!(c.get("hostname").is_none());
+    }
+
+    #[test]
+    fn standard_devices_get_a_dev_tmpfs_a_devpts_and_an_allow_list() {
+        let iso = Isolation {
+            devices: Devices::Standard,
+            ..Isolation::base()
+        };
+        let c = config(&iso);
+        let dests: Vec<&str> = c["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(dests, ["/proc", "/dev", "/dev/pts"]);
+        assert_eq!(c["mounts"][2]["type"], "devpts");
+        let rules = c["linux"]["resources"]["devices"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(rules[0], json!({"allow": false, "access": "rwm"}));
+        assert!(rules.contains(
+            &json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
+        ));
+        assert!(rules.contains(&json!({"allow": true, "type": "c", "major": 136, "access": "rwm"})));
+        assert_eq!(rules.len(), 1 + standard_rules().len());
+        // The control keeps the /dev but allows every device, as the base bundle does.
+        let all = config(&crate::vocabulary::Sabotage::AllDevices.apply(&iso));
+        assert_eq!(all["mounts"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            all["linux"]["resources"]["devices"],
+            json!([{"allow": true, "access": "rwm"}])
+        );
     }
 
     #[test]

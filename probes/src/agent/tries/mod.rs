@@ -9,6 +9,8 @@ mod abstract_unix;
 mod alloc;
 mod caps;
 mod clocks;
+mod default_caps;
+mod devices;
 mod fds;
 mod forks;
 mod hostproc;
@@ -58,6 +60,8 @@ pub fn run(t: &Try) -> Tried {
         Try::Sysctl(a) => sysctl::run(a).map_or_else(refused, Tried::from),
         Try::Userns(a) => userns::run(a).into(),
         Try::ReleaseAgent(a) => release_agent::run(a).map_or_else(refused, Tried::from),
+        Try::DefaultCaps(a) => default_caps::run(a).into(),
+        Try::Devices(a) => devices::run(a).into(),
     }
 }
 
