@@ -19,6 +19,8 @@ if [ "${ISOPROBE_SETUP_RUNTIMES:-0}" = 1 ]; then
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-x86)
   # The initramfs writer's test reads its archive back with GNU cpio.
   command -v cpio >/dev/null 2>&1 || need_pkgs+=(cpio)
+  # youki's seccomp support links libseccomp (built below).
+  [ -f /usr/include/seccomp.h ] || need_pkgs+=(libseccomp-dev pkg-config)
 fi
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
@@ -43,11 +45,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 2
 fi
 
-# youki is not in Debian: built from crates.io (about 3 minutes) only when it is missing.
+# youki is not in Debian: built from crates.io (about 3 minutes) when it is missing, or built
+# without seccomp (`--version` names libseccomp when it has it): such a youki takes a
+# `linux.seccomp` filter and silently runs the container without it.
+youki_bin="$(command -v youki 2>/dev/null || echo "$HOME/.cargo/bin/youki")"
 if [ "${ISOPROBE_SETUP_RUNTIMES:-0}" = 1 ] && [ "$(id -u)" = 0 ] \
-  && ! command -v youki >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/youki" ]; then
-  echo "isoprobe set-up: installing youki with cargo install (a few minutes)" >&2
-  cargo install -q --locked youki --no-default-features --features v1,v2 >&2
+  && ! { [ -x "$youki_bin" ] && "$youki_bin" --version 2>/dev/null | grep -q '^libseccomp:'; }; then
+  echo "isoprobe set-up: installing youki (with seccomp) with cargo install (a few minutes)" >&2
+  cargo install -q --locked --force youki --no-default-features --features v1,v2,seccomp >&2
 fi
 [ -x "$HOME/.cargo/bin/youki" ] && export PATH="$PATH:$HOME/.cargo/bin"
 true

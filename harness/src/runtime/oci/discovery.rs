@@ -156,13 +156,13 @@ impl OciRuntime {
         }
     }
 
-    /// Why this runtime cannot apply a `linux.seccomp` filter, if `features` says so. A
-    /// runtime without `features` is given the filter and judged on what it did.
+    /// Why this runtime cannot apply a `linux.seccomp` filter: only when `features` says it
+    /// has no seccomp support. One that says nothing (youki 0.7 never does, with or without its
+    /// `seccomp` feature) is given the filter and judged on what the container could call.
     pub(super) fn seccomp_refused(&self) -> Option<String> {
         match &self.facts().features {
-            Some(s) if s.seccomp != Some(true) => Some(format!(
-                "{} does not report seccomp support in `features` (built without it; youki \
-                 needs its `seccomp` feature): it would run the container without the filter",
+            Some(s) if s.seccomp == Some(false) => Some(format!(
+                "{} says in `features` that it has no seccomp support: it cannot apply a filter",
                 self.who()
             )),
             _ => None,
