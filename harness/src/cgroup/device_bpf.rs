@@ -118,30 +118,58 @@ fn bpf(cmd: libc::c_long, attr: &mut [u8; ATTR_LEN]) -> libc::c_long {
     }
 }
 
-/// Loads the program for `rules`; the descriptor keeps it until attached.
+/// Loads the program for `rules`; the descriptor keeps it until attached. Loaded without the
+/// verifier's log first: with a log, a kernel whose log outgrows the buffer refuses a good
+/// program with ENOSPC (5.10 does, with this program and 4 KiB). Only a refusal is loaded again
+/// with the log, for the message.
 pub fn load(rules: &[DeviceRule]) -> Result<OwnedFd, BpfError> {
     let prog = program(rules);
+    match load_with_log(&prog, None) {
+        Ok(fd) => Ok(fd),
+        Err(quiet) => {
+            let mut log = vec![0u8; LOG_SIZE];
+            match load_with_log(&prog, Some(&mut log)) {
+                Ok(fd) => Ok(fd),
+                Err(e) => {
+                    let text = String::from_utf8_lossy(
+                        &log[..log.iter().position(|b| *b == 0).unwrap_or(0)],
+                    )
+                    .trim()
+                    .to_string();
+                    Err(BpfError {
+                        step: "BPF_PROG_LOAD",
+                        errno: quiet.errno,
+                        log: (!text.is_empty() && e.errno != nix::errno::Errno::ENOSPC)
+                            .then_some(text),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// The verifier's log for a refused program: enough for this small program's whole walk.
+const LOG_SIZE: usize = 64 * 1024;
+
+fn load_with_log(prog: &[Insn], log: Option<&mut [u8]>) -> Result<OwnedFd, BpfError> {
     let license = c"Apache-2.0 OR GPL";
-    let mut log = vec![0u8; 4096];
     let mut attr = [0u8; ATTR_LEN];
     put_u32(&mut attr, 0, BPF_PROG_TYPE_CGROUP_DEVICE);
     put_u32(&mut attr, 4, prog.len() as u32);
     put_u64(&mut attr, 8, prog.as_ptr() as u64);
     put_u64(&mut attr, 16, license.as_ptr() as u64);
-    put_u32(&mut attr, 24, 1); // log_level
-    put_u32(&mut attr, 28, log.len() as u32);
-    put_u64(&mut attr, 32, log.as_mut_ptr() as u64);
+    if let Some(log) = log {
+        put_u32(&mut attr, 24, 1); // log_level
+        put_u32(&mut attr, 28, log.len() as u32);
+        put_u64(&mut attr, 32, log.as_mut_ptr() as u64);
+    }
     put_u32(&mut attr, 68, BPF_CGROUP_DEVICE); // expected_attach_type
     let fd = bpf(BPF_PROG_LOAD, &mut attr);
     if fd < 0 {
-        let errno = nix::errno::Errno::last();
-        let text = String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)])
-            .trim()
-            .to_string();
         return Err(BpfError {
             step: "BPF_PROG_LOAD",
-            errno,
-            log: (!text.is_empty()).then_some(text),
+            errno: nix::errno::Errno::last(),
+            log: None,
         });
     }
     // SAFETY: a new descriptor nobody else owns.

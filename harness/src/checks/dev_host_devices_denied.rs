@@ -7,7 +7,8 @@
 //! names its devices: its disk (the block device `/` lives on, else the first disk in
 //! `/sys/block`), `/dev/mem` (1:1), and those of a few character devices whose opening does
 //! nothing ([`WITNESSES`]) where it has them. The agent makes a node of each
-//! in its own `/tmp`, opens it read-only (for the disk, reads one sector and reports only the
+//! in its own `/dev` (and where it does not open there, in `/tmp`: either may be `nodev`), opens
+//! it read-only (for the disk, reads one sector and reports only the
 //! byte count), and removes it. Nothing is ever written to a device.
 //!
 //! A device the host's own root cannot open (this project's machines refuse every open of a

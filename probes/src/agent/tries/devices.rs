@@ -1,10 +1,14 @@
 //! `devices`: what `/dev` holds, and whether host devices are reachable through nodes the
 //! container makes itself.
 //!
-//! Each node goes in `/tmp` (a scratch place of the container's own root), is opened read-only
-//! (non-blocking, never as a controlling terminal) and, for the disk, read for one sector, of
-//! which only the byte count is reported. Every node is removed again. Nothing here writes to
-//! a device or sends it a request.
+//! Each node goes in `/dev` (the container's own, a tmpfs where runtimes make one), and where
+//! it does not open there, in `/tmp` too (a scratch place of the container's own root): a
+//! mount with `nodev` refuses every node on it whatever the device cgroup says, and which of
+//! the two has `nodev` differs between runtimes and machines (bwrap binds everything `nodev`; a
+//! kernel-matrix guest's temporary directory is). A node that opens in either is a reachable
+//! device. It is opened read-only (non-blocking, never as a controlling terminal) and, for the
+//! disk, read for one sector, of which only the byte count is reported. Every node is removed
+//! again. Nothing here writes to a device or sends it a request.
 
 use crate::contract::{
     unit, CallError, Called, DevEntry, DevNumber, DevicesArgs, DevicesOutcome, Done, HostNode,
@@ -25,7 +29,21 @@ pub fn run(args: &DevicesArgs) -> DevicesOutcome {
         .nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| node(&format!("/tmp/isoprobe-dev-{me}-{i}"), n))
+        .map(|(i, n)| {
+            let name = format!("isoprobe-dev-{me}-{i}");
+            let in_dev = node(&format!("/dev/{name}"), n);
+            if opened(&in_dev) {
+                return in_dev;
+            }
+            let in_tmp = node(&format!("/tmp/{name}"), n);
+            // The attempt that got furthest tells most: a node that could not even be made in
+            // /dev (a read-only or missing /dev) says less than one made and refused in /tmp.
+            if opened(&in_tmp) || in_dev.open.is_none() {
+                in_tmp
+            } else {
+                in_dev
+            }
+        })
         .collect();
     DevicesOutcome { dev, nodes }
 }
@@ -85,6 +103,10 @@ fn describe(path: &std::path::Path, name: String) -> std::io::Result<DevEntry> {
         number,
         target,
     })
+}
+
+fn opened(t: &NodeTried) -> bool {
+    matches!(t.open, Some(Called::Done(_)))
 }
 
 fn node(path: &str, n: &HostNode) -> NodeTried {
