@@ -93,7 +93,7 @@ pub struct Bench {
 /// What the rows ask for, in words, for the table's heading.
 pub const ISOLATION: &str = "mnt, pid, uts, ipc, cgroup namespaces (+net: and a net namespace), \
                              pivot_root into a rootfs holding only the agent, a fresh /proc, a \
-                             cgroup of its own";
+                             cgroup of its own (-cgroup: without)";
 
 /// `isoprobe bench`: measures, prints, and returns the exit code.
 pub fn command(args: &BenchArgs) -> i32 {

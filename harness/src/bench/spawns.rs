@@ -19,6 +19,9 @@ pub const BASE_NAMESPACES: [NsType; 5] = [
     NsType::Cgroup,
 ];
 
+/// The row of the native spawner without a cgroup of its own.
+pub const NATIVE_NO_CGROUP: &str = "native -cgroup";
+
 /// The isolation the bench asks of every runtime: five namespaces (and a net namespace when
 /// `net`), a pivoted root with a fresh /proc, a cgroup of its own.
 pub fn isolation(net: bool) -> Isolation {
@@ -52,6 +55,18 @@ pub fn subjects_of(name: &str) -> Result<Vec<Subject>, String> {
         .available()
         .map_err(|e| format!("not available: {e}"))?;
     let mut rows = Vec::new();
+    if runtime.name() == "native" {
+        // What the kernel's cgroup join costs, told apart from the spawner's own.
+        rows.push(Subject {
+            name: NATIVE_NO_CGROUP.into(),
+            runtime: make()?,
+            isolation: Isolation {
+                own_cgroup: false,
+                ..isolation(false)
+            },
+            note: Some("no cgroup of its own".into()),
+        });
+    }
     for net in [false, true] {
         let mut iso = isolation(net);
         let mut notes = Vec::new();
@@ -89,8 +104,8 @@ pub struct Measured {
     pub result: Result<Summary, String>,
 }
 
-/// All rows and the floor, measured `runs` times each in interleaved rounds after one
-/// warm-up round (page cache, first touch of the binaries, the runtimes' own caches).
+/// All rows and the floor, measured `runs` times each in interleaved rounds (each in a shuffled
+/// order) after one warm-up round (page cache, first touch of the binaries, the runtimes' own caches).
 pub struct Timings {
     pub floor: Summary,
     pub rows: Vec<Measured>,
@@ -108,7 +123,10 @@ pub fn measure(
     let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); n];
     let mut failed: Vec<Option<String>> = vec![None; n];
     for round in 0..=runs {
-        for i in stats::round_order(n, round) {
+        let order = stats::shuffled_order(n, |k| {
+            u64::from_le_bytes(crate::random::bytes::<8>()) as usize % k
+        });
+        for i in order {
             if crate::cancel::requested() {
                 return Err("interrupted".into());
             }

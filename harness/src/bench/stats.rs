@@ -54,11 +54,17 @@ pub fn all_equal<T: PartialEq>(items: &[T]) -> bool {
     items.first().is_some_and(|f| items.iter().all(|x| x == f))
 }
 
-/// The order in which round `round` visits `n` subjects: each round starts one further along,
-/// so that over the runs every subject comes first, second... equally often and a drift of the
-/// machine (or the one after the slowest) hits all alike.
-pub fn round_order(n: usize, round: usize) -> Vec<usize> {
-    (0..n).map(|i| (i + round) % n.max(1)).collect()
+/// The order in which one round visits `n` subjects: shuffled (Fisher-Yates, `pick(k)` giving
+/// a number below `k`), so that a drift of the machine hits all alike, and so does what one run
+/// leaves for the next: a cgroup join right after another skips its RCU grace period (the
+/// kernel's rcu_sync stays "recently written" for one), which in a fixed order would always
+/// favour the same successor.
+pub fn shuffled_order(n: usize, mut pick: impl FnMut(usize) -> usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, pick(i + 1) % (i + 1));
+    }
+    order
 }
 
 #[cfg(test)]
@@ -125,10 +131,16 @@ mod tests {
     }
 
     #[test]
-    fn every_subject_leads_once_per_cycle() {
-        assert_eq!(round_order(3, 0), vec![0, 1, 2]);
-        assert_eq!(round_order(3, 1), vec![1, 2, 0]);
-        assert_eq!(round_order(3, 5), vec![2, 0, 1]);
-        assert_eq!(round_order(0, 3), Vec::<usize>::new());
+    fn a_shuffle_visits_every_subject_once() {
+        assert_eq!(shuffled_order(3, |_| 0), vec![1, 2, 0]);
+        assert_eq!(shuffled_order(3, |k| k - 1), vec![0, 1, 2]);
+        assert_eq!(shuffled_order(0, |_| 0), Vec::<usize>::new());
+        let mut seed = 7usize;
+        let mut order = shuffled_order(10, |k| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (seed >> 33) % k
+        });
+        order.sort();
+        assert_eq!(order, (0..10).collect::<Vec<_>>());
     }
 }
