@@ -136,24 +136,6 @@ fn raw_setresgid(gid: libc::gid_t) -> libc::c_long {
     unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }
 }
 
-/// Blocks until the parent says go. EOF means it gave up: leave without a report.
-///
-/// # Safety
-/// Only in the cloned child (see [`child_main`]).
-unsafe fn wait_for_go(plan: &ChildPlan) {
-    let mut go = 0u8;
-    let n = loop {
-        let n = libc::read(plan.sync_fd, (&mut go as *mut u8).cast(), 1);
-        if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
-            continue;
-        }
-        break n;
-    };
-    if n != 1 {
-        libc::_exit(1);
-    }
-}
-
 /// Runs in the cloned child. Never returns: it execs or exits.
 pub(super) fn child_main(plan: &ChildPlan) -> isize {
     // SAFETY: each call below is a system call on memory prepared before the clone.
@@ -177,14 +159,31 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
         // armed is then noticed), and other threads' descriptors must not live on in here.
         crate::process::close_all_but(&mut [plan.sync_fd, plan.err_fd]);
 
-        // The parent writes the id maps and places us in the cgroup, then says go. Inside a
-        // user namespace the mounts need the maps, so we wait first; otherwise the root is set
-        // up meanwhile: joining a cgroup (v1) and detaching the old root each wait for an RCU
-        // grace period, and this way the two waits overlap (see ARCHITECTURE.md).
+        // The parent writes the id maps and places us in the cgroup, then says go. EOF means
+        // it gave up: leave without a report.
+        let mut go = 0u8;
+        let n = loop {
+            let n = libc::read(plan.sync_fd, (&mut go as *mut u8).cast(), 1);
+            if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+                continue;
+            }
+            break n;
+        };
+        if n != 1 {
+            libc::_exit(1);
+        }
+
         if plan.in_user_ns {
-            wait_for_go(plan);
             check(plan, Step::SetGid, raw_setresgid(0));
             check(plan, Step::SetUid, raw_setresuid(0));
+        }
+        // After joining the cgroup, so that the namespace's root is the container's own cgroup.
+        if plan.unshare_cgroup {
+            check(
+                plan,
+                Step::UnshareCgroup,
+                libc::unshare(libc::CLONE_NEWCGROUP) as _,
+            );
         }
         if plan.make_mounts_private {
             check(
@@ -291,18 +290,6 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 check(plan, Step::ChdirRoot, libc::chdir(c"/".as_ptr()) as _);
             }
             RootMode::None => mount_into_rootfs(plan),
-        }
-
-        if !plan.in_user_ns {
-            wait_for_go(plan);
-        }
-        // After joining the cgroup, so that the namespace's root is the container's own cgroup.
-        if plan.unshare_cgroup {
-            check(
-                plan,
-                Step::UnshareCgroup,
-                libc::unshare(libc::CLONE_NEWCGROUP) as _,
-            );
         }
 
         if let Some(h) = &plan.hostname {

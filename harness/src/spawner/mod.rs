@@ -2,13 +2,10 @@
 //!
 //! The order follows what real runtimes do (bubblewrap, crun): the parent clones, writes the
 //! uid/gid maps (setgroups "deny" first) and places the child in its cgroup while the child
-//! waits on a pipe; the child makes mounts private, binds the rootfs and the extra
+//! waits on a pipe; then the child makes mounts private, binds the rootfs and the extra
 //! directories, mounts /proc *before* it pivots (inside a user namespace the kernel accepts a
 //! new proc only while a fully visible one is still in the mount tree), pivots into the
-//! rootfs, sets the hostname and execs. Without a user namespace the child does its mounts
-//! and pivot while the parent places it in its cgroup, and waits only before it unshares its
-//! cgroup namespace: both the v1 cgroup join and the old root's detach wait for an RCU grace
-//! period, and so they overlap. A child step that fails comes back as
+//! rootfs, sets the hostname and execs. A child step that fails comes back as
 //! `{step, errno, path}`.
 //!
 //! The whole spawn runs on a thread of its own: a time namespace can only be entered through
@@ -254,25 +251,17 @@ fn spawn_on_this_thread(
     drop((sync_r, err_w, out_w, errout_w, devnull));
 
     let host_nspid = process::read_nspid(pid.as_raw());
-    // Outside a user namespace the child sets up its root meanwhile, and may already have
-    // failed at a step: its report then says more than a host step that failed on a child
-    // that was gone, so it comes first.
-    let host_steps = || {
-        if spec.has(NsType::User) {
-            write_id_maps(pid, spec)?;
-        }
-        if let Some(g) = cg {
-            g.add_pid(pid.as_raw())?;
-        }
-        // Before "go": the child unshares its cgroup namespace only then, and this names its
-        // cgroups as the host sees them whatever it does.
-        let host_cgroup = process::read_cgroup(pid.as_raw());
-        nix::unistd::write(&sync_w, b"g")
-            .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
-        Ok::<_, SpawnError>(host_cgroup)
-    };
-    let host = host_steps();
-    // A child still waiting for "go" reads EOF and leaves.
+    if spec.has(NsType::User) {
+        write_id_maps(pid, spec)?;
+    }
+    if let Some(g) = cg {
+        g.add_pid(pid.as_raw())?;
+    }
+    // Before "go": the child unshares its cgroup namespace only then, and this names its
+    // cgroups as the host sees them whatever it does.
+    let host_cgroup = process::read_cgroup(pid.as_raw());
+    nix::unistd::write(&sync_w, b"g")
+        .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
     drop(sync_w);
 
     let io = collect_output(&child, err_r, out_r, errout_r, started, spec.timeout);
@@ -291,7 +280,6 @@ fn spawn_on_this_thread(
             });
         }
     }
-    let host_cgroup = host?;
     Ok(SpawnOutcome {
         exit: reaped.exit,
         stdout,
