@@ -479,3 +479,6 @@ fn collect_output(
     let record = (rec.len() >= RECORD_LEN).then(|| rec[..RECORD_LEN].try_into().unwrap());
     Ok((out, err, record))
 }
+
+#[cfg(test)]
+mod tests;
