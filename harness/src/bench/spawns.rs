@@ -45,7 +45,8 @@ pub struct Subject {
     pub note: Option<String>,
 }
 
-/// The rows of `runtime`: without and with a net namespace. What the runtime cannot express of
+/// The rows of runtime `name`: without and with a net namespace (and for `native` one more,
+/// without its cgroup). What the runtime cannot express of
 /// the isolation is dropped (a cgroup) and said in the note; a runtime that is not here, or that
 /// cannot express even that, comes back as the reason it is skipped.
 pub fn subjects_of(name: &str) -> Result<Vec<Subject>, String> {
