@@ -60,6 +60,10 @@ pub enum Command {
     /// Boot each kernel (and cgroup mode) under QEMU, run the suite inside, and print one
     /// matrix: checks and features as rows, kernel × cgroup mode as columns.
     Matrix(MatrixArgs),
+    /// Measure what a container costs: start-to-exit of the agent under each runtime against
+    /// a plain fork+exec, the suite's wall time with and without controls, the CPU check's
+    /// spread, peak RSS. Prints figures; asserts nothing.
+    Bench(crate::bench::BenchArgs),
     /// Remove what runs that died (SIGKILL, the OOM killer, a crash) left behind:
     /// their containers, cgroups, mounts and temporary directories, as each run recorded them
     /// before making them. A run that is still alive is never touched. Every `run` and
@@ -223,6 +227,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Features { format } => features(format),
         Command::Kernels(args) => kernels(&args),
         Command::Matrix(args) => matrix(&args),
+        Command::Bench(args) => crate::bench::command(&args),
         Command::Clean { format } => crate::record::clean_command(format == ListFormat::Json),
         Command::Compare(args) => match compare(&args) {
             Ok(code) => code,
@@ -376,7 +381,7 @@ fn kernels(args: &KernelsArgs) -> i32 {
     }
 }
 
-fn require_root(what: &str) -> Result<(), HarnessError> {
+pub(crate) fn require_root(what: &str) -> Result<(), HarnessError> {
     if nix::unistd::geteuid().is_root() {
         Ok(())
     } else {

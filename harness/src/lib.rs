@@ -8,6 +8,7 @@
 
 pub mod agent_binary;
 pub mod backoff;
+pub mod bench;
 pub mod cancel;
 pub mod cgroup;
 pub mod checks;

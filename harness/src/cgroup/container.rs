@@ -97,6 +97,15 @@ impl ContainerCgroups {
         self.groups.iter().map(|g| g.path.clone()).collect()
     }
 
+    /// The one directory, when all the container's cgroups are one cgroup v2 directory: a
+    /// child can then be created inside it (`clone3` with `CLONE_INTO_CGROUP`).
+    pub fn single_v2_dir(&self) -> Option<&std::path::Path> {
+        match self.groups.as_slice() {
+            [g] if g.version == CgroupVersion::V2 => Some(&g.path),
+            _ => None,
+        }
+    }
+
     pub fn add_pid(&self, pid: i32) -> Result<(), HostStepError> {
         for g in &self.groups {
             let procs = g.path.join("cgroup.procs");

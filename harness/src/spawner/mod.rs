@@ -281,16 +281,32 @@ fn spawn_on_this_thread(
         .filter(|t| !matches!(t, NsType::Time | NsType::Cgroup))
         .fold(0, |f, t| f | t.clone_flag());
 
-    let mut stack = vec![0u8; CHILD_STACK];
-    // SAFETY: the child runs `child_main`, which only makes system calls on memory prepared
-    // above and then execs or exits; without CLONE_VM it works on a copy of this address space.
-    let pid = unsafe {
-        nix::sched::clone(
-            Box::new(|| child_main(&plan)),
-            &mut stack,
-            CloneFlags::from_bits_retain(flags),
-            Some(libc::SIGCHLD),
-        )
+    // On cgroup v2 the child is created inside its cgroup: joining one afterwards waits for
+    // an RCU grace period (see ARCHITECTURE.md, "Where a native spawn's time goes").
+    let born_in = cg
+        .and_then(ContainerCgroups::single_v2_dir)
+        .and_then(|dir| fs::File::open(dir).ok().map(OwnedFd::from));
+    let into_cgroup = match &born_in {
+        // SAFETY: as for the clone below; the child never returns from `clone_into_cgroup`.
+        Some(dir) => unsafe { clone_into_cgroup(flags, dir, &plan) },
+        None => None,
+    };
+    let pid = match into_cgroup {
+        Some(pid) => Ok(pid),
+        None => {
+            let mut stack = vec![0u8; CHILD_STACK];
+            // SAFETY: the child runs `child_main`, which only makes system calls on memory
+            // prepared above and then execs or exits; without CLONE_VM it works on a copy of
+            // this address space.
+            unsafe {
+                nix::sched::clone(
+                    Box::new(|| child_main(&plan)),
+                    &mut stack,
+                    CloneFlags::from_bits_retain(flags),
+                    Some(libc::SIGCHLD),
+                )
+            }
+        }
     }
     .map_err(|e| {
         let advice = match e {
@@ -312,7 +328,7 @@ fn spawn_on_this_thread(
     if spec.has(NsType::User) {
         write_id_maps(pid, spec)?;
     }
-    if let Some(g) = cg {
+    if let (Some(g), None) = (cg, into_cgroup) {
         g.add_pid(pid.as_raw())?;
     }
     if let Some(d) = devices {
@@ -352,6 +368,53 @@ fn spawn_on_this_thread(
         wall_time: started.elapsed(),
         cgroup: None,
     })
+}
+
+/// `clone3` of this thread into `flags`' namespaces with `CLONE_INTO_CGROUP`: fork-like (no
+/// new stack, no shared memory), the child runs `child_main` and never returns. None when it
+/// fails for any reason (no clone3 before 5.3, no cgroup field before 5.7, a directory it
+/// refuses, a namespace it cannot make): the caller then clones as before and joins the
+/// cgroup afterwards, and a failure that is not the cgroup's is reported from there.
+///
+/// # Safety
+/// As `nix::sched::clone` with `child_main`: the plan is ready and the child allocates nothing.
+unsafe fn clone_into_cgroup(flags: i32, cgroup: &OwnedFd, plan: &ChildPlan) -> Option<Pid> {
+    /// `struct clone_args` up to its `cgroup` field (CLONE_ARGS_SIZE_VER2).
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    let r = libc::syscall(
+        libc::SYS_clone3,
+        &args as *const CloneArgs,
+        std::mem::size_of::<CloneArgs>(),
+    );
+    match r {
+        0 => {
+            child_main(plan);
+            libc::_exit(127)
+        }
+        pid if pid > 0 => Some(Pid::from_raw(pid as i32)),
+        _ => None,
+    }
 }
 
 /// The child's checklist for `spec`, as C strings prepared here, where allocating is allowed.
@@ -552,3 +615,6 @@ fn collect_output(
     let record = (rec.len() >= RECORD_LEN).then(|| rec[..RECORD_LEN].try_into().unwrap());
     Ok((out, err, record))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! The spawner's clone into a cgroup v2 directory, tried on whatever cgroup2 hierarchy this
+//! machine has (the whole tree on v2, the controller-less `unified` one on a hybrid host),
+//! since a hybrid host never takes that path in a real spawn (its cpu controller is on v1).
+
+use super::*;
+use isoprobe_probes::testing::{not_root, skip};
+
+/// Where this process sits in the cgroup2 hierarchy, as a host path.
+fn own_v2_dir() -> Option<PathBuf> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = mountinfo.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next() == Some("cgroup2"))
+            .then(|| pre.split_whitespace().nth(4).map(PathBuf::from))?
+    })?;
+    let own = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(mount.join(own.trim_start_matches('/')))
+}
+
+#[test]
+fn a_child_is_born_in_its_v2_cgroup() {
+    const TEST: &str = "spawner::tests::a_child_is_born_in_its_v2_cgroup";
+    if let Some(why) = not_root() {
+        return skip(TEST, &why);
+    }
+    let Some(parent) = own_v2_dir().filter(|d| d.is_dir()) else {
+        return skip(TEST, "no cgroup2 hierarchy mounted");
+    };
+    let dir = parent.join(format!("isoprobe-clone3-{}", std::process::id()));
+    fs::create_dir(&dir).expect("create a cgroup2 directory under our own");
+    let spec = SpawnSpec {
+        root_mode: RootMode::None,
+        namespaces: Default::default(),
+        ..SpawnSpec::new("/", vec!["/bin/true".into()])
+    };
+    let (sync_r, sync_w) = pipe().unwrap();
+    let (err_r, err_w) = pipe().unwrap();
+    let devnull: OwnedFd = fs::File::open("/dev/null").unwrap().into();
+    let fd = devnull.as_raw_fd();
+    let plan = child_plan(&spec, [sync_r.as_raw_fd(), err_w.as_raw_fd()], [fd; 3]).unwrap();
+    let cgroup: OwnedFd = fs::File::open(&dir).unwrap().into();
+    // SAFETY: the plan is complete; the child only runs child_main.
+    let pid = unsafe { clone_into_cgroup(0, &cgroup, &plan) };
+    drop((sync_r, err_w));
+    let seen = pid.map(|p| process::read_cgroup(p.as_raw()));
+    if let Some(p) = pid {
+        let _ = nix::unistd::write(&sync_w, b"g");
+        drop(sync_w);
+        let _ = nix::sys::wait::waitpid(p, None);
+    }
+    drop(err_r);
+    let removed = fs::remove_dir(&dir);
+    let Some(seen) = seen else {
+        return skip(
+            TEST,
+            "clone3 with CLONE_INTO_CGROUP failed (kernel before 5.7?)",
+        );
+    };
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let v2_line = seen
+        .unwrap_or_default()
+        .into_iter()
+        .find(|l| l.starts_with("0::"));
+    assert!(
+        v2_line.as_deref().is_some_and(|l| l.ends_with(&name)),
+        "the child started in {v2_line:?}, not in {name}"
+    );
+    removed.expect("remove the test cgroup");
+}
