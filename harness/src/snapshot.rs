@@ -153,11 +153,22 @@ struct Volatile {
 
 type Replace = fn(&Captures) -> String;
 
-const VOLATILE_PHRASES: [Volatile; 9] = [
+const VOLATILE_PHRASES: [Volatile; 11] = [
+    // A runtime's refusal as a check records it ("refused: <its stderr>"): which errno a
+    // runtime's own descriptor gives, and how much of its log it prints, vary run to run.
+    Volatile {
+        pattern: r"(?s)^refused: .+$",
+        replace: |_| "refused: [the runtime's message]".into(),
+    },
+    // A runtime's log lines quoted in a refusal (runc: `time="2026-11-30T09:27:38Z"`).
+    Volatile {
+        pattern: r#"\btime="[0-9T:.+-]+Z?""#,
+        replace: |_| r#"time="[time]""#.into(),
+    },
     // Temporary files, the cgroups and the abstract socket names isoprobe makes:
     // `<prefix><pid>-<n>` or a random suffix.
     Volatile {
-        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features|abstract)-)[A-Za-z0-9_-]+",
+        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features|abstract|workdir|devices)-)[A-Za-z0-9_-]+",
         replace: |c| format!("{}[tmp]", &c[1]),
     },
     // The agent's host pid ("the agent's pid is 7213", "agent pid 7482"); "PID 1" stays.
