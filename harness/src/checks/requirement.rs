@@ -62,7 +62,8 @@ impl Requirement {
             | Sabotage::KeepOldRoot
             | Sabotage::RootMode(_)
             | Sabotage::LeakHostFd
-            | Sabotage::CwdResolvedOnHost => add(Requirement::Namespace(NsType::Mnt)),
+            | Sabotage::CwdResolvedOnHost
+            | Sabotage::BindsResolvedOnHost => add(Requirement::Namespace(NsType::Mnt)),
             Sabotage::NoMasking | Sabotage::NoReadonlyPaths => {
                 add(Requirement::Namespace(NsType::Mnt))
             }

@@ -614,6 +614,10 @@ mod tests {
                 "resolve the working directory on the host",
             ),
             (
+                Sabotage::BindsResolvedOnHost.apply(&base),
+                "follow a bind target's symlink on the host",
+            ),
+            (
                 Isolation {
                     user: Some((1000, 1000)),
                     no_new_privs: true,

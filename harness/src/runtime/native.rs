@@ -100,6 +100,7 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
         .iter()
         .map(|b| (b.source.clone(), b.target.clone()))
         .collect();
+    spec.binds_on_host = iso.binds_on_host;
     spec.drop_caps = iso.drop_caps.clone();
     spec.no_new_privs = iso.no_new_privs;
     spec.seccomp = iso.seccomp;

@@ -142,6 +142,11 @@ pub(crate) fn negative_control_only(who: &str, iso: &Isolation) -> Vec<String> {
             "{who} cannot be made to resolve the working directory on the host"
         ));
     }
+    if iso.binds_on_host {
+        r.push(format!(
+            "{who} cannot be made to follow a bind target's symlink on the host"
+        ));
+    }
     r
 }
 

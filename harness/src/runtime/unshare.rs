@@ -131,7 +131,8 @@ fn bind_before_exec(cmd: &mut Command, iso: &Isolation, rootfs: &Path) -> Result
         .map(|b| {
             Ok((
                 c(&b.source)?,
-                c(&rootfs.join(b.target.trim_start_matches('/')))?,
+                // Inside the rootfs: a symlink at the target must not take the bind out.
+                c(&crate::spawner::resolve_in_root(rootfs, &b.target))?,
             ))
         })
         .collect::<Result<_, RunError>>()?;
@@ -520,6 +521,10 @@ mod tests {
             (
                 Sabotage::CwdResolvedOnHost.apply(&base),
                 "resolve the working directory on the host",
+            ),
+            (
+                Sabotage::BindsResolvedOnHost.apply(&base),
+                "follow a bind target's symlink on the host",
             ),
             (
                 Isolation {

@@ -16,10 +16,12 @@
 
 mod child;
 mod error;
+mod in_root;
 mod spec;
 mod step;
 
 pub use error::SpawnError;
+pub use in_root::resolve_in_root;
 pub use spec::{CgroupPlacement, SpawnSpec};
 pub use step::Step;
 
@@ -127,7 +129,7 @@ pub fn validate(spec: &SpawnSpec) -> Result<(), SpawnError> {
                 src.display()
             ));
         }
-        let t = host_path_of(spec, target);
+        let t = bind_target_of(spec, target);
         if spec.root_mode == RootMode::None || !t.is_dir() {
             return invalid(format!(
                 "bind target `{target}` must be an existing directory in the rootfs (`{}`)",
@@ -178,6 +180,17 @@ fn host_path_of(spec: &SpawnSpec, inside: &str) -> PathBuf {
     match spec.root_mode {
         RootMode::None => PathBuf::from(inside),
         _ => spec.rootfs.join(inside.trim_start_matches('/')),
+    }
+}
+
+/// Where a bind onto `inside` goes on the host: resolved inside the rootfs (a hostile image
+/// may have a symlink there), or naively joined, symlinks followed on the host, when a
+/// negative control asks for it.
+fn bind_target_of(spec: &SpawnSpec, inside: &str) -> PathBuf {
+    match spec.root_mode {
+        RootMode::None => PathBuf::from(inside),
+        _ if spec.binds_on_host => host_path_of(spec, inside),
+        _ => resolve_in_root(&spec.rootfs, inside),
     }
 }
 
@@ -436,7 +449,7 @@ fn child_plan(
         for (src, target) in &spec.binds {
             plan.binds.push((
                 path_c("bind source", src)?,
-                path_c("bind target", &host_path_of(spec, target))?,
+                path_c("bind target", &bind_target_of(spec, target))?,
             ));
         }
         plan.proc_target = Some(path_c("proc path", &host_path_of(spec, "/proc"))?);

@@ -34,6 +34,9 @@ pub struct SpawnSpec {
     pub cgroup: CgroupPlacement,
     /// Host directories bound onto existing directories of the rootfs (source, target inside).
     pub binds: Vec<(PathBuf, String)>,
+    /// Join bind targets to the rootfs naively, so that the host follows a symlink there (the
+    /// weak variant a negative control needs); otherwise they are resolved inside the rootfs.
+    pub binds_on_host: bool,
     /// Detach the old root after pivot_root; when false it stays at `/.isoprobe-oldroot`.
     pub detach_old_root: bool,
     /// Capability numbers dropped from the bounding set before exec.
@@ -81,6 +84,7 @@ impl SpawnSpec {
             make_mounts_private: true,
             cgroup: CgroupPlacement::None,
             binds: Vec::new(),
+            binds_on_host: false,
             detach_old_root: true,
             drop_caps: Vec::new(),
             no_new_privs: false,

@@ -118,6 +118,9 @@ pub struct Isolation {
     /// Clock offsets of the time namespace (needs `NsType::Time`).
     pub time_offsets: Option<TimeOffsets>,
     pub binds: Vec<Bind>,
+    /// Follow a symlink at a bind's target on the host instead of inside the rootfs (on only in
+    /// a negative control).
+    pub binds_on_host: bool,
     /// The process's working directory inside the container (`process.cwd`); `None` is `/`.
     pub cwd: Option<String>,
     /// Resolve `cwd` on the host, before the root changes (on only in a negative control).
@@ -159,6 +162,7 @@ impl Isolation {
             id_map: IdMap::DEFAULT,
             time_offsets: None,
             binds: Vec::new(),
+            binds_on_host: false,
             cwd: None,
             cwd_on_host: false,
             leak_host_dir: false,
