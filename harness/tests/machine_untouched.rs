@@ -159,3 +159,106 @@ fn a_run_killed_at_any_moment_never_changes_the_machine() {
     drop(scratch);
     common::assert_nothing_left_behind();
 }
+
+/// The host-wide sysctls the hostile-image checks name (what a runtime fooled by an image
+/// could write into: the core pattern is host-wide root code execution), and the machine's
+/// own value of the per-namespace one their links point at.
+const HOST_WIDE_SYSCTLS: [&str; 9] = [
+    "kernel/core_pattern",
+    "kernel/core_pipe_limit",
+    "kernel/core_uses_pid",
+    "kernel/hostname",
+    "kernel/domainname",
+    "kernel/modprobe",
+    "kernel/poweroff_cmd",
+    "fs/suid_dumpable",
+    "net/ipv4/ip_default_ttl",
+];
+
+fn sysctls() -> Vec<(&'static str, String)> {
+    HOST_WIDE_SYSCTLS
+        .iter()
+        .map(|k| {
+            let p = format!("/proc/sys/{k}");
+            (
+                *k,
+                std::fs::read_to_string(&p).unwrap_or_else(|e| format!("{p}: {e}")),
+            )
+        })
+        .collect()
+}
+
+/// Samples the sysctls every millisecond until `stop`, returning every sample that differed
+/// from `baseline`.
+fn watch_sysctls(
+    baseline: &[(&'static str, String)],
+    stop: &AtomicBool,
+) -> Vec<Vec<(&'static str, String)>> {
+    let mut changed: Vec<Vec<_>> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let now = sysctls();
+        if now != baseline && changed.last() != Some(&now) {
+            changed.push(now);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    changed
+}
+
+#[test]
+#[serial(machine)]
+fn the_whole_suite_under_native_and_runc_leaves_the_host_wide_sysctls_alone() {
+    require_root!("the_whole_suite_leaves_the_host_wide_sysctls_alone");
+    let runc_works = Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut runtimes = vec!["native"];
+    if runc_works {
+        runtimes.push("runc");
+    } else {
+        common::skip(
+            "the_whole_suite_leaves_the_host_wide_sysctls_alone (runc)",
+            "runc is not installed",
+        );
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let before = sysctls();
+    let stop = AtomicBool::new(false);
+    let mut ends = Vec::new();
+    let changes = std::thread::scope(|s| {
+        let watcher = s.spawn(|| watch_sysctls(&before, &stop));
+        for rt in &runtimes {
+            let out = Command::new(cargo_bin("isoprobe"))
+                .args([
+                    "run",
+                    "--negative-controls",
+                    "--format",
+                    "tap",
+                    "--runtime",
+                    rt,
+                ])
+                .env("TMPDIR", scratch.path())
+                .stderr(Stdio::null())
+                .output()
+                .unwrap();
+            ends.push((*rt, out.status.code(), out.stdout.len()));
+        }
+        stop.store(true, Ordering::Relaxed);
+        watcher.join().unwrap()
+    });
+    // Each run went through the suite (a failing check is exit 1, a report all the same).
+    for (rt, code, report_len) in &ends {
+        assert!(
+            matches!(code, Some(0 | 1)) && *report_len > 0,
+            "{rt}: exit {code:?}, {report_len} bytes of report"
+        );
+    }
+    assert!(
+        changes.is_empty(),
+        "host-wide sysctls changed during the runs ({ends:?}): from {before:?} to {changes:?}"
+    );
+    assert_eq!(sysctls(), before);
+    drop(scratch);
+    common::assert_nothing_left_behind();
+}
