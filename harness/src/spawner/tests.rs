@@ -68,3 +68,18 @@ fn a_child_is_born_in_its_v2_cgroup() {
     );
     removed.expect("remove the test cgroup");
 }
+
+#[test]
+fn bind_targets_are_resolved_inside_the_rootfs_unless_a_control_asks_otherwise() {
+    let t = tempfile::tempdir().unwrap();
+    let rootfs = t.path().join("rootfs");
+    fs::create_dir_all(rootfs.join("inside")).unwrap();
+    std::os::unix::fs::symlink(t.path().join("outside"), rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../inside", rootfs.join("rel")).unwrap();
+    let mut spec = SpawnSpec::new(&rootfs, vec!["/agent".into()]);
+    let outside = t.path().strip_prefix("/").unwrap().join("outside");
+    assert_eq!(bind_target_of(&spec, "/abs"), rootfs.join(&outside));
+    assert_eq!(bind_target_of(&spec, "/rel"), rootfs.join("inside"));
+    spec.binds_on_host = true;
+    assert_eq!(bind_target_of(&spec, "/abs"), rootfs.join("abs"));
+}
