@@ -65,7 +65,7 @@ impl Check for MountDestinationSymlink {
         Sabotage::BindsResolvedOnHost.shown_by(EVIDENCE)
     }
     fn layer(&self) -> Layer {
-        Layer::HostileInput
+        Layer::HostileImage
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let layout = Layout::build(ctx)?;

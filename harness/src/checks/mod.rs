@@ -167,8 +167,12 @@ pub enum Layer {
     /// What the container may still do with what it can reach: capabilities, privileges,
     /// syscall filters, masked paths, devices, descriptors.
     Hardening,
-    /// What a runtime does with input an attacker controls: images, working directories.
+    /// What a runtime does with input an attacker controls besides the image: its working
+    /// directory.
     HostileInput,
+    /// What a runtime does with an image laid out against it: symlinks where it expects files
+    /// or directories.
+    HostileImage,
 }
 
 impl Layer {
@@ -178,6 +182,7 @@ impl Layer {
             Layer::Cgroups => "cgroups",
             Layer::Hardening => "hardening",
             Layer::HostileInput => "hostile input",
+            Layer::HostileImage => "hostile image",
         }
     }
 }

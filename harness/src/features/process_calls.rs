@@ -5,25 +5,7 @@ use super::sys::{close_fd, result, NEVER_OPEN_FD};
 use super::Entry;
 use nix::errno::Errno;
 
-/// `struct clone_args` up to `cgroup` (`CLONE_ARGS_SIZE_VER2`, 88 bytes, Linux 5.7).
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-/// `CLONE_INTO_CGROUP` from linux/sched.h (a 64-bit flag: only clone3 can pass it).
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+use crate::process::clone_args::{CloneArgs, CLONE_INTO_CGROUP};
 
 pub(super) fn clone3() -> Entry {
     // SAFETY: a size below CLONE_ARGS_SIZE_VER0 is rejected (EINVAL) before the kernel reads

@@ -5,6 +5,7 @@
 //! usage, how an exit status reads as an [`ExitKind`](crate::vocabulary::ExitKind), and where
 //! an executable is found.
 
+pub(crate) mod clone_args;
 mod collect;
 mod command;
 mod guard;

@@ -392,23 +392,7 @@ fn spawn_on_this_thread(
 /// # Safety
 /// As `nix::sched::clone` with `child_main`: the plan is ready and the child allocates nothing.
 unsafe fn clone_into_cgroup(flags: i32, cgroup: &OwnedFd, plan: &ChildPlan) -> Option<Pid> {
-    /// `struct clone_args` up to its `cgroup` field (CLONE_ARGS_SIZE_VER2).
-    #[repr(C)]
-    #[derive(Default)]
-    struct CloneArgs {
-        flags: u64,
-        pidfd: u64,
-        child_tid: u64,
-        parent_tid: u64,
-        exit_signal: u64,
-        stack: u64,
-        stack_size: u64,
-        tls: u64,
-        set_tid: u64,
-        set_tid_size: u64,
-        cgroup: u64,
-    }
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    use crate::process::clone_args::{CloneArgs, CLONE_INTO_CGROUP};
     let args = CloneArgs {
         flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
