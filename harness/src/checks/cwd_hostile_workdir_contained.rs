@@ -108,7 +108,7 @@ impl Check for HostileWorkdirContained {
 
 /// A start the runtime itself turned down: its setup step failed (native), its command failed
 /// (OCI), or it exited before the agent ran (bwrap, unshare).
-fn refused(e: &RunError) -> bool {
+pub(super) fn refused(e: &RunError) -> bool {
     matches!(
         e,
         RunError::Spawn(SpawnError::Child { .. })
@@ -117,7 +117,7 @@ fn refused(e: &RunError) -> bool {
     )
 }
 
-fn first_line(text: &str) -> String {
+pub(super) fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
     match line.char_indices().nth(SHOWN_REFUSAL) {
         Some((i, _)) => format!("{}...", &line[..i]),

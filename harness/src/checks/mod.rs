@@ -236,7 +236,7 @@ pub trait Check: Send + Sync {
             | Sabotage::LeakHostFd
             | Sabotage::NoMasking
             | Sabotage::NoReadonlyPaths => Layer::Hardening,
-            Sabotage::CwdResolvedOnHost => Layer::HostileInput,
+            Sabotage::CwdResolvedOnHost | Sabotage::DevNullFromImage => Layer::HostileInput,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -306,6 +306,7 @@ registry! {
     net_abstract_unix_isolated::AbstractUnixIsolated,
     caps_default_set::DefaultSet,
     dev_host_devices_denied::HostDevicesDenied,
+    image_dev_null_symlink::DevNullSymlink,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

@@ -16,6 +16,7 @@
 
 mod child;
 mod error;
+mod masks;
 mod spec;
 mod step;
 
@@ -454,6 +455,14 @@ fn child_plan(
         if spec.devices.standard_dev() {
             plan.dev = Some(dev_plan(spec)?);
         }
+        if spec.root_mode != RootMode::None && spec.dev_null_from_image {
+            if let Some(through) = spec.image_dev_null().map_err(SpawnError::InvalidSpec)? {
+                plan.mask_source = path_c("the image's /dev/null", &through)?;
+                plan.stdio_through = Some(plan.mask_source.clone());
+            }
+        } else if spec.root_mode != RootMode::None && !spec.devices.standard_dev() {
+            plan.dev_null_check = Some(path_c("/dev/null", &host_path_of(spec, "/dev/null"))?);
+        }
     }
     if !spec.detach_old_root {
         plan.put_old = Some(path_c("old root", &host_path_of(spec, OLD_ROOT))?);
@@ -555,6 +564,7 @@ fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
         Step::MountProc => host_path_of(spec, "/proc"),
         Step::MountSys => host_path_of(spec, "/sys"),
         Step::MaskPath => spec.masked_paths.join(", ").into(),
+        Step::ImageDevNull | Step::ReopenStdio => host_path_of(spec, "/dev/null"),
         Step::ReadonlyPath => spec.readonly_paths.join(", ").into(),
         Step::MountDev | Step::MakeDevNode | Step::MountDevpts | Step::LinkDev => {
             host_path_of(spec, "/dev")

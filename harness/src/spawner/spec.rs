@@ -3,7 +3,7 @@
 use crate::vocabulary::{CgroupLimits, Devices, IdMap, RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Component, PathBuf};
 use std::time::Duration;
 
 /// Where the container's cgroup goes.
@@ -51,6 +51,11 @@ pub struct SpawnSpec {
     /// Resolve `cwd` under the rootfs on the host, before the root changes (the weak variant
     /// a negative control needs).
     pub cwd_before_root: bool,
+    /// Mask with the rootfs's own `/dev/null` (followed one link inside the rootfs) and reopen
+    /// stdio through it (the weak variant a negative control needs). Otherwise a rootfs
+    /// `/dev/null` that is not the null device makes the spawn fail, unless a standard `/dev`
+    /// covers it.
+    pub dev_null_from_image: bool,
     /// A host directory whose descriptor the command inherits (a negative control's leak).
     pub leak_dir: Option<PathBuf>,
     /// Mount a read-only sysfs at `/sys` of the rootfs.
@@ -89,6 +94,7 @@ impl SpawnSpec {
             time_offsets: None,
             cwd: None,
             cwd_before_root: false,
+            dev_null_from_image: false,
             leak_dir: None,
             mount_sys: false,
             masked_paths: Vec::new(),
@@ -102,5 +108,28 @@ impl SpawnSpec {
 
     pub fn has(&self, ns: NsType) -> bool {
         self.namespaces.contains(&ns)
+    }
+
+    /// The rootfs's `/dev/null` followed one link, lexically and inside the rootfs: where the
+    /// negative control of `dev_null_from_image` points the masks and stdio. A target with
+    /// `..` is refused, as it could lead out of the rootfs. `None` when the image has no
+    /// `/dev/null` (then there is nothing of the image's to take).
+    pub(super) fn image_dev_null(&self) -> Result<Option<PathBuf>, String> {
+        let dev = self.rootfs.join("dev");
+        let link = dev.join("null");
+        if std::fs::symlink_metadata(&link).is_err() {
+            return Ok(None);
+        }
+        match std::fs::read_link(&link) {
+            Err(_) => Ok(Some(link)),
+            Ok(t) if t.components().any(|c| c == Component::ParentDir) => Err(format!(
+                "the image's /dev/null points at `{}`, which may leave the rootfs",
+                t.display()
+            )),
+            Ok(t) => Ok(Some(match t.strip_prefix("/") {
+                Ok(inside) => self.rootfs.join(inside),
+                Err(_) => dev.join(t),
+            })),
+        }
     }
 }

@@ -38,6 +38,8 @@ pub enum Step {
     NoNewPrivs,
     Exec,
     Seccomp,
+    ImageDevNull,
+    ReopenStdio,
 }
 
 impl Step {
@@ -74,6 +76,8 @@ impl Step {
         Step::NoNewPrivs,
         Step::Exec,
         Step::Seccomp,
+        Step::ImageDevNull,
+        Step::ReopenStdio,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -113,6 +117,8 @@ impl Step {
             Step::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
             Step::Exec => "execve",
             Step::Seccomp => "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
+            Step::ImageDevNull => "check that the rootfs's /dev/null is the null device",
+            Step::ReopenStdio => "reopen stdio through the rootfs's /dev/null",
         }
     }
 
@@ -152,6 +158,10 @@ impl Step {
             (Step::ReadonlyPath, Errno::EPERM) => {
                 "a read-only remount that clears a locked flag (nosuid, nodev, noexec) is \
                  refused in a user namespace"
+            }
+            (Step::ImageDevNull, Errno::ENODEV) => {
+                "the rootfs's /dev/null is not the character device 1:3 (a link, a file): it is \
+                 neither used nor trusted; remove it, or give the container a standard /dev"
             }
             (_, Errno::EPERM) => "run isoprobe as root (with CAP_SYS_ADMIN)",
             _ => "",

@@ -122,6 +122,10 @@ pub struct Isolation {
     pub cwd: Option<String>,
     /// Resolve `cwd` on the host, before the root changes (on only in a negative control).
     pub cwd_on_host: bool,
+    /// Take the image's `/dev/null` (whatever it is, resolved inside the rootfs) as the source
+    /// of the masks and reopen stdio through it, as runc before CVE-2025-31133's fix did (on
+    /// only in a negative control).
+    pub dev_null_from_image: bool,
     /// Hand the container a descriptor of the host's root (on only in a negative control).
     pub leak_host_dir: bool,
     /// Mount a fresh sysfs, read-only, at `/sys` (with a network namespace: sysfs shows the
@@ -161,6 +165,7 @@ impl Isolation {
             binds: Vec::new(),
             cwd: None,
             cwd_on_host: false,
+            dev_null_from_image: false,
             leak_host_dir: false,
             mount_sys: false,
             masked_paths: Vec::new(),

@@ -29,6 +29,8 @@ pub enum Sabotage {
     LeakHostFd,
     /// Resolve the working directory on the host, before the root changes.
     CwdResolvedOnHost,
+    /// Use the image's `/dev/null` as the source of the masks and of reopened stdio.
+    DevNullFromImage,
     /// Mask no path.
     NoMasking,
     /// Make no path read-only.
@@ -54,6 +56,9 @@ impl Sabotage {
             Sabotage::LeakHostFd => "a descriptor of the host's root leaked in".to_string(),
             Sabotage::CwdResolvedOnHost => {
                 "working directory resolved on the host before the root change".to_string()
+            }
+            Sabotage::DevNullFromImage => {
+                "the image's /dev/null used for the masks and reopened as stdio".to_string()
             }
             Sabotage::NoMasking => "no masked paths".to_string(),
             Sabotage::NoReadonlyPaths => "no read-only paths".to_string(),
@@ -86,6 +91,7 @@ impl Sabotage {
             Sabotage::AllowNewPrivs => out.no_new_privs = false,
             Sabotage::LeakHostFd => out.leak_host_dir = true,
             Sabotage::CwdResolvedOnHost => out.cwd_on_host = true,
+            Sabotage::DevNullFromImage => out.dev_null_from_image = true,
             Sabotage::NoMasking => out.masked_paths.clear(),
             Sabotage::NoReadonlyPaths => out.readonly_paths.clear(),
             Sabotage::NoSeccomp => out.seccomp = None,
@@ -128,6 +134,7 @@ mod tests {
         assert!(!Sabotage::KeepOldRoot.apply(&iso).detach_old_root);
         assert!(Sabotage::LeakHostFd.apply(&iso).leak_host_dir);
         assert!(Sabotage::CwdResolvedOnHost.apply(&iso).cwd_on_host);
+        assert!(Sabotage::DevNullFromImage.apply(&iso).dev_null_from_image);
         let hardened = Isolation {
             mount_sys: true,
             masked_paths: vec!["/proc/keys".into()],

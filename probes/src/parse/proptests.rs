@@ -17,6 +17,7 @@ const SAMPLES: &[&str] = &[
     "proc/cmdline-no-v1-named",
     "proc/cmdline-vm",
     "proc/filesystems",
+    "proc/mountinfo-devnull-hijack",
     "proc/mountinfo-hybrid",
     "proc/mountinfo-readonly-proc",
     "proc/mountinfo-v1-cpu-cpuacct",

@@ -10,6 +10,7 @@ mod alloc;
 mod caps;
 mod clocks;
 mod default_caps;
+mod dev_null;
 mod devices;
 mod fds;
 mod forks;
@@ -62,6 +63,7 @@ pub fn run(t: &Try) -> Tried {
         Try::ReleaseAgent(a) => release_agent::run(a).map_or_else(refused, Tried::from),
         Try::DefaultCaps(a) => default_caps::run(a).into(),
         Try::Devices(a) => devices::run(a).into(),
+        Try::DevNull(a) => dev_null::run(a).into(),
     }
 }
 
