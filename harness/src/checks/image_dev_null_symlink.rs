@@ -61,6 +61,7 @@ impl Check for DevNullSymlink {
     fn isolation(&self) -> Isolation {
         Isolation {
             masked_paths: masked(),
+            dev_null: true,
             ..Isolation::base().with_ns(NsType::Net)
         }
     }

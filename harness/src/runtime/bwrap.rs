@@ -326,6 +326,9 @@ fn args(
     a.extend(["--proc", "/proc"].map(OsString::from));
     if iso.devices.standard_dev() {
         a.extend(["--dev", "/dev"].map(OsString::from));
+    } else if iso.dev_null {
+        // The host's null device over whatever the image has at /dev/null.
+        a.extend(["--dev-bind", "/dev/null", "/dev/null"].map(OsString::from));
     }
     for b in &iso.binds {
         a.extend([

@@ -51,10 +51,12 @@ pub struct SpawnSpec {
     /// Resolve `cwd` under the rootfs on the host, before the root changes (the weak variant
     /// a negative control needs).
     pub cwd_before_root: bool,
+    /// Fail the spawn when the rootfs's `/dev/null` is there and not the null device 1:3
+    /// (unless a standard `/dev` covers it): it is never used, and a container must not have
+    /// a `/dev/null` that is something else.
+    pub dev_null: bool,
     /// Mask with the rootfs's own `/dev/null` (followed one link inside the rootfs) and reopen
-    /// stdio through it (the weak variant a negative control needs). Otherwise a rootfs
-    /// `/dev/null` that is not the null device makes the spawn fail, unless a standard `/dev`
-    /// covers it.
+    /// stdio through it, unchecked (the weak variant a negative control needs).
     pub dev_null_from_image: bool,
     /// A host directory whose descriptor the command inherits (a negative control's leak).
     pub leak_dir: Option<PathBuf>,
@@ -94,6 +96,7 @@ impl SpawnSpec {
             time_offsets: None,
             cwd: None,
             cwd_before_root: false,
+            dev_null: false,
             dev_null_from_image: false,
             leak_dir: None,
             mount_sys: false,

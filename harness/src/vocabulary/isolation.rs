@@ -122,6 +122,10 @@ pub struct Isolation {
     pub cwd: Option<String>,
     /// Resolve `cwd` on the host, before the root changes (on only in a negative control).
     pub cwd_on_host: bool,
+    /// The container's `/dev/null` is the null device whatever the image has there (the OCI
+    /// spec's default devices): native refuses a rootfs `/dev/null` that is anything else,
+    /// bwrap binds the host's over it, OCI runtimes must make it. A standard `/dev` has it.
+    pub dev_null: bool,
     /// Take the image's `/dev/null` (whatever it is, resolved inside the rootfs) as the source
     /// of the masks and reopen stdio through it, as runc before CVE-2025-31133's fix did (on
     /// only in a negative control).
@@ -165,6 +169,7 @@ impl Isolation {
             binds: Vec::new(),
             cwd: None,
             cwd_on_host: false,
+            dev_null: false,
             dev_null_from_image: false,
             leak_host_dir: false,
             mount_sys: false,
