@@ -292,3 +292,158 @@ fn shown<T>(c: &Called<T>, f: impl Fn(&T) -> String) -> String {
         Called::Failed(e) => e.errno.clone().unwrap_or_else(|| e.error.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isoprobe_probes::contract::{CallError, DevNumber, MaskSeen, MountAt, StdioSeen};
+    use nix::errno::Errno;
+
+    fn node(kind: &str, number: Option<(u32, u32)>, target: Option<&str>, magic: u64) -> NodeSeen {
+        NodeSeen {
+            kind: kind.into(),
+            number: number.map(|(major, minor)| DevNumber { major, minor }),
+            target: target.map(String::from),
+            fs_magic: magic,
+        }
+    }
+
+    const TMPFS: u64 = 0x0102_1994;
+    const PIPEFS: u64 = 0x5049_5045;
+
+    fn null() -> NodeSeen {
+        node("char", Some((1, 3)), None, TMPFS)
+    }
+
+    fn stdio(fd: u32, seen: NodeSeen, path: &str) -> StdioSeen {
+        StdioSeen {
+            fd,
+            seen: Called::Done(seen),
+            path: Called::Done(path.into()),
+        }
+    }
+
+    fn mask(path: &str, seen: NodeSeen, mount: Option<(&str, &str)>) -> MaskSeen {
+        MaskSeen {
+            path: path.into(),
+            seen: Called::Done(seen),
+            mount: Called::Done(mount.map(|(fs_type, root)| MountAt {
+                fs_type: fs_type.into(),
+                root: root.into(),
+            })),
+        }
+    }
+
+    /// What an honest runtime shows: the null device, pipes, masks of the null device.
+    fn clean() -> DevNullOutcome {
+        DevNullOutcome {
+            dev_null: Called::Done(null()),
+            stdio: vec![
+                stdio(0, null(), "/dev/null"),
+                stdio(1, node("fifo", None, None, PIPEFS), "pipe:[7]"),
+                stdio(2, node("fifo", None, None, PIPEFS), "pipe:[8]"),
+            ],
+            masked: vec![
+                mask("/proc/keys", null(), Some(("devtmpfs", "/null"))),
+                mask("/proc/kcore", null(), None),
+            ],
+        }
+    }
+
+    /// What runc 1.1.5 showed here.
+    fn hijacked() -> DevNullOutcome {
+        let ttl = || node("file", None, None, PROC_SUPER_MAGIC);
+        DevNullOutcome {
+            dev_null: Called::Done(node("link", None, Some(LINK_TARGET), TMPFS)),
+            stdio: vec![
+                stdio(0, null(), "/dev/null"),
+                stdio(1, ttl(), LINK_TARGET),
+                stdio(2, ttl(), LINK_TARGET),
+            ],
+            masked: vec![mask(
+                "/proc/keys",
+                ttl(),
+                Some(("proc", "/sys/net/ipv4/ip_default_ttl")),
+            )],
+        }
+    }
+
+    fn ran(o: DevNullOutcome, from_file: bool) -> End {
+        End::Ran {
+            outcome: Box::new(o),
+            from_file,
+            failed: None,
+        }
+    }
+
+    #[test]
+    fn a_refusal_or_a_clean_run_holds() {
+        let v = judge(&ran(clean(), true), &End::Refused("crun: bad /dev/null".into()));
+        v.assert_holds();
+        assert_eq!(v.reason, "refused: crun: bad /dev/null");
+        let v = judge(&ran(clean(), true), &ran(clean(), true));
+        v.assert_holds();
+        assert!(v.reason.contains("through the report file"), "{}", v.reason);
+        assert_eq!(v.observed["/proc/kcore"], "char 1:3; nothing mounted on it");
+    }
+
+    #[test]
+    fn a_kept_link_hijacked_stdio_and_procfs_masks_are_violations() {
+        let mut o = hijacked();
+        let v = judge(
+            &ran(clean(), true),
+            &End::Ran {
+                outcome: Box::new(o.clone()),
+                from_file: true,
+                failed: Some("the agent exited with Code(3)".into()),
+            },
+        );
+        v.assert_violated("`/dev/null` inside is link -> /proc/sys/net/ipv4/ip_default_ttl");
+        v.assert_violated("stdout (fd 1) is the procfs file `/proc/sys/net/ipv4/ip_default_ttl`");
+        v.assert_violated("`/proc/keys` is bound to the procfs file `/sys/net/ipv4/ip_default_ttl`");
+        assert!(!v.reason.contains("stdin"), "{}", v.reason);
+        assert_eq!(v.observed["run failed"], "the agent exited with Code(3)");
+        // Every violation names the evidence on its own.
+        for part in v.reason.split("; ") {
+            assert!(part.contains(EVIDENCE), "{part}");
+        }
+        // Each alone is enough.
+        o.stdio = clean().stdio;
+        o.masked = clean().masked;
+        judge(&ran(clean(), true), &ran(o, true)).assert_violated(EVIDENCE);
+    }
+
+    #[test]
+    fn a_plain_start_that_fails_or_loses_its_report_leaves_it_untested() {
+        let refused = End::Refused("x".into());
+        judge(&refused, &refused).assert_inconclusive("refused a plain start too");
+        judge(&ran(clean(), false), &refused).assert_inconclusive("report file did not reach");
+        judge(&End::NotTried("no outcome".into()), &ran(clean(), true))
+            .assert_inconclusive("the plain start: no outcome");
+        // The violation still wins.
+        judge(&refused, &ran(hijacked(), true)).assert_violated(EVIDENCE);
+    }
+
+    #[test]
+    fn what_could_not_be_looked_at_is_untested() {
+        let mut o = clean();
+        o.dev_null = Called::Failed(CallError::from_errno(Errno::EACCES));
+        judge(&ran(clean(), true), &ran(o, true)).assert_inconclusive("`/dev/null` could not be");
+        let mut o = clean();
+        o.masked[0].mount = Called::Failed(CallError::text("no mountinfo"));
+        judge(&ran(clean(), true), &ran(o, true)).assert_inconclusive("no mountinfo");
+        let mut o = clean();
+        o.masked.clear();
+        judge(&ran(clean(), true), &ran(o, true)).assert_inconclusive("no masked path");
+    }
+
+    #[test]
+    fn the_check_asks_for_a_null_device_masks_and_a_network_namespace() {
+        let iso = DevNullSymlink.isolation();
+        assert!(iso.dev_null && !iso.devices.standard_dev());
+        assert!(iso.namespaces.contains(&NsType::Net));
+        assert!(iso.masked_paths.contains(&"/proc/keys".to_string()));
+        assert!(iso.masked_paths.iter().all(|p| p.starts_with("/proc/")));
+        assert_eq!(DevNullSymlink.layer(), Layer::HostileInput);
+    }
+}

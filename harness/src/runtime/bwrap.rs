@@ -461,6 +461,25 @@ mod tests {
     }
 
     #[test]
+    fn the_null_device_is_the_hosts_bound_over_the_images() {
+        let iso = crate::checks::isolation_of("image.dev-null-symlink");
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--dev-bind", "/dev/null", "/dev/null"]));
+        assert!(!argv(&Isolation::base()).contains(&"/dev/null".to_string()));
+        // A standard /dev has its own.
+        let dev = argv(&Isolation {
+            devices: Devices::Standard,
+            ..iso.clone()
+        });
+        assert!(!has_seq(&dev, &["--dev-bind", "/dev/null", "/dev/null"]));
+        let control = Sabotage::DevNullFromImage.apply(&iso);
+        assert!(unsupported_reasons(&control)
+            .join("; ")
+            .contains("cannot be made to take the image's /dev/null"));
+        assert!(unsupported_reasons(&iso).is_empty());
+    }
+
+    #[test]
     fn namespaces_hostname_user_caps_and_binds_map_to_flags() {
         let iso = Isolation {
             hostname: Some("h1".into()),

@@ -136,3 +136,31 @@ impl SpawnSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_images_dev_null_is_followed_one_link_inside_the_rootfs() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("dev")).unwrap();
+        let spec = SpawnSpec::new(root.path(), vec!["/a".into()]);
+        assert_eq!(spec.image_dev_null(), Ok(None));
+        let link = root.path().join("dev/null");
+        std::os::unix::fs::symlink("/proc/sys/net/ipv4/ip_default_ttl", &link).unwrap();
+        assert_eq!(
+            spec.image_dev_null(),
+            Ok(Some(root.path().join("proc/sys/net/ipv4/ip_default_ttl")))
+        );
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("zero", &link).unwrap();
+        assert_eq!(spec.image_dev_null(), Ok(Some(root.path().join("dev/zero"))));
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("/../../etc/passwd", &link).unwrap();
+        assert!(spec.image_dev_null().unwrap_err().contains("may leave the rootfs"));
+        std::fs::remove_file(&link).unwrap();
+        std::fs::write(&link, "").unwrap();
+        assert_eq!(spec.image_dev_null(), Ok(Some(link)));
+    }
+}
