@@ -6,7 +6,7 @@
 //! pointer arrays in a [`ChildPlan`], and a failure is reported as two integers (step, errno)
 //! written to a pipe that exec closes.
 
-use super::masks::{mask, make_readonly, reopen_stdio, verify_dev_null};
+use super::masks::{make_readonly, mask, reopen_stdio, verify_dev_null};
 use super::step::Step;
 use crate::vocabulary::RootMode;
 use std::ffi::{c_char, CStr, CString};
@@ -167,7 +167,12 @@ pub(super) fn check(plan: &ChildPlan, step: Step, rc: libc::c_long) {
     }
 }
 
-pub(super) fn mount(src: &CStr, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> libc::c_long {
+pub(super) fn mount(
+    src: &CStr,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+) -> libc::c_long {
     mount_with(src, target, fstype, flags, None)
 }
 
@@ -265,7 +270,6 @@ fn raw_setresgid(gid: libc::gid_t) -> libc::c_long {
     // SAFETY: a system call without pointers.
     unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }
 }
-
 
 /// Installs the plan's seccomp filters, without allocating. prctl rather than seccomp(2):
 /// the same filter mode, and there since Linux 3.5 (seccomp(2) came in 3.17).

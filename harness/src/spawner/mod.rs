@@ -460,7 +460,8 @@ fn child_plan(
                 plan.mask_source = path_c("the image's /dev/null", &through)?;
                 plan.stdio_through = Some(plan.mask_source.clone());
             }
-        } else if spec.root_mode != RootMode::None && spec.dev_null && !spec.devices.standard_dev() {
+        } else if spec.root_mode != RootMode::None && spec.dev_null && !spec.devices.standard_dev()
+        {
             plan.dev_null_check = Some(path_c("/dev/null", &host_path_of(spec, "/dev/null"))?);
         }
     }

@@ -155,10 +155,16 @@ mod tests {
         );
         std::fs::remove_file(&link).unwrap();
         std::os::unix::fs::symlink("zero", &link).unwrap();
-        assert_eq!(spec.image_dev_null(), Ok(Some(root.path().join("dev/zero"))));
+        assert_eq!(
+            spec.image_dev_null(),
+            Ok(Some(root.path().join("dev/zero")))
+        );
         std::fs::remove_file(&link).unwrap();
         std::os::unix::fs::symlink("/../../etc/passwd", &link).unwrap();
-        assert!(spec.image_dev_null().unwrap_err().contains("may leave the rootfs"));
+        assert!(spec
+            .image_dev_null()
+            .unwrap_err()
+            .contains("may leave the rootfs"));
         std::fs::remove_file(&link).unwrap();
         std::fs::write(&link, "").unwrap();
         assert_eq!(spec.image_dev_null(), Ok(Some(link)));

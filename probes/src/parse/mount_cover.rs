@@ -36,8 +36,7 @@ pub fn mount_covering(mountinfo: &str, path: &str) -> Result<Option<MountCover>,
 pub fn mount_at(mountinfo: &str, path: &str) -> Result<Option<MountAt>, ParseError> {
     Ok(parse_mountinfo(mountinfo)?
         .into_iter()
-        .filter(|m| m.mount_point == Path::new(path))
-        .last()
+        .rfind(|m| m.mount_point == Path::new(path))
         .map(|m| MountAt {
             fs_type: m.fs_type,
             root: m.root,

@@ -3,7 +3,9 @@
 //! outcome to the report file as well as returning it: a runtime that reopened stdout onto the
 //! image's target would swallow the stdout report.
 
-use crate::contract::{Called, DevNullArgs, DevNullOutcome, DevNumber, MaskSeen, NodeSeen, StdioSeen};
+use crate::contract::{
+    Called, DevNullArgs, DevNullOutcome, DevNumber, MaskSeen, NodeSeen, StdioSeen,
+};
 use crate::parse::mount_at;
 use nix::sys::stat::{major, minor};
 use std::os::fd::BorrowedFd;
@@ -83,8 +85,15 @@ fn lstat(path: &str) -> std::io::Result<NodeSeen> {
         .then(|| std::fs::read_link(path).map(|t| t.to_string_lossy().into_owned()))
         .transpose()?;
     // A link's own file system is its directory's.
-    let dir = std::path::Path::new(path).parent().and_then(|d| d.to_str()).unwrap_or("/");
-    let magic = if target.is_some() { magic_of(dir) } else { magic_of(path) };
+    let dir = std::path::Path::new(path)
+        .parent()
+        .and_then(|d| d.to_str())
+        .unwrap_or("/");
+    let magic = if target.is_some() {
+        magic_of(dir)
+    } else {
+        magic_of(path)
+    };
     Ok(seen(&m, target, magic))
 }
 
