@@ -236,7 +236,9 @@ pub trait Check: Send + Sync {
             | Sabotage::LeakHostFd
             | Sabotage::NoMasking
             | Sabotage::NoReadonlyPaths => Layer::Hardening,
-            Sabotage::CwdResolvedOnHost | Sabotage::DevNullFromImage => Layer::HostileInput,
+            Sabotage::CwdResolvedOnHost
+            | Sabotage::DevNullFromImage
+            | Sabotage::ProcThroughImageLink => Layer::HostileInput,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -307,6 +309,7 @@ registry! {
     caps_default_set::DefaultSet,
     dev_host_devices_denied::HostDevicesDenied,
     image_dev_null_symlink::DevNullSymlink,
+    image_proc_symlink::ProcSymlink,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

@@ -6,7 +6,7 @@
 //! pointer arrays in a [`ChildPlan`], and a failure is reported as two integers (step, errno)
 //! written to a pipe that exec closes.
 
-use super::masks::{make_readonly, mask, reopen_stdio, verify_dev_null};
+use super::masks::{make_readonly, mask, reopen_stdio, verify_dev_null, verify_not_link};
 use super::step::Step;
 use crate::vocabulary::RootMode;
 use std::ffi::{c_char, CStr, CString};
@@ -41,6 +41,8 @@ pub(super) struct ChildPlan {
     /// (host source, target on the host path of the rootfs)
     pub binds: Vec<(CString, CString)>,
     pub proc_target: Option<CString>,
+    /// Refuse a `proc_target` that is a link (the image's `/proc` must be a directory).
+    pub proc_check: bool,
     /// Where a read-only sysfs goes (host path of the rootfs's /sys).
     pub sys_target: Option<CString>,
     /// Host paths (in the rootfs, below the new /proc or /sys) to mask, then to make
@@ -94,6 +96,7 @@ impl ChildPlan {
             rootfs,
             binds: Vec::new(),
             proc_target: None,
+            proc_check: false,
             sys_target: None,
             masks: Vec::new(),
             mask_source: c"/dev/null".into(),
@@ -378,6 +381,9 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 );
             }
             if let Some(target) = &plan.proc_target {
+                if plan.proc_check {
+                    verify_not_link(plan, target);
+                }
                 check(
                     plan,
                     Step::MountProc,

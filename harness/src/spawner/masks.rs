@@ -102,3 +102,16 @@ pub(super) fn reopen_stdio(plan: &ChildPlan, path: &CStr) {
         libc::close(fd);
     }
 }
+
+/// Fails the spawn (ENOTDIR) when `path` is a link: before the root changes, an absolute link
+/// in the rootfs resolves against the host's root.
+pub(super) fn verify_not_link(plan: &ChildPlan, path: &CStr) {
+    // SAFETY: lstat into a zeroed struct on this stack; errno is this thread's.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::lstat(path.as_ptr(), &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            *libc::__errno_location() = libc::ENOTDIR;
+            fail(plan, Step::ImageProc);
+        }
+    }
+}

@@ -40,6 +40,7 @@ pub enum Step {
     Seccomp,
     ImageDevNull,
     ReopenStdio,
+    ImageProc,
 }
 
 impl Step {
@@ -78,6 +79,7 @@ impl Step {
         Step::Seccomp,
         Step::ImageDevNull,
         Step::ReopenStdio,
+        Step::ImageProc,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -119,6 +121,7 @@ impl Step {
             Step::Seccomp => "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
             Step::ImageDevNull => "check that the rootfs's /dev/null is the null device",
             Step::ReopenStdio => "reopen stdio through the rootfs's /dev/null",
+            Step::ImageProc => "check that the rootfs's /proc is a directory, not a link",
         }
     }
 
@@ -162,6 +165,10 @@ impl Step {
             (Step::ImageDevNull, Errno::ENODEV) => {
                 "the rootfs's /dev/null is not the character device 1:3 (a link, a file): it is \
                  neither used nor trusted; remove it, or give the container a standard /dev"
+            }
+            (Step::ImageProc, Errno::ENOTDIR) => {
+                "the rootfs's /proc is a link: proc is mounted only on the container's own \
+                 /proc directory, never where an image's link points"
             }
             (_, Errno::EPERM) => "run isoprobe as root (with CAP_SYS_ADMIN)",
             _ => "",

@@ -130,6 +130,9 @@ pub struct Isolation {
     /// of the masks and reopen stdio through it, as runc before CVE-2025-31133's fix did (on
     /// only in a negative control).
     pub dev_null_from_image: bool,
+    /// Mount proc where the image's `/proc` link points (inside the rootfs) instead of refusing
+    /// it (on only in a negative control).
+    pub proc_through_link: bool,
     /// Hand the container a descriptor of the host's root (on only in a negative control).
     pub leak_host_dir: bool,
     /// Mount a fresh sysfs, read-only, at `/sys` (with a network namespace: sysfs shows the
@@ -171,6 +174,7 @@ impl Isolation {
             cwd_on_host: false,
             dev_null: false,
             dev_null_from_image: false,
+            proc_through_link: false,
             leak_host_dir: false,
             mount_sys: false,
             masked_paths: Vec::new(),

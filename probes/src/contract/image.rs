@@ -2,7 +2,7 @@
 //! tried to turn against the runtime.
 
 use super::call::Called;
-use super::kinds::DevNumber;
+use super::kinds::{DevNumber, MountCover, PathSeen};
 use serde::{Deserialize, Serialize};
 
 /// Looks at `/dev/null`, the three stdio descriptors and `masked` (each a path the runtime
@@ -58,4 +58,29 @@ pub struct DevNullOutcome {
     pub dev_null: Called<NodeSeen>,
     pub stdio: Vec<StdioSeen>,
     pub masked: Vec<MaskSeen>,
+}
+
+/// Looks at `/proc` (is it the directory with proc mounted on it?), where proc is mounted,
+/// `masked` (what each shows, sizes only) and what mount covers each of `readonly`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcLinkArgs {
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
+}
+
+/// The mount covering a path that should be read-only (`None`: no mount covers it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverSeen {
+    pub path: String,
+    pub cover: Called<Option<MountCover>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcLinkOutcome {
+    /// `lstat` of `/proc`.
+    pub proc: Called<NodeSeen>,
+    /// The mount point of every proc mount, in mountinfo order.
+    pub proc_mounts: Called<Vec<String>>,
+    pub masked: Vec<PathSeen>,
+    pub readonly: Vec<CoverSeen>,
 }

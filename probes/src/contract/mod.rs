@@ -113,6 +113,7 @@ contract! {
     DefaultCaps(DefaultCapsArgs) => DefaultCapsOutcome as "default_caps",
     Devices(DevicesArgs) => DevicesOutcome as "devices",
     DevNull(DevNullArgs) => DevNullOutcome as "dev_null",
+    ProcLink(ProcLinkArgs) => ProcLinkOutcome as "proc_link",
 }
 
 /// Arguments the agent would not act on (a path outside /proc/sys, pid 1).

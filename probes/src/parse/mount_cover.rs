@@ -43,6 +43,15 @@ pub fn mount_at(mountinfo: &str, path: &str) -> Result<Option<MountAt>, ParseErr
         }))
 }
 
+/// The mount point of every mount of file system type `fs_type`, in order.
+pub fn mounts_of_type(mountinfo: &str, fs_type: &str) -> Result<Vec<String>, ParseError> {
+    Ok(parse_mountinfo(mountinfo)?
+        .into_iter()
+        .filter(|m| m.fs_type == fs_type)
+        .map(|m| m.mount_point.to_string_lossy().into_owned())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +113,15 @@ mod tests {
         // A path below a mount point is not a mount of its own.
         assert_eq!(mount_at(text, "/proc/kcore").unwrap(), None);
         assert!(mount_at("garbage", "/").is_err());
+    }
+
+    #[test]
+    fn every_mount_of_a_type() {
+        let text = include_str!("../../../fixtures/proc/mountinfo-proc-link");
+        assert_eq!(
+            mounts_of_type(text, "proc").unwrap(),
+            ["/fakeproc", "/proc/sys"]
+        );
+        assert!(mounts_of_type(text, "sysfs").unwrap().is_empty());
     }
 }

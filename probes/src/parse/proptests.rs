@@ -19,6 +19,7 @@ const SAMPLES: &[&str] = &[
     "proc/filesystems",
     "proc/mountinfo-devnull-hijack",
     "proc/mountinfo-hybrid",
+    "proc/mountinfo-proc-link",
     "proc/mountinfo-readonly-proc",
     "proc/mountinfo-v1-cpu-cpuacct",
     "proc/mountinfo-v2",

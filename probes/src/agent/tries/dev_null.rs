@@ -77,7 +77,7 @@ fn magic_of(path: &str) -> u64 {
     nix::sys::statfs::statfs(path).map_or(0, |s| s.filesystem_type().0 as u64)
 }
 
-fn lstat(path: &str) -> std::io::Result<NodeSeen> {
+pub(super) fn lstat(path: &str) -> std::io::Result<NodeSeen> {
     let m = std::fs::symlink_metadata(path)?;
     let target = m
         .file_type()

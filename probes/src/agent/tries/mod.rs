@@ -22,6 +22,7 @@ mod mnt;
 mod net;
 mod nnp;
 mod oldroot;
+mod proc_link;
 mod readonly;
 mod release_agent;
 mod seccomp;
@@ -64,6 +65,7 @@ pub fn run(t: &Try) -> Tried {
         Try::DefaultCaps(a) => default_caps::run(a).into(),
         Try::Devices(a) => devices::run(a).into(),
         Try::DevNull(a) => dev_null::run(a).into(),
+        Try::ProcLink(a) => proc_link::run(a).into(),
     }
 }
 
