@@ -472,6 +472,11 @@ mod tests {
             ..iso.clone()
         });
         assert!(!has_seq(&dev, &["--dev-bind", "/dev/null", "/dev/null"]));
+        let proc_control = Sabotage::ProcThroughImageLink
+            .apply(&crate::checks::isolation_of("image.proc-symlink"));
+        assert!(unsupported_reasons(&proc_control)
+            .join("; ")
+            .contains("cannot be made to mount proc where the image's /proc link points"));
         let control = Sabotage::DevNullFromImage.apply(&iso);
         assert!(unsupported_reasons(&control)
             .join("; ")
