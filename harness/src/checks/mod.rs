@@ -241,7 +241,10 @@ pub trait Check: Send + Sync {
             | Sabotage::LeakHostFd
             | Sabotage::NoMasking
             | Sabotage::NoReadonlyPaths => Layer::Hardening,
-            Sabotage::CwdResolvedOnHost | Sabotage::BindsResolvedOnHost => Layer::HostileInput,
+            Sabotage::CwdResolvedOnHost => Layer::HostileInput,
+            Sabotage::BindsResolvedOnHost
+            | Sabotage::DevNullFromImage
+            | Sabotage::ProcThroughImageLink => Layer::HostileImage,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -312,6 +315,8 @@ registry! {
     caps_default_set::DefaultSet,
     dev_host_devices_denied::HostDevicesDenied,
     image_mount_destination_symlink::MountDestinationSymlink,
+    image_dev_null_symlink::DevNullSymlink,
+    image_proc_symlink::ProcSymlink,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

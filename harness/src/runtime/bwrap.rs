@@ -326,6 +326,9 @@ fn args(
     a.extend(["--proc", "/proc"].map(OsString::from));
     if iso.devices.standard_dev() {
         a.extend(["--dev", "/dev"].map(OsString::from));
+    } else if iso.dev_null {
+        // The host's null device over whatever the image has at /dev/null.
+        a.extend(["--dev-bind", "/dev/null", "/dev/null"].map(OsString::from));
     }
     for b in &iso.binds {
         a.extend([
@@ -455,6 +458,30 @@ mod tests {
         let c = argv(&Sabotage::AllDevices.apply(&iso));
         assert!(has_seq(&c, &["--dev-bind", "/tmp/r", "/"]));
         assert!(has_seq(&c, &["--dev", "/dev"]));
+    }
+
+    #[test]
+    fn the_null_device_is_the_hosts_bound_over_the_images() {
+        let iso = crate::checks::isolation_of("image.dev-null-symlink");
+        let a = argv(&iso);
+        assert!(has_seq(&a, &["--dev-bind", "/dev/null", "/dev/null"]));
+        assert!(!argv(&Isolation::base()).contains(&"/dev/null".to_string()));
+        // A standard /dev has its own.
+        let dev = argv(&Isolation {
+            devices: Devices::Standard,
+            ..iso.clone()
+        });
+        assert!(!has_seq(&dev, &["--dev-bind", "/dev/null", "/dev/null"]));
+        let proc_control = Sabotage::ProcThroughImageLink
+            .apply(&crate::checks::isolation_of("image.proc-symlink"));
+        assert!(unsupported_reasons(&proc_control)
+            .join("; ")
+            .contains("cannot be made to mount proc where the image's /proc link points"));
+        let control = Sabotage::DevNullFromImage.apply(&iso);
+        assert!(unsupported_reasons(&control)
+            .join("; ")
+            .contains("cannot be made to take the image's /dev/null"));
+        assert!(unsupported_reasons(&iso).is_empty());
     }
 
     #[test]

@@ -113,6 +113,9 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.cwd = iso.cwd.clone();
     spec.cwd_before_root = iso.cwd_on_host;
     // The host's root as the spawning thread sees it (a stand-in host's, under the engine).
+    spec.dev_null = iso.dev_null;
+    spec.dev_null_from_image = iso.dev_null_from_image;
+    spec.proc_through_link = iso.proc_through_link;
     spec.leak_dir = iso.leak_host_dir.then(|| "/".into());
     spec.mount_sys = iso.mount_sys;
     spec.masked_paths = iso.masked_paths.clone();

@@ -147,6 +147,16 @@ pub(crate) fn negative_control_only(who: &str, iso: &Isolation) -> Vec<String> {
             "{who} cannot be made to follow a bind target's symlink on the host"
         ));
     }
+    if iso.proc_through_link {
+        r.push(format!(
+            "{who} cannot be made to mount proc where the image's /proc link points"
+        ));
+    }
+    if iso.dev_null_from_image {
+        r.push(format!(
+            "{who} cannot be made to take the image's /dev/null for its masks and stdio"
+        ));
+    }
     r
 }
 

@@ -231,6 +231,13 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     if iso.mount_sys {
         r.push("util-linux unshare has no option to mount sysfs".into());
     }
+    if iso.dev_null && !iso.devices.standard_dev() {
+        r.push(
+            "util-linux unshare leaves the rootfs's /dev as it is and has no option to supply \
+             /dev/null"
+                .into(),
+        );
+    }
     if !iso.binds.is_empty() && !iso.make_mounts_private {
         r.push(
             "binds are made in a private mount namespace around unshare, so its mounts cannot \
@@ -449,6 +456,13 @@ mod tests {
     fn what_unshare_cannot_express_is_named() {
         let base = Isolation::base();
         let cases: Vec<(Isolation, &str)> = vec![
+            (
+                Isolation {
+                    dev_null: true,
+                    ..base.clone()
+                },
+                "no option to supply /dev/null",
+            ),
             (
                 Isolation {
                     hostname: Some("h".into()),

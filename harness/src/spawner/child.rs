@@ -6,6 +6,7 @@
 //! pointer arrays in a [`ChildPlan`], and a failure is reported as two integers (step, errno)
 //! written to a pipe that exec closes.
 
+use super::masks::{make_readonly, mask, reopen_stdio, verify_dev_null, verify_not_link};
 use super::step::Step;
 use crate::vocabulary::RootMode;
 use std::ffi::{c_char, CStr, CString};
@@ -40,11 +41,21 @@ pub(super) struct ChildPlan {
     /// (host source, target on the host path of the rootfs)
     pub binds: Vec<(CString, CString)>,
     pub proc_target: Option<CString>,
+    /// Refuse a `proc_target` that is a link (the image's `/proc` must be a directory).
+    pub proc_check: bool,
     /// Where a read-only sysfs goes (host path of the rootfs's /sys).
     pub sys_target: Option<CString>,
     /// Host paths (in the rootfs, below the new /proc or /sys) to mask, then to make
     /// read-only; each is looked at in the child, as only there is the new /proc mounted.
     pub masks: Vec<CString>,
+    /// What covers a masked file: the host's `/dev/null`, or in a negative control the
+    /// image's (see `masks`).
+    pub mask_source: CString,
+    /// The rootfs's `/dev/null` (host path), checked to be the null device before anything is
+    /// mounted, when no standard `/dev` covers it.
+    pub dev_null_check: Option<CString>,
+    /// Reopen stdio through this after the masks (a negative control).
+    pub stdio_through: Option<CString>,
     pub readonly: Vec<CString>,
     pub dev: Option<DevPlan>,
     /// Where the old root goes when it is kept (`None`: detach it).
@@ -85,8 +96,12 @@ impl ChildPlan {
             rootfs,
             binds: Vec::new(),
             proc_target: None,
+            proc_check: false,
             sys_target: None,
             masks: Vec::new(),
+            mask_source: c"/dev/null".into(),
+            dev_null_check: None,
+            stdio_through: None,
             readonly: Vec::new(),
             dev: None,
             put_old: None,
@@ -136,7 +151,7 @@ impl ChildPlan {
 /// The size of a failure record: step (u32) then errno (i32), native endian.
 pub(super) const RECORD_LEN: usize = 8;
 
-fn fail(plan: &ChildPlan, step: Step) -> ! {
+pub(super) fn fail(plan: &ChildPlan, step: Step) -> ! {
     let errno = nix::errno::Errno::last_raw();
     let mut rec = [0u8; RECORD_LEN];
     rec[..4].copy_from_slice(&(step as u32).to_ne_bytes());
@@ -149,13 +164,18 @@ fn fail(plan: &ChildPlan, step: Step) -> ! {
     }
 }
 
-fn check(plan: &ChildPlan, step: Step, rc: libc::c_long) {
+pub(super) fn check(plan: &ChildPlan, step: Step, rc: libc::c_long) {
     if rc < 0 {
         fail(plan, step)
     }
 }
 
-fn mount(src: &CStr, target: &CStr, fstype: Option<&CStr>, flags: libc::c_ulong) -> libc::c_long {
+pub(super) fn mount(
+    src: &CStr,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+) -> libc::c_long {
     mount_with(src, target, fstype, flags, None)
 }
 
@@ -254,68 +274,6 @@ fn raw_setresgid(gid: libc::gid_t) -> libc::c_long {
     unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }
 }
 
-/// The mount flags a read-only remount of a bind keeps from the mount it was made from: a
-/// remount replaces them all, and one that clears a locked flag fails in a user namespace.
-/// statvfs's `ST_*` bits have the values of the `MS_*` ones.
-const KEPT_MOUNT_FLAGS: libc::c_ulong = libc::MS_NOSUID
-    | libc::MS_NODEV
-    | libc::MS_NOEXEC
-    | libc::MS_NOATIME
-    | libc::MS_NODIRATIME
-    | libc::MS_RELATIME;
-
-/// Whether the last call failed because the path does not exist: what a kernel lacks is left
-/// alone, as runc does, and the check records it.
-fn absent() -> bool {
-    nix::errno::Errno::last() == nix::errno::Errno::ENOENT
-}
-
-/// Covers `path` as runc does: `/dev/null` over a file, an empty read-only tmpfs over a
-/// directory. The source is the host's `/dev/null`, reachable because this runs before the
-/// root changes (the rootfs need not have a `/dev/null` of its own).
-fn mask(plan: &ChildPlan, path: &CStr) {
-    // SAFETY: stat into a zeroed struct on this stack; mount on prepared C strings.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::stat(path.as_ptr(), &mut st) < 0 {
-            if absent() {
-                return;
-            }
-            fail(plan, Step::MaskPath);
-        }
-        let rc = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-            mount(c"tmpfs", path, Some(c"tmpfs"), flags)
-        } else {
-            mount(c"/dev/null", path, None, libc::MS_BIND)
-        };
-        check(plan, Step::MaskPath, rc);
-    }
-}
-
-/// Binds `path` onto itself and remounts that bind read-only, keeping the flags it had.
-fn make_readonly(plan: &ChildPlan, path: &CStr) {
-    if mount(path, path, None, libc::MS_BIND | libc::MS_REC) < 0 {
-        if absent() {
-            return;
-        }
-        fail(plan, Step::ReadonlyPath);
-    }
-    // SAFETY: statvfs into a zeroed struct on this stack. glibc takes the flags from statfs's
-    // f_flags (valid since Linux 2.6.36) and allocates nothing.
-    let kept = unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        check(
-            plan,
-            Step::ReadonlyPath,
-            libc::statvfs(path.as_ptr(), &mut st) as _,
-        );
-        st.f_flag as libc::c_ulong & KEPT_MOUNT_FLAGS
-    };
-    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
-    check(plan, Step::ReadonlyPath, mount(path, path, None, flags));
-}
-
 /// Installs the plan's seccomp filters, without allocating. prctl rather than seccomp(2):
 /// the same filter mode, and there since Linux 3.5 (seccomp(2) came in 3.17).
 fn install_seccomp(plan: &ChildPlan) {
@@ -412,6 +370,9 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
         // a user namespace the kernel allows a new proc mount only while a fully visible one
         // (the host's) is still in the tree.
         let mount_into_rootfs = |plan: &ChildPlan| {
+            if let Some(dev_null) = &plan.dev_null_check {
+                verify_dev_null(plan, dev_null);
+            }
             for (src, target) in &plan.binds {
                 check(
                     plan,
@@ -420,6 +381,9 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 );
             }
             if let Some(target) = &plan.proc_target {
+                if plan.proc_check {
+                    verify_not_link(plan, target);
+                }
                 check(
                     plan,
                     Step::MountProc,
@@ -444,6 +408,9 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
             }
             for path in &plan.readonly {
                 make_readonly(plan, path);
+            }
+            if let Some(through) = &plan.stdio_through {
+                reopen_stdio(plan, through);
             }
             if let Some(dev) = &plan.dev {
                 make_dev(plan, dev);

@@ -17,6 +17,7 @@
 mod child;
 mod error;
 mod in_root;
+mod masks;
 mod spec;
 mod step;
 
@@ -97,7 +98,12 @@ pub fn validate(spec: &SpawnSpec) -> Result<(), SpawnError> {
             }
             Ok(_) => {}
         }
-        if spec.has(NsType::Mnt) && !spec.rootfs.join("proc").is_dir() {
+        // A link is the child's to refuse as a setup step (or the control's to follow).
+        let proc = spec.rootfs.join("proc");
+        let link = proc
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
+        if spec.has(NsType::Mnt) && !link && !proc.is_dir() {
             return invalid(format!(
                 "rootfs `{}` has no /proc directory to mount proc on; create it (mkdir {}/proc)",
                 spec.rootfs.display(),
@@ -437,6 +443,16 @@ fn child_plan(
             ));
         }
         plan.proc_target = Some(path_c("proc path", &host_path_of(spec, "/proc"))?);
+        if spec.root_mode != RootMode::None {
+            match spec.proc_through_link {
+                true => {
+                    if let Some(t) = spec.image_link("/proc").map_err(SpawnError::InvalidSpec)? {
+                        plan.proc_target = Some(path_c("the image's /proc", &t)?);
+                    }
+                }
+                false => plan.proc_check = true,
+            }
+        }
         if spec.mount_sys {
             plan.sys_target = Some(path_c("sys path", &host_path_of(spec, "/sys"))?);
         }
@@ -450,6 +466,18 @@ fn child_plan(
         }
         if spec.devices.standard_dev() {
             plan.dev = Some(dev_plan(spec)?);
+        }
+        if spec.root_mode != RootMode::None && spec.dev_null_from_image {
+            if let Some(through) = spec
+                .image_link("/dev/null")
+                .map_err(SpawnError::InvalidSpec)?
+            {
+                plan.mask_source = path_c("the image's /dev/null", &through)?;
+                plan.stdio_through = Some(plan.mask_source.clone());
+            }
+        } else if spec.root_mode != RootMode::None && spec.dev_null && !spec.devices.standard_dev()
+        {
+            plan.dev_null_check = Some(path_c("/dev/null", &host_path_of(spec, "/dev/null"))?);
         }
     }
     if !spec.detach_old_root {
@@ -552,6 +580,8 @@ fn step_path(spec: &SpawnSpec, step: Step) -> PathBuf {
         Step::MountProc => host_path_of(spec, "/proc"),
         Step::MountSys => host_path_of(spec, "/sys"),
         Step::MaskPath => spec.masked_paths.join(", ").into(),
+        Step::ImageDevNull | Step::ReopenStdio => host_path_of(spec, "/dev/null"),
+        Step::ImageProc => host_path_of(spec, "/proc"),
         Step::ReadonlyPath => spec.readonly_paths.join(", ").into(),
         Step::MountDev | Step::MakeDevNode | Step::MountDevpts | Step::LinkDev => {
             host_path_of(spec, "/dev")

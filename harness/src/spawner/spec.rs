@@ -3,7 +3,7 @@
 use crate::vocabulary::{CgroupLimits, Devices, IdMap, RootMode, SeccompProfile};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Component, PathBuf};
 use std::time::Duration;
 
 /// Where the container's cgroup goes.
@@ -54,6 +54,17 @@ pub struct SpawnSpec {
     /// Resolve `cwd` under the rootfs on the host, before the root changes (the weak variant
     /// a negative control needs).
     pub cwd_before_root: bool,
+    /// Fail the spawn when the rootfs's `/dev/null` is there and not the null device 1:3
+    /// (unless a standard `/dev` covers it): it is never used, and a container must not have
+    /// a `/dev/null` that is something else.
+    pub dev_null: bool,
+    /// Mask with the rootfs's own `/dev/null` (followed one link inside the rootfs) and reopen
+    /// stdio through it, unchecked (the weak variant a negative control needs).
+    pub dev_null_from_image: bool,
+    /// Mount proc where the rootfs's `/proc` link points (followed inside the rootfs) instead
+    /// of refusing a `/proc` that is not a directory (the weak variant a negative control
+    /// needs).
+    pub proc_through_link: bool,
     /// A host directory whose descriptor the command inherits (a negative control's leak).
     pub leak_dir: Option<PathBuf>,
     /// Mount a read-only sysfs at `/sys` of the rootfs.
@@ -93,6 +104,9 @@ impl SpawnSpec {
             time_offsets: None,
             cwd: None,
             cwd_before_root: false,
+            dev_null: false,
+            dev_null_from_image: false,
+            proc_through_link: false,
             leak_dir: None,
             mount_sys: false,
             masked_paths: Vec::new(),
@@ -106,5 +120,62 @@ impl SpawnSpec {
 
     pub fn has(&self, ns: NsType) -> bool {
         self.namespaces.contains(&ns)
+    }
+
+    /// The rootfs's `inside` (absolute, e.g. `/dev/null`) followed one link, lexically and
+    /// inside the rootfs: where the negative controls of `dev_null_from_image` and
+    /// `proc_through_link` go. A target with `..` is refused, as it could lead out of the
+    /// rootfs. `None` when the image has nothing there.
+    pub(super) fn image_link(&self, inside: &str) -> Result<Option<PathBuf>, String> {
+        let link = self.rootfs.join(inside.trim_start_matches('/'));
+        let dir = link.parent().unwrap_or(&self.rootfs).to_path_buf();
+        if std::fs::symlink_metadata(&link).is_err() {
+            return Ok(None);
+        }
+        match std::fs::read_link(&link) {
+            Err(_) => Ok(Some(link)),
+            Ok(t) if t.components().any(|c| c == Component::ParentDir) => Err(format!(
+                "the image's {inside} points at `{}`, which may leave the rootfs",
+                t.display()
+            )),
+            Ok(t) => Ok(Some(match t.strip_prefix("/") {
+                Ok(rest) => self.rootfs.join(rest),
+                Err(_) => dir.join(t),
+            })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_images_link_is_followed_one_link_inside_the_rootfs() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("dev")).unwrap();
+        let spec = SpawnSpec::new(root.path(), vec!["/a".into()]);
+        assert_eq!(spec.image_link("/dev/null"), Ok(None));
+        let link = root.path().join("dev/null");
+        std::os::unix::fs::symlink("/proc/sys/net/ipv4/ip_default_ttl", &link).unwrap();
+        assert_eq!(
+            spec.image_link("/dev/null"),
+            Ok(Some(root.path().join("proc/sys/net/ipv4/ip_default_ttl")))
+        );
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("zero", &link).unwrap();
+        assert_eq!(
+            spec.image_link("/dev/null"),
+            Ok(Some(root.path().join("dev/zero")))
+        );
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("/../../etc/passwd", &link).unwrap();
+        assert!(spec
+            .image_link("/dev/null")
+            .unwrap_err()
+            .contains("may leave the rootfs"));
+        std::fs::remove_file(&link).unwrap();
+        std::fs::write(&link, "").unwrap();
+        assert_eq!(spec.image_link("/dev/null"), Ok(Some(link)));
     }
 }

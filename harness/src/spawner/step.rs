@@ -38,6 +38,9 @@ pub enum Step {
     NoNewPrivs,
     Exec,
     Seccomp,
+    ImageDevNull,
+    ReopenStdio,
+    ImageProc,
 }
 
 impl Step {
@@ -74,6 +77,9 @@ impl Step {
         Step::NoNewPrivs,
         Step::Exec,
         Step::Seccomp,
+        Step::ImageDevNull,
+        Step::ReopenStdio,
+        Step::ImageProc,
     ];
 
     pub fn from_u32(n: u32) -> Option<Step> {
@@ -113,6 +119,9 @@ impl Step {
             Step::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
             Step::Exec => "execve",
             Step::Seccomp => "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
+            Step::ImageDevNull => "check that the rootfs's /dev/null is the null device",
+            Step::ReopenStdio => "reopen stdio through the rootfs's /dev/null",
+            Step::ImageProc => "check that the rootfs's /proc is a directory, not a link",
         }
     }
 
@@ -152,6 +161,14 @@ impl Step {
             (Step::ReadonlyPath, Errno::EPERM) => {
                 "a read-only remount that clears a locked flag (nosuid, nodev, noexec) is \
                  refused in a user namespace"
+            }
+            (Step::ImageDevNull, Errno::ENODEV) => {
+                "the rootfs's /dev/null is not the character device 1:3 (a link, a file): it is \
+                 neither used nor trusted; remove it, or give the container a standard /dev"
+            }
+            (Step::ImageProc, Errno::ENOTDIR) => {
+                "the rootfs's /proc is a link: proc is mounted only on the container's own \
+                 /proc directory, never where an image's link points"
             }
             (_, Errno::EPERM) => "run isoprobe as root (with CAP_SYS_ADMIN)",
             _ => "",

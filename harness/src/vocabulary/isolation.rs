@@ -125,6 +125,17 @@ pub struct Isolation {
     pub cwd: Option<String>,
     /// Resolve `cwd` on the host, before the root changes (on only in a negative control).
     pub cwd_on_host: bool,
+    /// The container's `/dev/null` is the null device whatever the image has there (the OCI
+    /// spec's default devices): native refuses a rootfs `/dev/null` that is anything else,
+    /// bwrap binds the host's over it, OCI runtimes must make it. A standard `/dev` has it.
+    pub dev_null: bool,
+    /// Take the image's `/dev/null` (whatever it is, resolved inside the rootfs) as the source
+    /// of the masks and reopen stdio through it, as runc before CVE-2025-31133's fix did (on
+    /// only in a negative control).
+    pub dev_null_from_image: bool,
+    /// Mount proc where the image's `/proc` link points (inside the rootfs) instead of refusing
+    /// it (on only in a negative control).
+    pub proc_through_link: bool,
     /// Hand the container a descriptor of the host's root (on only in a negative control).
     pub leak_host_dir: bool,
     /// Mount a fresh sysfs, read-only, at `/sys` (with a network namespace: sysfs shows the
@@ -165,6 +176,9 @@ impl Isolation {
             binds_on_host: false,
             cwd: None,
             cwd_on_host: false,
+            dev_null: false,
+            dev_null_from_image: false,
+            proc_through_link: false,
             leak_host_dir: false,
             mount_sys: false,
             masked_paths: Vec::new(),

@@ -31,6 +31,10 @@ pub enum Sabotage {
     CwdResolvedOnHost,
     /// Resolve bind targets on the host, following the image's symlinks out of the rootfs.
     BindsResolvedOnHost,
+    /// Use the image's `/dev/null` as the source of the masks and of reopened stdio.
+    DevNullFromImage,
+    /// Mount proc where the image's `/proc` link points.
+    ProcThroughImageLink,
     /// Mask no path.
     NoMasking,
     /// Make no path read-only.
@@ -59,6 +63,12 @@ impl Sabotage {
             }
             Sabotage::BindsResolvedOnHost => {
                 "bind targets resolved on the host, symlinks followed out of the rootfs".to_string()
+            }
+            Sabotage::DevNullFromImage => {
+                "the image's /dev/null used for the masks and reopened as stdio".to_string()
+            }
+            Sabotage::ProcThroughImageLink => {
+                "proc mounted where the image's /proc link points".to_string()
             }
             Sabotage::NoMasking => "no masked paths".to_string(),
             Sabotage::NoReadonlyPaths => "no read-only paths".to_string(),
@@ -92,6 +102,8 @@ impl Sabotage {
             Sabotage::LeakHostFd => out.leak_host_dir = true,
             Sabotage::CwdResolvedOnHost => out.cwd_on_host = true,
             Sabotage::BindsResolvedOnHost => out.binds_on_host = true,
+            Sabotage::DevNullFromImage => out.dev_null_from_image = true,
+            Sabotage::ProcThroughImageLink => out.proc_through_link = true,
             Sabotage::NoMasking => out.masked_paths.clear(),
             Sabotage::NoReadonlyPaths => out.readonly_paths.clear(),
             Sabotage::NoSeccomp => out.seccomp = None,
@@ -135,6 +147,8 @@ mod tests {
         assert!(Sabotage::LeakHostFd.apply(&iso).leak_host_dir);
         assert!(Sabotage::CwdResolvedOnHost.apply(&iso).cwd_on_host);
         assert!(Sabotage::BindsResolvedOnHost.apply(&iso).binds_on_host);
+        assert!(Sabotage::DevNullFromImage.apply(&iso).dev_null_from_image);
+        assert!(Sabotage::ProcThroughImageLink.apply(&iso).proc_through_link);
         let hardened = Isolation {
             mount_sys: true,
             masked_paths: vec!["/proc/keys".into()],

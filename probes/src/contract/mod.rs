@@ -7,11 +7,13 @@
 //! list below, and its module in `agent::tries`.
 
 mod call;
+mod image;
 mod kinds;
 #[cfg(test)]
 mod proptests;
 
 pub use call::{unit, CallError, Called, Content, Done, Ended};
+pub use image::*;
 pub use kinds::*;
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +112,8 @@ contract! {
     ReleaseAgent(ReleaseAgentArgs) => ReleaseAgentOutcome as "release_agent",
     DefaultCaps(DefaultCapsArgs) => DefaultCapsOutcome as "default_caps",
     Devices(DevicesArgs) => DevicesOutcome as "devices",
+    DevNull(DevNullArgs) => DevNullOutcome as "dev_null",
+    ProcLink(ProcLinkArgs) => ProcLinkOutcome as "proc_link",
 }
 
 /// Arguments the agent would not act on (a path outside /proc/sys, pid 1).

@@ -25,7 +25,7 @@ pub use features_text::{
     boot_disables_named_cgroup_v1, controller_list, lists_filesystem, sysctl_number,
 };
 pub use flat_keyed::flat_keyed_value;
-pub use mount_cover::mount_covering;
+pub use mount_cover::{mount_at, mount_covering, mounts_of_type};
 pub use net_dev::{parse_net_dev, NetDev};
 pub use privileges::{has_cap, parse_cap_sets, parse_no_new_privs, parse_seccomp, CapSets};
 pub use proc_cgroups::{enabled_controllers, enabled_kernel_controllers};

@@ -2,7 +2,7 @@
 
 use super::mountinfo::parse_mountinfo;
 use super::ParseError;
-use crate::contract::MountCover;
+use crate::contract::{MountAt, MountCover};
 use std::path::Path;
 
 /// The mount `path` (absolute, without `..`) is on: the deepest mount point at or above it,
@@ -29,6 +29,27 @@ pub fn mount_covering(mountinfo: &str, path: &str) -> Result<Option<MountCover>,
         ));
     }
     Ok(best.map(|(_, c)| c))
+}
+
+/// The mount on top at exactly `path` (the last listed there), or `None` when nothing is
+/// mounted at that point: what a runtime bound over a masked path.
+pub fn mount_at(mountinfo: &str, path: &str) -> Result<Option<MountAt>, ParseError> {
+    Ok(parse_mountinfo(mountinfo)?
+        .into_iter()
+        .rfind(|m| m.mount_point == Path::new(path))
+        .map(|m| MountAt {
+            fs_type: m.fs_type,
+            root: m.root,
+        }))
+}
+
+/// The mount point of every mount of file system type `fs_type`, in order.
+pub fn mounts_of_type(mountinfo: &str, fs_type: &str) -> Result<Vec<String>, ParseError> {
+    Ok(parse_mountinfo(mountinfo)?
+        .into_iter()
+        .filter(|m| m.fs_type == fs_type)
+        .map(|m| m.mount_point.to_string_lossy().into_owned())
+        .collect())
 }
 
 #[cfg(test)]
@@ -78,5 +99,29 @@ mod tests {
     fn nothing_covers_a_path_of_an_empty_table_and_bad_text_is_an_error() {
         assert_eq!(mount_covering("", "/proc/sys").unwrap(), None);
         assert!(mount_covering("garbage", "/proc/sys").is_err());
+    }
+
+    #[test]
+    fn the_mount_on_top_at_exactly_a_path() {
+        let text = include_str!("../../../fixtures/proc/mountinfo-devnull-hijack");
+        let keys = mount_at(text, "/proc/keys").unwrap().unwrap();
+        assert_eq!(keys.fs_type, "proc");
+        assert_eq!(keys.root, "/sys/net/ipv4/ip_default_ttl");
+        // Two mounts there: the later one is on top.
+        let timers = mount_at(text, "/proc/timer_list").unwrap().unwrap();
+        assert_eq!(timers.fs_type, "proc");
+        // A path below a mount point is not a mount of its own.
+        assert_eq!(mount_at(text, "/proc/kcore").unwrap(), None);
+        assert!(mount_at("garbage", "/").is_err());
+    }
+
+    #[test]
+    fn every_mount_of_a_type() {
+        let text = include_str!("../../../fixtures/proc/mountinfo-proc-link");
+        assert_eq!(
+            mounts_of_type(text, "proc").unwrap(),
+            ["/fakeproc", "/proc/sys"]
+        );
+        assert!(mounts_of_type(text, "sysfs").unwrap().is_empty());
     }
 }

@@ -607,6 +607,30 @@ mod tests {
     }
 
     #[test]
+    fn the_dev_null_check_mounts_nothing_on_dev_and_masks_in_a_network_namespace() {
+        let iso = crate::checks::isolation_of("image.dev-null-symlink");
+        assert!(!dev_tmpfs(&iso));
+        let c = config(&iso);
+        let dests: Vec<&str> = c["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert!(!dests.contains(&"/dev"), "{dests:?}");
+        assert!(names(&c["linux"]["maskedPaths"]).contains("/proc/keys"));
+        // The runtime's own default devices are what gives /dev/null: nothing to add.
+        assert!(c["linux"].get("devices").is_none(), "{}", c["linux"]);
+        let base = Isolation {
+            dev_null: true,
+            ..Isolation::base()
+        };
+        let (with, without) = (config(&base), config(&Isolation::base()));
+        assert_eq!(with["mounts"], without["mounts"]);
+        assert_eq!(with["linux"], without["linux"]);
+    }
+
+    #[test]
     fn user_namespace_maps_root_to_the_default_range_with_dev_on_a_tmpfs() {
         let c = config(&Isolation::base().with_ns(NsType::User));
         let m = json!([{"containerID": 0, "hostID": 100_000, "size": 65_536}]);

@@ -19,6 +19,26 @@ const TUN_ALLOWED: Weakness = Weakness {
           rwm): a node the container makes for the host's tun device opens",
 };
 
+/// runc 1.1.5 (CVE-2025-31133's class, fixed in runc 1.2.8/1.3.3) does not check that the
+/// container's `/dev/null` is the null device: with no tmpfs on `/dev`, an image whose
+/// `/dev/null` links to a procfs file keeps the link, gets stdout and stderr reopened onto
+/// that file and has the masked paths bound to it (seen: "`/proc/keys` is bound to the procfs
+/// file `/sys/net/ipv4/ip_default_ttl`").
+const RUNC_DEV_NULL: Weakness = Weakness {
+    check: "image.dev-null-symlink",
+    why: "it uses the image's /dev/null unchecked: the link is kept, stdout and stderr are \
+          reopened onto its procfs target and the masked paths are bound to it",
+};
+
+/// crun 1.8.1 masks with a null device of its own, but keeps the image's `/dev/null` link and
+/// reopens stdout and stderr onto its procfs target (seen: "stdout (fd 1) is the procfs file
+/// `/proc/sys/net/ipv4/ip_default_ttl`").
+const CRUN_DEV_NULL: Weakness = Weakness {
+    check: "image.dev-null-symlink",
+    why: "it keeps the image's /dev/null link and reopens stdout and stderr onto its procfs \
+          target (its masks use a real null device)",
+};
+
 /// The checks a runtime by name fails; `no_pivot` for its `--no-pivot` variant.
 pub fn of(flavor: Flavor, no_pivot: bool) -> &'static [Weakness] {
     match (flavor, no_pivot) {
@@ -30,11 +50,14 @@ pub fn of(flavor: Flavor, no_pivot: bool) -> &'static [Weakness] {
                       mounts propagate in",
             },
             TUN_ALLOWED,
+            RUNC_DEV_NULL,
         ],
-        (Flavor::Crun, true) => &[NO_PIVOT_ESCAPE],
-        (Flavor::Runc | Flavor::Youki, _) => &[TUN_ALLOWED],
+        (Flavor::Crun, true) => &[NO_PIVOT_ESCAPE, CRUN_DEV_NULL],
+        (Flavor::Crun, false) => &[CRUN_DEV_NULL],
+        (Flavor::Runc, false) => &[TUN_ALLOWED, RUNC_DEV_NULL],
+        (Flavor::Youki, _) => &[TUN_ALLOWED],
         // setgroups "allow" in their user namespaces is not a weakness: the maps are written by
         // a privileged parent, and root inside still cannot take a group it was not mapped.
-        (Flavor::Crun | Flavor::Other, _) => &[],
+        (Flavor::Other, _) => &[],
     }
 }

@@ -10,6 +10,7 @@ mod alloc;
 mod caps;
 mod clocks;
 mod default_caps;
+mod dev_null;
 mod devices;
 mod fds;
 mod forks;
@@ -21,6 +22,7 @@ mod mnt;
 mod net;
 mod nnp;
 mod oldroot;
+mod proc_link;
 mod readonly;
 mod release_agent;
 mod seccomp;
@@ -62,6 +64,8 @@ pub fn run(t: &Try) -> Tried {
         Try::ReleaseAgent(a) => release_agent::run(a).map_or_else(refused, Tried::from),
         Try::DefaultCaps(a) => default_caps::run(a).into(),
         Try::Devices(a) => devices::run(a).into(),
+        Try::DevNull(a) => dev_null::run(a).into(),
+        Try::ProcLink(a) => proc_link::run(a).into(),
     }
 }
 
