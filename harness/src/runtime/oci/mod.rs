@@ -165,7 +165,36 @@ impl Runtime for OciRuntime {
     }
 
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
-        self.run_container(self.cli()?, job)
+        let cli = self.cli()?;
+        match self.run_container(cli, job) {
+            // Once more, in a new container, for a failure of the runtime's own start-up
+            // that says nothing about the isolation asked for.
+            Err(e) if is_transient_start_failure(&e.to_string()) => self.run_container(cli, job),
+            result => result,
+        }
+    }
+}
+
+/// youki 0.7 sometimes fails to seal the copy of its own binary it runs the container's init
+/// from (`failed to seal /proc/self/exe ... Device or resource busy`), at random, while
+/// another process has it open: the same bundle starts when created again.
+fn is_transient_start_failure(refusal: &str) -> bool {
+    refusal.contains("failed to seal /proc/self/exe")
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::is_transient_start_failure;
+
+    #[test]
+    fn only_youkis_exe_sealing_is_retried() {
+        assert!(is_transient_start_failure(
+            "create `isoprobe-oci-1-2`: youki 0.7.0: exit status: 1: Error: failed to seal \
+             /proc/self/exe Caused by: Device or resource busy (os error 16)"
+        ));
+        assert!(!is_transient_start_failure(
+            "create `isoprobe-oci-1-2`: runc 1.1.5: exit status: 1: Cwd must be an absolute path"
+        ));
     }
 }
 
