@@ -13,7 +13,7 @@
 use super::host_side::{self, setup, Canary};
 use super::walk_top::{reach, relative_to_root, ContainerRoot, Reach};
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
-use crate::rootfs::{FreshRootfs, AGENT_IN_ROOTFS};
+use crate::rootfs::FreshRootfs;
 use crate::runtime::RunError;
 use crate::spawner::SpawnError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -70,13 +70,7 @@ impl Check for HostileWorkdirContained {
         let link = rootfs.path().join(&HOST_LINK[1..]);
         std::os::unix::fs::symlink(target.path(), &link)
             .map_err(|e| setup("create the symlink", &link, e))?;
-        let own = Ctx {
-            runtime: ctx.runtime,
-            rootfs: rootfs.path(),
-            agent: AGENT_IN_ROOTFS,
-            scratch: ctx.scratch,
-            timeout: ctx.timeout,
-        };
+        let own = ctx.on_own_rootfs(rootfs.path());
         let args = || {
             AgentArgs::trying(FdsArgs {
                 canary: relative_to_root(canary.path()),

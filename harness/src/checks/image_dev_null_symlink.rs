@@ -14,9 +14,9 @@
 
 use super::cwd_hostile_workdir_contained::{first_line, refused};
 use super::host_side::{self, setup};
-use super::proc_sensitive_masked::MASKED;
+use super::proc_sensitive_masked::masked_under_proc as masked;
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
-use crate::rootfs::{FreshRootfs, AGENT_IN_ROOTFS};
+use crate::rootfs::FreshRootfs;
 use crate::runtime::RunError;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, DevNullArgs, DevNullOutcome, NodeSeen};
@@ -36,15 +36,6 @@ const REPORT_DIR: &str = "/isoprobe-report";
 const REPORT_FILE: &str = "dev-null.json";
 /// `statfs`'s `f_type` of procfs.
 const PROC_SUPER_MAGIC: u64 = 0x9fa0;
-
-/// The masked paths of `proc.sensitive-masked` under /proc (no sysfs is needed here).
-fn masked() -> Vec<String> {
-    MASKED
-        .iter()
-        .filter(|p| p.starts_with("/proc/"))
-        .map(|p| p.to_string())
-        .collect()
-}
 
 impl Check for DevNullSymlink {
     fn id(&self) -> String {
@@ -117,13 +108,7 @@ fn start(ctx: &Ctx, iso: &Isolation, agent: &[u8], hostile: bool) -> Result<End,
         source: report.path().to_path_buf(),
         target: REPORT_DIR.into(),
     });
-    let own = Ctx {
-        runtime: ctx.runtime,
-        rootfs: rootfs.path(),
-        agent: AGENT_IN_ROOTFS,
-        scratch: ctx.scratch,
-        timeout: ctx.timeout,
-    };
+    let own = ctx.on_own_rootfs(rootfs.path());
     let args = AgentArgs::trying(DevNullArgs {
         report: format!("{REPORT_DIR}/{REPORT_FILE}"),
         masked: masked(),

@@ -15,7 +15,7 @@
 use super::cwd_hostile_workdir_contained::{first_line, refused};
 use super::host_side::{self, setup};
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
-use crate::rootfs::{FreshRootfs, AGENT_IN_ROOTFS};
+use crate::rootfs::FreshRootfs;
 use crate::runtime::RunError;
 use crate::vocabulary::{Bind, Isolation, Sabotage};
 use isoprobe_probes::{AgentArgs, NsType, Reading};
@@ -69,13 +69,7 @@ impl Check for MountDestinationSymlink {
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let layout = Layout::build(ctx)?;
-        let own = Ctx {
-            runtime: ctx.runtime,
-            rootfs: layout.rootfs.path(),
-            agent: AGENT_IN_ROOTFS,
-            scratch: ctx.scratch,
-            timeout: ctx.timeout,
-        };
+        let own = ctx.on_own_rootfs(layout.rootfs.path());
         let bound_at = |target: &str| Isolation {
             binds: vec![Bind {
                 source: layout.source.path().to_path_buf(),

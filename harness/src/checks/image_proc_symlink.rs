@@ -11,10 +11,10 @@
 
 use super::cwd_hostile_workdir_contained::{first_line, refused};
 use super::host_side::{self, setup};
-use super::proc_sensitive_masked::MASKED;
+use super::proc_sensitive_masked::masked_under_proc as masked;
 use super::proc_sensitive_readonly::READONLY;
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
-use crate::rootfs::{FreshRootfs, AGENT_IN_ROOTFS};
+use crate::rootfs::FreshRootfs;
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::agent::tries::look;
@@ -30,14 +30,6 @@ const EVIDENCE: &str = "the image's /proc link";
 /// Where the image's `/proc` points: a directory of the image. A name no host has, as a
 /// runtime that resolves the link before its root changes looks it up on the host.
 pub const LINK_TARGET: &str = "/.isoprobe-image-proc";
-
-fn masked() -> Vec<String> {
-    MASKED
-        .iter()
-        .filter(|p| p.starts_with("/proc/"))
-        .map(|p| p.to_string())
-        .collect()
-}
 
 impl Check for ProcSymlink {
     fn id(&self) -> String {
@@ -99,13 +91,7 @@ fn start(ctx: &Ctx, iso: &Isolation, agent: &[u8], hostile: bool) -> Result<End,
         std::os::unix::fs::symlink(LINK_TARGET, &proc)
             .map_err(|e| setup("create the hostile /proc", &proc, e))?;
     }
-    let own = Ctx {
-        runtime: ctx.runtime,
-        rootfs: rootfs.path(),
-        agent: AGENT_IN_ROOTFS,
-        scratch: ctx.scratch,
-        timeout: ctx.timeout,
-    };
+    let own = ctx.on_own_rootfs(rootfs.path());
     let args = AgentArgs::trying(ProcLinkArgs {
         masked: masked(),
         readonly: READONLY.map(String::from).to_vec(),

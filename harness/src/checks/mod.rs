@@ -145,6 +145,18 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The same context on a rootfs the check built itself (a hostile image, say), with the
+    /// agent where `FreshRootfs` puts it.
+    pub fn on_own_rootfs<'a>(&'a self, rootfs: &'a Path) -> Ctx<'a> {
+        Ctx {
+            runtime: self.runtime,
+            rootfs,
+            agent: crate::rootfs::AGENT_IN_ROOTFS,
+            scratch: self.scratch,
+            timeout: self.timeout,
+        }
+    }
+
     pub fn run(&self, isolation: &Isolation, args: AgentArgs) -> Result<RunOutcome, RunError> {
         self.runtime.run(&Job {
             isolation,

@@ -33,6 +33,15 @@ pub const MASKED: [&str; 10] = [
     "/sys/firmware",
 ];
 
+/// The masked paths under /proc: what a check needs that mounts no sysfs.
+pub fn masked_under_proc() -> Vec<String> {
+    MASKED
+        .iter()
+        .filter(|p| p.starts_with("/proc/"))
+        .map(|p| p.to_string())
+        .collect()
+}
+
 impl Check for SensitiveMasked {
     fn id(&self) -> String {
         "proc.sensitive-masked".into()
