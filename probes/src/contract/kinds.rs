@@ -532,7 +532,7 @@ pub struct DevicesOutcome {
 }
 
 /// An entry of `/dev`: its path below `/dev`, its kind (`char`, `block`, `link`, `dir`,
-/// `file`, `other`), its numbers for a device, its target for a link.
+/// `file`, `fifo`, `socket`, `other`), its numbers for a device, its target for a link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevEntry {
     pub name: String,

@@ -39,7 +39,8 @@ pub fn run(args: &DevNullArgs) -> DevNullOutcome {
     outcome
 }
 
-fn kind(t: std::fs::FileType) -> &'static str {
+/// A file's type in one word, as both `/dev` tries report it.
+pub(super) fn kind(t: std::fs::FileType) -> &'static str {
     if t.is_char_device() {
         "char"
     } else if t.is_block_device() {

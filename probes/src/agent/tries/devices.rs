@@ -75,19 +75,7 @@ fn list(dir: &str) -> std::io::Result<Vec<DevEntry>> {
 fn describe(path: &std::path::Path, name: String) -> std::io::Result<DevEntry> {
     let m = std::fs::symlink_metadata(path)?;
     let t = m.file_type();
-    let kind = if t.is_char_device() {
-        "char"
-    } else if t.is_block_device() {
-        "block"
-    } else if t.is_symlink() {
-        "link"
-    } else if t.is_dir() {
-        "dir"
-    } else if t.is_file() {
-        "file"
-    } else {
-        "other"
-    };
+    let kind = super::dev_null::kind(t);
     let number = (t.is_char_device() || t.is_block_device()).then(|| DevNumber {
         major: libc::major(m.rdev()),
         minor: libc::minor(m.rdev()),
