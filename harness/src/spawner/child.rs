@@ -13,6 +13,10 @@ use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 use std::ptr;
 
+/// The number a negative control's leaked host descriptor has in the container: high enough
+/// to be clear of the pipes the child keeps.
+pub(crate) const LEAKED_HOST_FD: RawFd = 99;
+
 /// The standard `/dev`, as host paths under the rootfs.
 pub(super) struct DevPlan {
     pub dir: CString,
@@ -311,15 +315,25 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
         // Only the sync and error pipes stay: the sync pipe reads EOF when the parent dies only
         // once no copy of its write end is left (a parent killed before the death signal was
         // armed is then noticed), and other threads' descriptors must not live on in here.
-        crate::process::close_all_but(&mut [plan.sync_fd, plan.err_fd, plan.leak_fd]);
-        // The leak a negative control asks for survives the close above and, with
-        // close-on-exec cleared only here, in this child, the exec: the parent's other
-        // threads never see it without the flag.
-        if plan.leak_fd >= 0 {
+        // The leak a negative control asks for takes one fixed number, so that its report
+        // does not depend on how many descriptors the caller had open; dup3 without flags
+        // also clears close-on-exec, here in this child only: the parent's other threads
+        // never see it without the flag.
+        let mut leak_fd = plan.leak_fd;
+        if leak_fd >= 0 && ![leak_fd, plan.sync_fd, plan.err_fd].contains(&LEAKED_HOST_FD) {
             check(
                 plan,
                 Step::LeakHostFd,
-                libc::fcntl(plan.leak_fd, libc::F_SETFD, 0) as _,
+                libc::dup3(leak_fd, LEAKED_HOST_FD, 0) as _,
+            );
+            leak_fd = LEAKED_HOST_FD;
+        }
+        crate::process::close_all_but(&mut [plan.sync_fd, plan.err_fd, leak_fd]);
+        if leak_fd >= 0 {
+            check(
+                plan,
+                Step::LeakHostFd,
+                libc::fcntl(leak_fd, libc::F_SETFD, 0) as _,
             );
         }
 
