@@ -35,7 +35,7 @@ pub use checks::Layer;
 pub use report::{
     CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary,
 };
-pub use suite::{assert_isolated, shortfalls, skip, Suite, SuiteError};
+pub use suite::{assert_isolated, assert_isolated_except, shortfalls, skip, Suite, SuiteError};
 
 #[doc(hidden)]
 pub mod agent_binary;

@@ -56,15 +56,13 @@ pub enum MergeError {
     WrongSchema { path: PathBuf, why: String },
     #[error("`{}` holds no report (a kernel matrix whose kernels all failed to report?); leave it out", .path.display())]
     NoReports { path: PathBuf },
-    #[error("`{first}` and `{second}` are the same column ({machine}, kernel {kernel}, cgroup {cgroup}, runtime {runtime}); leave one out, or name the machines apart: MACHINE=FILE")]
+    #[error("`{first}` and `{second}` are the same column ({column}); leave one out, or name the machines apart: MACHINE=FILE")]
     DuplicateColumn {
         /// Where the first and the second came from.
         first: String,
         second: String,
-        machine: String,
-        kernel: String,
-        cgroup: String,
-        runtime: String,
+        /// Machine, kernel, cgroup mode and runtime, in words.
+        column: String,
     },
 }
 
@@ -86,16 +84,14 @@ pub fn check_duplicates(columns: &[Column]) -> Result<(), MergeError> {
     for (i, a) in columns.iter().enumerate() {
         if let Some(b) = columns[..i].iter().find(|b| b.key() == a.key()) {
             let (machine, kernel, cgroup, runtime) = a.key();
+            let machine = match machine {
+                "" => "no machine named".to_string(),
+                m => format!("machine `{m}`"),
+            };
             return Err(MergeError::DuplicateColumn {
                 first: b.source.clone(),
                 second: a.source.clone(),
-                machine: match machine {
-                    "" => "no machine named".into(),
-                    m => format!("machine `{m}`"),
-                },
-                kernel: kernel.into(),
-                cgroup: cgroup.into(),
-                runtime: runtime.into(),
+                column: format!("{machine}, kernel {kernel}, cgroup {cgroup}, runtime {runtime}"),
             });
         }
     }
