@@ -39,12 +39,9 @@ pub use suite::{assert_isolated, assert_isolated_except, shortfalls, skip, Suite
 
 #[doc(hidden)]
 pub mod agent_binary;
-#[doc(hidden)]
-pub mod backoff;
-#[doc(hidden)]
-pub mod bench;
-#[doc(hidden)]
-pub mod cancel;
+pub(crate) mod backoff;
+pub(crate) mod bench;
+pub(crate) mod cancel;
 #[doc(hidden)]
 pub mod cgroup;
 #[doc(hidden)]
@@ -55,16 +52,13 @@ pub mod cli;
 pub mod compare;
 #[doc(hidden)]
 pub mod engine;
-#[doc(hidden)]
-pub mod error;
+pub(crate) mod error;
 #[doc(hidden)]
 pub mod features;
 #[doc(hidden)]
 pub mod kmatrix;
-#[doc(hidden)]
-pub mod merge;
-#[doc(hidden)]
-pub mod preflight;
+pub(crate) mod merge;
+pub(crate) mod preflight;
 pub(crate) mod process;
 pub(crate) mod random;
 #[doc(hidden)]
@@ -75,8 +69,7 @@ pub mod report;
 pub mod rootfs;
 #[doc(hidden)]
 pub mod runtime;
-#[doc(hidden)]
-pub mod seccomp_bpf;
+pub(crate) mod seccomp_bpf;
 #[doc(hidden)]
 pub mod snapshot;
 #[doc(hidden)]

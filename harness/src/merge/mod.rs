@@ -6,7 +6,7 @@
 mod input;
 mod render;
 
-pub use input::{parse, read, Source};
+pub use input::Source;
 pub use render::{render_json, render_markdown, render_text};
 
 use crate::report::Report;

@@ -1,6 +1,7 @@
 //! `merge` on the real reports in `fixtures/reports/` (the native spawner and runc on this
 //! host, and the native spawner in the kernel matrix's 5.10 and 6.12 guests).
 
+use super::input::parse;
 use super::*;
 use isoprobe_fixtures::path;
 
