@@ -98,7 +98,12 @@ pub enum Command {
     },
     /// Print the manual page isoprobe(1) in roff, generated from this command line's
     /// definition (e.g. `isoprobe man > /usr/local/share/man/man1/isoprobe.1`).
-    Man,
+    Man {
+        /// Instead, write isoprobe.1 and a page per subcommand (isoprobe-run.1, ...) into
+        /// this existing directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -272,7 +277,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             clap_complete::generate(shell, &mut cmd, "isoprobe", &mut std::io::stdout());
             exit::PASS
         }
-        Command::Man => man(),
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Compare(args) => match compare(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -315,7 +320,20 @@ fn merge(args: &MergeArgs) -> i32 {
     exit::PASS
 }
 
-fn man() -> i32 {
+fn man(dir: Option<&std::path::Path>) -> i32 {
+    if let Some(dir) = dir {
+        return match clap_mangen::generate_to(Cli::command(), dir) {
+            Ok(()) => exit::PASS,
+            Err(e) => {
+                eprintln!(
+                    "isoprobe: cannot write the manual pages into `{}`: {e}; give an existing \
+                     directory you can write (e.g. --dir /usr/local/share/man/man1)",
+                    dir.display()
+                );
+                exit::USAGE
+            }
+        };
+    }
     let mut page = Vec::new();
     match clap_mangen::Man::new(Cli::command()).render(&mut page) {
         Ok(()) => {

@@ -65,6 +65,34 @@ fn the_manual_page_is_roff_and_lists_the_subcommands() {
 }
 
 #[test]
+fn man_dir_writes_a_page_per_subcommand_and_refuses_a_missing_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    isoprobe()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout("");
+    for page in [
+        "isoprobe.1",
+        "isoprobe-run.1",
+        "isoprobe-merge.1",
+        "isoprobe-man.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page))
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH isoprobe"), "{page}: {text}");
+    }
+    isoprobe()
+        .args(["man", "--dir", "/nonexistent/man1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot write the manual pages into `/nonexistent/man1`",
+        ));
+}
+
+#[test]
 fn merge_prints_one_matrix_of_two_runtimes_and_two_kernels() {
     let out = isoprobe()
         .args(["merge", "--format", "markdown"])
