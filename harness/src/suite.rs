@@ -161,6 +161,13 @@ impl Suite {
         let rt =
             runtime::by_name(&self.runtime).map_err(|e| SuiteError::BadSelection(e.to_string()))?;
         let chosen = self.chosen()?;
+        if self.timeout.is_zero() {
+            return Err(SuiteError::BadSelection(
+                "a timeout of zero would kill every container before it started; give one of \
+                 at least a second"
+                    .into(),
+            ));
+        }
         if let Some(why) = crate::testing::not_root() {
             return Err(SuiteError::NeedsRoot(why));
         }
@@ -468,6 +475,8 @@ mod tests {
         assert!(!e.is_skip());
         let e = Suite::native().check("no.such-check").run().unwrap_err();
         assert!(e.to_string().contains("no.such-check"), "{e}");
+        let e = Suite::native().timeout(Duration::ZERO).run().unwrap_err();
+        assert!(matches!(e, SuiteError::BadSelection(_)), "{e}");
     }
 
     #[test]
