@@ -49,8 +49,8 @@ pub enum SuiteError {
     /// on it.
     #[error("runtime `{runtime}` cannot be used: {reason}")]
     RuntimeMissing { runtime: String, reason: String },
-    /// A name the suite does not know (a runtime, a check id), or a selection that leaves no
-    /// check: the caller's mistake, never a skip.
+    /// A name the suite does not know (a runtime, a check id), a selection that leaves no
+    /// check, or a zero timeout: the caller's mistake, never a skip.
     #[error("{0}")]
     BadSelection(String),
     /// The machine or the runtime could not be set up for the run (a read-only cgroup
