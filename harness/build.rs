@@ -22,6 +22,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=ISOPROBE_AGENT_BIN");
+    git_commit(&workspace);
 
     // Escape hatch for packagers who build the agent themselves.
     if let Ok(prebuilt) = env::var("ISOPROBE_AGENT_BIN") {
@@ -75,6 +76,39 @@ fn main() {
         .join("isoprobe-agent");
     assert!(bin.is_file(), "agent not found at {}", bin.display());
     println!("cargo:rustc-env=ISOPROBE_AGENT_BIN={}", bin.display());
+}
+
+/// `ISOPROBE_GIT_COMMIT` for `isoprobe --version`: the commit checked out, or `unknown` without
+/// git (a crate unpacked from a tarball). Not marked dirty: edits to the work tree do not rerun
+/// this script, so such a mark would go stale.
+fn git_commit(workspace: &Path) {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(workspace)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]);
+    // Rerun when HEAD moves: a commit or a checkout changes one of these files. Only files
+    // that exist: cargo reruns a script on every build for one that does not.
+    let reference = git(&["symbolic-ref", "-q", "HEAD"]);
+    for file in ["HEAD", "packed-refs"]
+        .into_iter()
+        .chain(reference.as_deref())
+    {
+        if let Some(p) = git(&["rev-parse", "--git-path", file]) {
+            let p = workspace.join(p);
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
+        }
+    }
+    let text = commit.unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=ISOPROBE_GIT_COMMIT={text}");
 }
 
 /// `<target>/agent-build`, next to the outer build's own directories, so that `cargo clean`

@@ -7,15 +7,24 @@ use crate::error::{exit, HarnessError};
 use crate::report::{self, ControlStatus, Format, Report};
 use crate::rootfs::PreparedRootfs;
 use crate::runtime;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `isoprobe --version`: the crate's version and the commit it was built from (`unknown` when
+/// built outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ISOPROBE_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "isoprobe",
-    version,
+    version = VERSION,
     about = "Does this container actually isolate, on this kernel, with this runtime?",
     after_help = "Exit codes: 0 all passed; 1 a check failed or a negative control was missed \
                   or inconclusive (or anything skipped, with --require-all); 2 bad input or \
@@ -72,6 +81,39 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
+    /// Put JSON reports from several machines, kernels and runtimes into one matrix: checks
+    /// and features as rows, machine × kernel × runtime as columns, and the reasons of what
+    /// differs. Takes reports of `run --format json`, and the JSON of `compare` and `matrix`.
+    #[command(
+        after_help = "Exit codes: 0 the matrix was printed (whatever it shows: the runs that \
+                      made the reports judged them); 2 a file is missing, is not JSON, is not an \
+                      isoprobe report, or two reports make the same column."
+    )]
+    Merge(MergeArgs),
+    /// Print a completion script for SHELL, generated from this command line's definition
+    /// (e.g. `isoprobe completions bash > /etc/bash_completion.d/isoprobe`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page isoprobe(1) in roff, generated from this command line's
+    /// definition (e.g. `isoprobe man > /usr/local/share/man/man1/isoprobe.1`).
+    Man {
+        /// Instead, write isoprobe.1 and a page per subcommand (isoprobe-run.1, ...) into
+        /// this existing directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Reports to merge, each `FILE` or `MACHINE=FILE` (MACHINE names the machine it came
+    /// from, which reports do not record).
+    #[arg(value_name = "[MACHINE=]REPORT.json", required = true)]
+    pub reports: Vec<String>,
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
+    pub format: MatrixFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -229,6 +271,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Matrix(args) => matrix(&args),
         Command::Bench(args) => crate::bench::command(&args),
         Command::Clean { format } => crate::record::clean_command(format == ListFormat::Json),
+        Command::Merge(args) => merge(&args),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "isoprobe", &mut std::io::stdout());
+            exit::PASS
+        }
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Compare(args) => match compare(&args) {
             Ok(code) => code,
             Err(e) => {
@@ -243,6 +292,58 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 e.exit_code()
             }
         },
+    }
+}
+
+fn merge(args: &MergeArgs) -> i32 {
+    use crate::merge;
+    let sources: Vec<_> = args
+        .reports
+        .iter()
+        .map(|a| merge::Source::parse(a))
+        .collect();
+    let columns = match merge::merge(&sources) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    };
+    print!(
+        "{}",
+        match args.format {
+            MatrixFormat::Text => merge::render_text(&columns),
+            MatrixFormat::Markdown => merge::render_markdown(&columns),
+            MatrixFormat::Json => merge::render_json(&columns),
+        }
+    );
+    exit::PASS
+}
+
+fn man(dir: Option<&std::path::Path>) -> i32 {
+    if let Some(dir) = dir {
+        return match clap_mangen::generate_to(Cli::command(), dir) {
+            Ok(()) => exit::PASS,
+            Err(e) => {
+                eprintln!(
+                    "isoprobe: cannot write the manual pages into `{}`: {e}; give an existing \
+                     directory you can write (e.g. --dir /usr/local/share/man/man1)",
+                    dir.display()
+                );
+                exit::USAGE
+            }
+        };
+    }
+    let mut page = Vec::new();
+    match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        Ok(()) => {
+            let _ = std::io::stdout().write_all(&page);
+            exit::PASS
+        }
+        Err(e) => {
+            eprintln!("isoprobe: cannot render the manual page: {e}");
+            exit::USAGE
+        }
     }
 }
 

@@ -72,6 +72,11 @@ fn cases() -> Vec<(&'static str, Setup)> {
             // An empty /proc/<pid>/ns for the shell, which execs isoprobe under the same pid.
             Setup::PrivateMounts("mount -t tmpfs none /proc/$$/ns || exit 90"),
         ),
+        ("a report to merge that is missing", Setup::Plain),
+        ("a report to merge that is not JSON", Setup::Plain),
+        ("a JSON file to merge that is not a report", Setup::Plain),
+        ("a report to merge that does not match the schema", Setup::Plain),
+        ("two reports to merge that make the same column", Setup::Plain),
     ]
 }
 
@@ -137,12 +142,25 @@ impl Placeholders {
         write_executable(&foreign, &foreign_elf());
         let comma = dir.path().join("image,v1");
         std::fs::create_dir_all(comma.join("proc")).unwrap();
+        // A real report (runc on this project's machine), as is and broken.
+        let text = isoprobe_fixtures::text("reports/runc-6.18.json").unwrap();
+        let report = dir.path().join("runc.json");
+        std::fs::write(&report, &text).unwrap();
+        let mut broken: serde_json::Value = serde_json::from_str(&text).unwrap();
+        broken["checks"][0]["status"] = "maybe".into();
+        let bad_report = dir.path().join("bad.json");
+        std::fs::write(&bad_report, broken.to_string()).unwrap();
+        let not_a_report = dir.path().join("other.json");
+        std::fs::write(&not_a_report, r#"{"name": "isoprobe", "version": "0.1.0"}"#).unwrap();
         let s = |p: &Path| p.display().to_string();
         let values = vec![
             ("$COMMA_DIR", s(&comma)),
             ("$EMPTY_DIR", s(&empty)),
             ("$SCRIPT", s(&script)),
             ("$FOREIGN_ELF", s(&foreign)),
+            ("$NOT_A_REPORT", s(&not_a_report)),
+            ("$BAD_REPORT", s(&bad_report)),
+            ("$REPORT", s(&report)),
         ];
         Placeholders { _dir: dir, values }
     }

@@ -1,11 +1,8 @@
 //! The comparison as a text table for a terminal and as markdown for a CI job summary.
 
 use super::Comparison;
-use crate::report::{cell, check_ids, Status, Table};
-
-const LEGEND: &str = "pass/FAIL/skip: the check; ✓ its negative control was detected, \
-                      MISSED it was not, INCONCLUSIVE its run could not test the property, \
-                      · it was skipped";
+use crate::report::matrix_cell::{check_table, LEGEND};
+use crate::report::{Status, Table};
 
 fn header(cmp: &Comparison) -> String {
     format!(
@@ -27,14 +24,12 @@ fn notes(cmp: &Comparison) -> Vec<String> {
 
 /// Checks as rows, runtimes as columns.
 fn table(cmp: &Comparison, id_label: impl Fn(&str) -> String) -> Table {
-    let mut t = Table::with_head(
-        std::iter::once("check".to_string())
-            .chain(cmp.reports.iter().map(|r| r.runtime.name.clone())),
-    );
-    for id in check_ids(&cmp.reports) {
-        t.push(std::iter::once(id_label(&id)).chain(cmp.reports.iter().map(|r| cell(r, &id))));
-    }
-    t
+    let columns: Vec<_> = cmp
+        .reports
+        .iter()
+        .map(|r| (r.runtime.name.clone(), r))
+        .collect();
+    check_table("check", &columns, id_label)
 }
 
 pub fn render_text(cmp: &Comparison, reasons: bool) -> String {

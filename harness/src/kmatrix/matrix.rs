@@ -216,44 +216,15 @@ fn table(m: &Matrix) -> Table {
         });
         t.push(std::iter::once(format!("`{id}`")).chain(row));
     }
-    for (label, path) in FEATURE_ROWS {
-        let row = m.cells.iter().map(|c| {
-            c.report
-                .as_ref()
-                .and_then(|r| r.features.as_ref())
-                .map(|f| feature_text(f.pointer(path)))
-                .unwrap_or_else(|| "-".into())
-        });
-        t.push(std::iter::once(label.to_string()).chain(row));
+    let features: Vec<_> = m
+        .cells
+        .iter()
+        .map(|c| c.report.as_ref().and_then(|r| r.features.as_ref()))
+        .collect();
+    for row in report::feature_rows::rows(&features) {
+        t.push(row);
     }
     t
-}
-
-/// Features shown in the matrix: (row label, JSON pointer into the report's features).
-const FEATURE_ROWS: [(&str, &str); 9] = [
-    ("v1 controllers", "/cgroup/v1_controllers"),
-    ("v2 controllers", "/cgroup/v2_controllers"),
-    ("cgroup.kill", "/cgroup/v2_files/cgroup.kill"),
-    ("memory.peak", "/cgroup/v2_files/memory.peak"),
-    ("cpu.stat.local", "/cgroup/v2_files/cpu.stat.local"),
-    ("clone3", "/syscalls/clone3/available"),
-    ("mount_setattr", "/syscalls/mount_setattr/available"),
-    ("landlock ABI", "/syscalls/landlock/version"),
-    ("time namespaces", "/syscalls/time_namespaces/available"),
-];
-
-fn feature_text(v: Option<&serde_json::Value>) -> String {
-    match v {
-        None | Some(serde_json::Value::Null) => "-".into(),
-        Some(serde_json::Value::Bool(true)) => "yes".into(),
-        Some(serde_json::Value::Bool(false)) => "no".into(),
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(other) => other.to_string().trim_matches('"').to_string(),
-    }
 }
 
 pub fn render_markdown(m: &Matrix) -> String {

@@ -2,6 +2,28 @@
 //! comparison, the kernel matrix): rows are check ids, a cell is a status and its control's mark.
 
 use super::model::{ControlStatus, Report, Status};
+use super::Table;
+
+/// What a cell's words and marks mean, printed under every such matrix.
+pub const LEGEND: &str = "pass/FAIL/skip: the check; ✓ its negative control was detected, \
+                          MISSED it was not, INCONCLUSIVE its run could not test the property, \
+                          · it was skipped";
+
+/// Checks as rows (labelled by `id_label`), one column per `(heading, report)`; `corner` heads
+/// the check column.
+pub fn check_table(
+    corner: &str,
+    columns: &[(String, &Report)],
+    id_label: impl Fn(&str) -> String,
+) -> Table {
+    let mut t = Table::with_head(
+        std::iter::once(corner.to_string()).chain(columns.iter().map(|(h, _)| h.clone())),
+    );
+    for id in check_ids(columns.iter().map(|(_, r)| *r)) {
+        t.push(std::iter::once(id_label(&id)).chain(columns.iter().map(|(_, r)| cell(r, &id))));
+    }
+    t
+}
 
 /// `pass`, `FAIL` or `skip`, and the control's mark when it ran; `-` when `report` lacks `id`.
 pub fn cell(report: &Report, id: &str) -> String {

@@ -2,6 +2,7 @@
 //! `harness/schema/report.schema.json`); text, TAP and JUnit are views of the same data for people
 //! and CI systems.
 
+pub mod feature_rows;
 pub mod junit;
 pub mod matrix_cell;
 pub mod model;

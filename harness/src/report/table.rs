@@ -39,6 +39,11 @@ impl Table {
         self.rows.push(row.into_iter().map(Into::into).collect());
     }
 
+    /// Whether no row was pushed (a heading alone does not count).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     fn lines(&self) -> impl Iterator<Item = &Vec<String>> {
         self.head.iter().chain(&self.rows)
     }
