@@ -24,6 +24,7 @@ pub(crate) mod random;
 pub mod record;
 pub mod report;
 pub mod rootfs;
+pub mod rootless;
 pub mod runtime;
 pub mod seccomp_bpf;
 pub mod snapshot;

@@ -108,6 +108,7 @@ mod tests {
             summary: Summary::of(&checks),
             checks,
             features: None,
+            rootless: None,
         }
     }
 

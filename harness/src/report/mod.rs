@@ -68,16 +68,22 @@ pub(crate) fn single_line(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// What ran where: `isoprobe V, kernel R, cgroup M, runtime N V`, the first line of the text
-/// and TAP renderings.
+/// What ran where: `isoprobe V, kernel R, cgroup M, runtime N V` (and `, rootless (...)` for a
+/// rootless run), the first line of the text and TAP renderings.
 pub(crate) fn run_line(report: &Report) -> String {
+    let rootless = report
+        .rootless
+        .as_ref()
+        .map(|r| format!(", {}", r.describe()))
+        .unwrap_or_default();
     format!(
-        "isoprobe {}, kernel {}, cgroup {}, runtime {} {}",
+        "isoprobe {}, kernel {}, cgroup {}, runtime {} {}{}",
         single_line(&report.isoprobe_version),
         single_line(&report.kernel.release),
         single_line(&report.cgroup_mode),
         single_line(&report.runtime.name),
         single_line(&report.runtime.version),
+        single_line(&rootless),
     )
 }
 
