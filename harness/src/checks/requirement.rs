@@ -58,7 +58,7 @@ impl fmt::Display for Requirement {
             }
             Requirement::MachineRoot(what) => write!(f, "root of the machine for {what}"),
             Requirement::MappedIds { first, count } => {
-                write!(f, "ids {first}-{} mapped", last_id(*first, *count))
+                write!(f, "{} mapped", id_span(*first, *count))
             }
             Requirement::Setgroups => f.write_str("setgroups allowed"),
         }
@@ -232,32 +232,28 @@ impl Requirement {
     fn unmet_rootless(&self, r: &crate::report::Rootless) -> Option<Unmet> {
         let needs = |why: String| Some(Unmet::NeedsRoot { why });
         match self {
-            Requirement::MachineRoot(what) => needs(format!("{what}")),
+            Requirement::MachineRoot(what) => needs(what.to_string()),
             Requirement::MappedIds { first, count } => {
-                let last = u64::from(last_id(*first, *count));
                 let inside = r.uids_inside.min(r.gids_inside);
-                (last >= inside).then(|| Unmet::NeedsRoot {
+                (u64::from(last_id(*first, *count)) >= inside).then(|| Unmet::NeedsRoot {
                     why: format!(
-                        "ids {first}-{last} must exist in the user namespace, and the rootless \
-                         {} mapping has only 0-{} (a longer range for uid {} in /etc/subuid \
-                         and /etc/subgid gives more)",
+                        "{} in the user namespace, whose {} mapping has only {} (a range for \
+                         uid {} in /etc/subuid and /etc/subgid gives more)",
+                        id_span(*first, *count),
                         r.mapping,
-                        inside - 1,
+                        id_span(0, u32::try_from(inside).unwrap_or(u32::MAX)),
                         r.uid
                     ),
                 })
             }
-            Requirement::Setgroups if r.mapping == "single" => needs(
+            Requirement::Setgroups if r.mapping == crate::report::Rootless::SINGLE => needs(
                 "setgroups, which a single-id user namespace denies (a range for the user in \
                  /etc/subuid and /etc/subgid allows it)"
                     .into(),
             ),
             Requirement::Controller(c) => match crate::cgroup::locate(c) {
                 Ok(loc) => {
-                    let dir = match loc.caller_path.trim_start_matches('/') {
-                        "" => loc.mount_point,
-                        below => loc.mount_point.join(below),
-                    };
+                    let dir = loc.caller_dir();
                     nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK)
                         .is_err()
                         .then(|| Unmet::NeedsRoot {
@@ -286,6 +282,14 @@ impl Requirement {
 
 fn last_id(first: u32, count: u32) -> u32 {
     first.saturating_add(count.saturating_sub(1))
+}
+
+/// `id 0`, `ids 100000-165535`.
+fn id_span(first: u32, count: u32) -> String {
+    match last_id(first, count) {
+        last if last == first => format!("id {first}"),
+        last => format!("ids {first}-{last}"),
+    }
 }
 
 /// A requirement the machine does not meet; the message is the check's skip reason.
@@ -341,6 +345,104 @@ mod tests {
         assert_eq!(
             Requirement::Filesystem("cgroup").to_string(),
             "file system cgroup (/proc/filesystems)"
+        );
+    }
+
+    fn rootless(mapping: &str, inside: u64) -> crate::report::Rootless {
+        crate::report::Rootless {
+            uid: 1000,
+            gid: 1000,
+            mapping: mapping.into(),
+            uid_map: String::new(),
+            gid_map: String::new(),
+            uids_inside: inside,
+            gids_inside: inside,
+        }
+    }
+
+    fn reason(r: &Requirement, rl: &crate::report::Rootless) -> Option<String> {
+        r.unmet_rootless(rl).map(|u| u.to_string())
+    }
+
+    #[test]
+    fn a_single_mapping_has_only_root_and_no_setgroups() {
+        let single = rootless("single", 1);
+        let root_only = Requirement::MappedIds { first: 0, count: 1 };
+        assert_eq!(reason(&root_only, &single), None);
+        let default_map = Requirement::MappedIds {
+            first: 100_000,
+            count: 65_536,
+        };
+        let why = reason(&default_map, &single).unwrap();
+        assert!(why.starts_with(NEEDS_ROOT), "{why}");
+        assert!(
+            why.contains(
+                "ids 100000-165535 in the user namespace, whose single mapping has only id 0"
+            ),
+            "{why}"
+        );
+        assert!(reason(&Requirement::Setgroups, &single)
+            .unwrap()
+            .contains("setgroups"));
+    }
+
+    #[test]
+    fn a_range_maps_what_it_covers_and_allows_setgroups() {
+        let ranges = rootless("subordinate ranges", 1 + 200_000);
+        for (first, count, met) in [
+            (100_000, 65_536, true),
+            (65534, 1, true),
+            (150_000, 65_536, false),
+        ] {
+            let r = Requirement::MappedIds { first, count };
+            assert_eq!(reason(&r, &ranges).is_none(), met, "{first}+{count}");
+        }
+        assert_eq!(reason(&Requirement::Setgroups, &ranges), None);
+    }
+
+    #[test]
+    fn what_only_the_machine_root_does_is_unmet_rootless_with_its_reason() {
+        let single = rootless("single", 1);
+        for r in [
+            Requirement::MachineRoot("mknod of the standard device nodes"),
+            Requirement::NamedCgroupV1,
+            Requirement::DeviceCgroup,
+        ] {
+            let why = reason(&r, &single).unwrap_or_else(|| panic!("{r} met rootless"));
+            assert!(why.starts_with(NEEDS_ROOT), "{why}");
+        }
+        // What a user namespace gives is not its business.
+        for r in [
+            Requirement::Root,
+            Requirement::Namespace(NsType::Net),
+            Requirement::SeccompFilter,
+        ] {
+            assert_eq!(reason(&r, &single), None, "{r}");
+        }
+    }
+
+    #[test]
+    fn a_control_without_a_pid_namespace_cannot_mount_proc_rootless() {
+        let base = Isolation::base();
+        assert!(Requirement::beyond_user_ns(&base).is_empty());
+        let shared_pids = Sabotage::DropNamespace(NsType::Pid).apply(&base);
+        assert!(matches!(
+            Requirement::beyond_user_ns(&shared_pids)[..],
+            [Requirement::MachineRoot(_)]
+        ));
+        let other_user = Isolation {
+            user: Some((1000, 1000)),
+            ..Isolation::base()
+        };
+        assert_eq!(
+            Requirement::beyond_user_ns(&other_user),
+            [
+                Requirement::MappedIds {
+                    first: 1000,
+                    count: 1
+                },
+                Requirement::Setgroups
+            ]
         );
     }
 

@@ -40,6 +40,11 @@ pub struct Rootless {
 }
 
 impl Rootless {
+    /// `mapping` of a run that maps only the user's own id.
+    pub const SINGLE: &'static str = "single";
+    /// `mapping` of a run that also maps the user's subordinate ranges.
+    pub const RANGES: &'static str = "subordinate ranges";
+
     /// `rootless (uid 65534, single mapping)`: what the run lines of the renderings say.
     pub fn describe(&self) -> String {
         format!(

@@ -54,9 +54,9 @@ impl Mapping {
 
     pub fn kind(&self) -> &'static str {
         if self.uses_helpers() {
-            "subordinate ranges"
+            crate::report::Rootless::RANGES
         } else {
-            "single"
+            crate::report::Rootless::SINGLE
         }
     }
 }
