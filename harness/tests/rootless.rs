@@ -309,7 +309,13 @@ fn subordinate_ranges_are_mapped_with_newuidmap() {
     assert_eq!(rootless.uid_map, "0 65534 1, 1 1000000 200000");
     assert_eq!(rootless.gid_map, "0 65534 1, 1 1000000 200000");
     // Checks a single mapping skips for want of ids run with the range.
-    for id in ["ns.user", "user.root-is-unprivileged", "ns.net"] {
+    for id in [
+        "ns.user",
+        "user.root-is-unprivileged",
+        "nnp.no-new-privs",
+        "caps.default-set",
+        "ns.net",
+    ] {
         assert_eq!(status_of(&r, id), &Status::Pass, "{id}");
     }
     sb.assert_nothing_left();
