@@ -58,8 +58,8 @@ impl Check for SensitiveReadonly {
         // In a user namespace these files stay the machine root's, whom it does not map: a
         // write is refused with or without read-only paths, and the control could not fail.
         r.push(Requirement::MachineRoot(
-            "a control that can fail: in a user namespace /proc's files stay the machine \
-             root's and refuse writes even when not read-only",
+            "a control that can fail (in a user namespace /proc's files stay the machine \
+             root's and refuse writes even when not read-only)",
         ));
         r
     }

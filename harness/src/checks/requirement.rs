@@ -56,7 +56,7 @@ impl fmt::Display for Requirement {
             Requirement::DeviceCgroup => {
                 f.write_str("a device cgroup (v1 devices, or a v2 device program)")
             }
-            Requirement::MachineRoot(what) => write!(f, "root of the machine for {what}"),
+            Requirement::MachineRoot(what) => write!(f, "the machine's root for {what}"),
             Requirement::MappedIds { first, count } => {
                 write!(f, "{} mapped", id_span(*first, *count))
             }
@@ -123,7 +123,7 @@ impl Requirement {
         let mut v = Vec::new();
         if iso.devices.standard_dev() {
             v.push(Requirement::MachineRoot(
-                "mknod of the standard device nodes (refused inside a user namespace)",
+                "mknod of the standard device nodes, refused inside a user namespace",
             ));
         }
         // proc is mounted for the pid namespace the container is in: the machine's, without
@@ -134,10 +134,13 @@ impl Requirement {
             ));
         }
         if iso.namespaces.contains(&NsType::User) {
-            v.push(Requirement::MappedIds {
-                first: iso.id_map.outside,
-                count: iso.id_map.count,
-            });
+            // Root alone is always mapped.
+            if iso.id_map.outside > 0 || iso.id_map.count > 1 {
+                v.push(Requirement::MappedIds {
+                    first: iso.id_map.outside,
+                    count: iso.id_map.count,
+                });
+            }
         } else if let Some((uid, gid)) = iso.user {
             v.push(Requirement::MappedIds {
                 first: uid.min(gid),
