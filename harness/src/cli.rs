@@ -34,7 +34,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = CheckListFormat::Text)]
         format: CheckListFormat,
     },
-    /// Run the checks (and with --negative-controls, each check's control).
+    /// Run the checks (and with --negative-controls, each check's control). Run by a user
+    /// other than root, it runs rootless: from a user namespace of its own, skipping what
+    /// needs root with the reason.
     Run(RunArgs),
     /// Run the checks and their controls under several runtimes and print one matrix: checks
     /// as rows, runtimes as columns.
