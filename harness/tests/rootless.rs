@@ -66,7 +66,11 @@ fn sandbox(test: &str) -> Option<Sandbox> {
 impl Sandbox {
     /// `isoprobe ARGS` as uid and gid 65534 with no supplementary groups.
     fn as_nobody(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("/usr/bin/setpriv");
+        Command::from_std(self.nobody_std(args))
+    }
+
+    fn nobody_std(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new("/usr/bin/setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&self.bin)
             .args(args)
@@ -318,5 +322,44 @@ fn subordinate_ranges_are_mapped_with_newuidmap() {
     ] {
         assert_eq!(status_of(&r, id), &Status::Pass, "{id}");
     }
+    sb.assert_nothing_left();
+}
+
+/// A rootless run SIGKILLed mid-way leaves its temporary directories and record in the user's
+/// TMPDIR; `isoprobe clean`, run by the same user, removes them.
+#[test]
+#[serial(machine)]
+fn a_killed_rootless_run_is_cleaned_up_by_its_user() {
+    let Some(sb) = sandbox("rootless_killed_then_clean") else {
+        return;
+    };
+    let mut child = sb
+        .nobody_std(&["run", "--negative-controls"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // setpriv execs isoprobe: the child's pid is the run's, which names its directories.
+    let mark = format!("isoprobe-scratch-{}-", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let started = || {
+        std::fs::read_dir(&sb.tmp)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&mark))
+    };
+    while !started() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(started(), "the run made no scratch directory within 30 s");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = sb.as_nobody(&["clean"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("of run {}", child.id())),
+        "{stdout}"
+    );
     sb.assert_nothing_left();
 }

@@ -187,7 +187,10 @@ fn every_parser(text: &str, other: &str) {
     let _ = cgroup_path(text, Some("cpu"));
     for (name, id) in [(other, 0), ("nobody", 65534), (text, u32::MAX)] {
         if let Some(r) = subid_range(text, name, id) {
-            assert!(r.count > 0 && r.start.checked_add(r.count - 1).is_some(), "{r:?}");
+            assert!(
+                r.count > 0 && r.start.checked_add(r.count - 1).is_some(),
+                "{r:?}"
+            );
         }
     }
 }
