@@ -31,7 +31,7 @@ pub enum RootlessError {
     #[error(
         "rootless mode: {step}: {errno} ({}){}",
         .errno.desc(),
-        crate::vocabulary::hint(advice(*.errno))
+        crate::vocabulary::hint(advice(.step, *.errno))
     )]
     Step { step: &'static str, errno: Errno },
     #[error(
@@ -45,7 +45,12 @@ pub enum RootlessError {
     },
 }
 
-fn advice(errno: Errno) -> &'static str {
+const UNSHARE: &str = "unshare a user namespace";
+
+fn advice(step: &str, errno: Errno) -> &'static str {
+    if step != UNSHARE {
+        return "";
+    }
     match errno {
         Errno::EPERM | Errno::ENOSPC => {
             "this machine does not let unprivileged users make user namespaces \
@@ -64,8 +69,9 @@ fn step(step: &'static str) -> impl Fn(Errno) -> RootlessError {
 /// What this machine offers the calling user (their ids, `/etc/subuid`, `/etc/subgid`, the
 /// helpers), read here so that `choose` stays pure.
 pub fn mapping_for_caller() -> Mapping {
-    let uid = nix::unistd::getuid();
-    let gid = nix::unistd::getgid();
+    // The kernel lets a process map only its effective ids (and the helpers check the same).
+    let uid = nix::unistd::geteuid();
+    let gid = nix::unistd::getegid();
     let name = nix::unistd::User::from_uid(uid)
         .ok()
         .flatten()
@@ -96,7 +102,7 @@ pub fn enter() -> Result<&'static Rootless, RootlessError> {
     if mapping.uses_helpers() {
         enter_with_helpers(&mapping)?;
     } else {
-        nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(step("unshare a user namespace"))?;
+        nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(step(UNSHARE))?;
         // Without `deny` the kernel refuses an unprivileged gid map (setgroups could drop a
         // group that denies access).
         write_proc("/proc/self/setgroups", "deny", "write /proc/self/setgroups")?;
@@ -154,7 +160,7 @@ fn enter_with_helpers(mapping: &Mapping) -> Result<(), RootlessError> {
             }
             drop(go_w);
             let status = nix::sys::wait::waitpid(child, None);
-            unshared.map_err(step("unshare a user namespace"))?;
+            unshared.map_err(step(UNSHARE))?;
             match status.map_err(step("wait for the id-map helper"))? {
                 nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
                 nix::sys::wait::WaitStatus::Exited(_, 1) => Err(RootlessError::Helper {
@@ -190,4 +196,29 @@ fn run_helpers(target: &str, mapping: &Mapping) -> i32 {
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_unshare_says_what_the_machine_forbids() {
+        let e = RootlessError::Step {
+            step: UNSHARE,
+            errno: Errno::EPERM,
+        }
+        .to_string();
+        assert!(
+            e.starts_with("rootless mode: unshare a user namespace: EPERM"),
+            "{e}"
+        );
+        assert!(e.contains("max_user_namespaces") && e.ends_with("run isoprobe as root instead"));
+        let other = RootlessError::Step {
+            step: "write /proc/self/uid_map",
+            errno: Errno::EPERM,
+        }
+        .to_string();
+        assert!(!other.contains("max_user_namespaces"), "{other}");
+    }
 }
