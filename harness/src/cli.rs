@@ -43,7 +43,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = CheckListFormat::Text)]
         format: CheckListFormat,
     },
-    /// Run the checks (and with --negative-controls, each check's control).
+    /// Run the checks (and with --negative-controls, each check's control). Run by a user
+    /// other than root, it runs rootless: from a user namespace of its own, skipping what
+    /// needs root with the reason.
     Run(RunArgs),
     /// Run the checks and their controls under several runtimes and print one matrix: checks
     /// as rows, runtimes as columns.
@@ -550,8 +552,15 @@ pub fn compare_exit_code(cmp: &crate::compare::Comparison, require_all: bool) ->
 fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
-    require_root("run")?;
+    let rootless = !nix::unistd::geteuid().is_root();
+    if rootless {
+        crate::preflight::require_rootless(runtime.as_ref())?;
+    }
+    // The record lives in the user's directory, made before the user namespace is entered.
     let _record = crate::record::start_of_run()?;
+    if rootless {
+        crate::rootless::enter().map_err(|e| HarnessError::Setup(e.to_string()))?;
+    }
     let agent = match &args.agent {
         Some(p) => read_agent(p)?,
         None => crate::agent_binary::AGENT.to_vec(),

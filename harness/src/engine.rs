@@ -1,6 +1,6 @@
 //! Runs checks (and their negative controls) under a runtime and assembles the report.
 
-use crate::checks::{Check, Ctx, Finding, Verdict};
+use crate::checks::{Check, Ctx, Finding, Requirement, Verdict};
 use crate::error::HarnessError;
 use crate::report::{
     CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary,
@@ -63,6 +63,7 @@ pub fn run_checks(
         summary: Summary::of(&results),
         checks: results,
         features: Some(serde_json::to_value(crate::features::detect()).unwrap_or_default()),
+        rootless: crate::rootless::active().cloned(),
     })
 }
 
@@ -156,6 +157,18 @@ fn run_control(
         reason: String::new(),
         observed: Value::Null,
     };
+    // What the sabotage adds may be beyond a rootless run (a container in the machine's pid
+    // namespace, say).
+    let unmet: Vec<String> = Requirement::beyond_user_ns(&iso)
+        .iter()
+        .filter_map(|r| r.check().err().map(|e| e.to_string()))
+        .collect();
+    if !unmet.is_empty() {
+        return Ok(ControlResult {
+            reason: format!("the sabotaged setup {}", unmet.join("; ")),
+            ..base
+        });
+    }
     if let Some(why) = ctx.runtime.unsupported(&iso) {
         return Ok(ControlResult {
             reason: format!("the runtime cannot run the sabotaged setup: {why}"),

@@ -53,6 +53,12 @@ pub enum BadInput {
         runtime: String,
         reason: Unavailable,
     },
+    /// A runtime that cannot run from a rootless run's user namespace.
+    #[error(
+        "runtime `{runtime}` cannot run rootless: {why}; run isoprobe as root, or run rootless \
+         with --runtime native or --runtime bwrap"
+    )]
+    NotRootless { runtime: String, why: String },
     /// A check named with `--check` that this machine cannot run (a full run skips it).
     #[error(
         "check `{check}` cannot run on this machine: {reason}; leave out --check {check} (a \

@@ -68,6 +68,8 @@ pub mod report;
 #[doc(hidden)]
 pub mod rootfs;
 #[doc(hidden)]
+pub mod rootless;
+#[doc(hidden)]
 pub mod runtime;
 pub(crate) mod seccomp_bpf;
 #[doc(hidden)]

@@ -24,7 +24,12 @@ pub fn check_machine(checks: &[Box<dyn Check>], named: bool) -> Result<(), BadIn
                         reason,
                     })?
                 }
-                Requirement::Controller(c) if seen.insert(*c) => hierarchy(&check.id(), c)?,
+                // Rootless, a hierarchy not delegated to the user is a check's skip.
+                Requirement::Controller(c)
+                    if seen.insert(*c) && crate::rootless::active().is_none() =>
+                {
+                    hierarchy(&check.id(), c)?
+                }
                 _ => {}
             }
         }
@@ -114,6 +119,17 @@ pub fn check_output(path: &std::path::Path) -> Result<(), BadInput> {
             "its directory `{}`: {e}; create it first or give another path",
             dir.display()
         ))),
+    }
+}
+
+/// A rootless run needs a runtime that works from its user namespace.
+pub fn require_rootless(rt: &dyn crate::runtime::Runtime) -> Result<(), BadInput> {
+    match rt.rootless_unsupported() {
+        None => Ok(()),
+        Some(why) => Err(BadInput::NotRootless {
+            runtime: rt.name(),
+            why,
+        }),
     }
 }
 

@@ -33,6 +33,7 @@ enum Setup {
 fn cases() -> Vec<(&'static str, Setup)> {
     vec![
         ("not root", Setup::NotRoot),
+        ("a runtime that cannot run rootless", Setup::NotRoot),
         ("unknown check id", Setup::Plain),
         ("unknown runtime", Setup::Plain),
         ("a runtime that is not executable", Setup::Root),

@@ -67,7 +67,8 @@ fn not_root_is_a_clear_error() {
     } else {
         isoprobe()
     };
-    cmd.args(["run", "--check", "pid.init-is-1"])
+    // `run` runs rootless (tests/rootless.rs); `compare` still needs root.
+    cmd.args(["compare", "--check", "pid.init-is-1"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("needs root").and(no_panic()));
@@ -252,6 +253,7 @@ fn require_all_turns_a_skip_into_failure() {
             skip: 1,
         },
         features: None,
+        rootless: None,
     };
     assert_eq!(isoprobe::cli::exit_code(&r, false), 0);
     assert_eq!(isoprobe::cli::exit_code(&r, true), 1);

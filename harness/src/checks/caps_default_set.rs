@@ -11,7 +11,7 @@
 //! binding a low port and writing `lo`'s flags back stay the container's.
 
 use super::host_side;
-use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
+use super::{Check, Control, Ctx, Layer, Requirement, ShownBy, Verdict};
 use crate::runtime::capability::{self, DEFAULT_SET};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
@@ -47,6 +47,15 @@ impl Check for DefaultSet {
     }
     fn control(&self) -> Control {
         Sabotage::KeepCapabilities.shown_by(BEYOND)
+    }
+    /// Its helper child runs as another uid, which must exist.
+    fn requirements(&self) -> Vec<Requirement> {
+        let mut r = Requirement::implied(&self.isolation(), self.sabotage());
+        r.push(Requirement::MappedIds {
+            first: OTHER_UID,
+            count: 1,
+        });
+        r
     }
     fn layer(&self) -> Layer {
         Layer::Hardening

@@ -11,7 +11,7 @@ mod host_side;
 mod requirement;
 mod walk_top;
 
-pub use requirement::{Requirement, Unmet};
+pub use requirement::{Requirement, Unmet, NEEDS_ROOT};
 
 use crate::runtime::{Job, RunError, RunOutcome, Runtime};
 

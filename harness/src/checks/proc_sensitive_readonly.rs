@@ -7,7 +7,7 @@
 //! beside it.
 
 use super::host_side;
-use super::{Check, Control, Ctx, ShownBy, Verdict};
+use super::{Check, Control, Ctx, Requirement, ShownBy, Verdict};
 use crate::runtime::RunError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, ReadonlyArgs, ReadonlyOutcome, WriteOpen};
@@ -52,6 +52,16 @@ impl Check for SensitiveReadonly {
     }
     fn control(&self) -> Control {
         Sabotage::NoReadonlyPaths.shown_by("opened for writing")
+    }
+    fn requirements(&self) -> Vec<Requirement> {
+        let mut r = Requirement::implied(&self.isolation(), self.sabotage());
+        // In a user namespace these files stay the machine root's, whom it does not map: a
+        // write is refused with or without read-only paths, and the control could not fail.
+        r.push(Requirement::MachineRoot(
+            "a control that can fail (in a user namespace /proc's files stay the machine \
+             root's and refuse writes even when not read-only)",
+        ));
+        r
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         // This thread is in the stand-in host: its /proc is the machine kernel's.

@@ -103,6 +103,7 @@ mod tests {
             summary: Summary::of(&checks),
             checks,
             features: None,
+            rootless: None,
         }
     }
 

@@ -157,8 +157,10 @@ fn write_properties(w: &mut Writer<Vec<u8>>, report: &Report) -> io::Result<()> 
         ("runtime.name", &report.runtime.name),
         ("runtime.version", &report.runtime.version),
     ];
+    let rootless = report.rootless.as_ref().map(|r| r.describe());
+    let rootless = rootless.as_ref().map(|d| ("rootless", d));
     w.create_element("properties").write_inner_content(|w| {
-        for (name, value) in properties {
+        for (name, value) in properties.into_iter().chain(rootless) {
             w.create_element("property")
                 .with_attribute(("name", name))
                 .with_attribute(("value", attr_text(value).as_ref()))

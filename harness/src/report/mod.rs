@@ -69,16 +69,22 @@ pub(crate) fn single_line(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// What ran where: `isoprobe V, kernel R, cgroup M, runtime N V`, the first line of the text
-/// and TAP renderings.
+/// What ran where: `isoprobe V, kernel R, cgroup M, runtime N V` (and `, rootless (...)` for a
+/// rootless run), the first line of the text and TAP renderings.
 pub(crate) fn run_line(report: &Report) -> String {
+    let rootless = report
+        .rootless
+        .as_ref()
+        .map(|r| format!(", {}", r.describe()))
+        .unwrap_or_default();
     format!(
-        "isoprobe {}, kernel {}, cgroup {}, runtime {} {}",
+        "isoprobe {}, kernel {}, cgroup {}, runtime {} {}{}",
         single_line(&report.isoprobe_version),
         single_line(&report.kernel.release),
         single_line(&report.cgroup_mode),
         single_line(&report.runtime.name),
         single_line(&report.runtime.version),
+        single_line(&rootless),
     )
 }
 
@@ -158,6 +164,41 @@ mod tests {
         assert!(rendered.ends_with("}\n"));
         let back: Report = serde_json::from_str(&rendered).unwrap();
         assert_eq!(back, sample::report());
+    }
+
+    fn rootless_sample() -> Report {
+        Report {
+            rootless: Some(Rootless {
+                uid: 65534,
+                gid: 65534,
+                mapping: "single".into(),
+                uid_map: "0 65534 1".into(),
+                gid_map: "0 65534 1".into(),
+                uids_inside: 1,
+                gids_inside: 1,
+            }),
+            ..sample::report()
+        }
+    }
+
+    #[test]
+    fn a_rootless_run_says_so_in_every_format_and_matches_the_schema() {
+        let r = rootless_sample();
+        let marker = "rootless (uid 65534, single mapping 0 65534 1)";
+        for format in [Format::Text, Format::Tap, Format::Junit] {
+            let out = render(&r, format, false);
+            assert!(out.contains(marker), "{format:?}: {out}");
+        }
+        assert!(render(&r, Format::Junit, false).contains("name=\"rootless\""));
+        let json: Value = serde_json::from_str(&render(&r, Format::Json, false)).unwrap();
+        assert_eq!(json["rootless"]["mapping"], "single");
+        assert_eq!(errors(&json), Vec::<String>::new());
+        // A run as root says nothing of it.
+        assert!(sample_json().get("rootless").is_none());
+        assert!(!render(&sample::report(), Format::Text, false).contains("rootless"));
+        let mut bad = json;
+        bad["rootless"]["mapping"] = json!("some");
+        assert!(!validator().is_valid(&bad));
     }
 
     #[test]

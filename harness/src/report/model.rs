@@ -18,6 +18,40 @@ pub struct Report {
     /// predate it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Value>,
+    /// Set when the run was rootless: an unprivileged user in a user namespace isoprobe made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootless: Option<Rootless>,
+}
+
+/// How a rootless run mapped the user (see `crate::rootless`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rootless {
+    /// The user's uid and gid outside, root's inside.
+    pub uid: u32,
+    pub gid: u32,
+    /// `single` (the user's own id as root) or `subordinate ranges` (/etc/subuid, /etc/subgid).
+    pub mapping: String,
+    /// The maps' lines, joined with `, `.
+    pub uid_map: String,
+    pub gid_map: String,
+    /// How many uids and gids, from 0, exist inside.
+    pub uids_inside: u64,
+    pub gids_inside: u64,
+}
+
+impl Rootless {
+    /// `mapping` of a run that maps only the user's own id.
+    pub const SINGLE: &'static str = "single";
+    /// `mapping` of a run that also maps the user's subordinate ranges.
+    pub const RANGES: &'static str = "subordinate ranges";
+
+    /// `rootless (uid 65534, single mapping)`: what the run lines of the renderings say.
+    pub fn describe(&self) -> String {
+        format!(
+            "rootless (uid {}, {} mapping {})",
+            self.uid, self.mapping, self.uid_map
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

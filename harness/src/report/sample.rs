@@ -88,6 +88,7 @@ pub(crate) fn report() -> Report {
         summary: Summary::of(&checks),
         checks,
         features: Some(features()),
+        rootless: None,
     }
 }
 

@@ -98,8 +98,15 @@ pub fn mount(dir: &Path, image: &Path, needs: &Needs) -> Result<View, HostStepEr
     fs::create_dir(&upper).map_err(step("create the upper layer", &upper))?;
     fs::create_dir(&work).map_err(step("create the work directory", &work))?;
     // The overlay's root shows the upper layer's root: it keeps the image's owner and mode.
-    std::os::unix::fs::chown(&upper, Some(top.uid()), Some(top.gid()))
-        .map_err(step("give the upper layer the rootfs's owner", &upper))?;
+    std::os::unix::fs::chown(&upper, Some(top.uid()), Some(top.gid())).map_err(|e| {
+        let mut err = HostStepError::new("give the upper layer the rootfs's owner", &upper, e);
+        // Rootless, an owner the user namespace does not map cannot be given.
+        if crate::rootless::active().is_some() && err.source.raw_os_error() == Some(libc::EINVAL) {
+            err.advice = "rootless, the rootfs's owner must be mapped: give a rootfs the user \
+                          owns (unpack the image as that user), or run as root";
+        }
+        err
+    })?;
     fs::set_permissions(&upper, fs::Permissions::from_mode(top.mode() & 0o7777))
         .map_err(step("give the upper layer the rootfs's mode", &upper))?;
     for d in needs.dirs {

@@ -59,6 +59,11 @@ impl Runtime for BwrapRuntime {
         self.bin.available()
     }
 
+    /// bwrap needs no privilege: from the run's user namespace it makes its own.
+    fn rootless_unsupported(&self) -> Option<String> {
+        None
+    }
+
     fn known_weaknesses(&self) -> &'static [super::Weakness] {
         use super::Weakness;
         &[

@@ -98,6 +98,14 @@ pub trait Runtime: Send + Sync {
     fn known_weaknesses(&self) -> &'static [Weakness] {
         &[]
     }
+    /// Why this runtime cannot run from isoprobe's rootless user namespace
+    /// (`crate::rootless`), if it cannot: a rootless run under it is refused before it starts.
+    fn rootless_unsupported(&self) -> Option<String> {
+        Some(format!(
+            "isoprobe does not run {} rootless yet (its rootless configuration is not mapped)",
+            self.name()
+        ))
+    }
 }
 
 /// Parses the agent's stdout; shared by every runtime.

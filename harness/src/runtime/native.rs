@@ -49,6 +49,11 @@ impl Runtime for NativeRuntime {
             .then(|| "native-chroot does not pivot, so there is no old root to keep".into())
     }
 
+    /// The spawner runs as root of the run's user namespace.
+    fn rootless_unsupported(&self) -> Option<String> {
+        None
+    }
+
     fn known_weaknesses(&self) -> &'static [Weakness] {
         if self.chroot_only {
             CHROOT_WEAKNESSES

@@ -1,4 +1,4 @@
-//! Pure parsers of /proc and cgroup files: text in, typed values out, no I/O.
+//! Pure parsers of /proc and cgroup files (and `/etc/subuid`): text in, typed values out, no I/O.
 
 pub mod cgroup_layout;
 pub mod cpu_max;
@@ -14,6 +14,7 @@ pub mod proc_cgroups;
 pub mod proc_self;
 #[cfg(test)]
 mod proptests;
+pub mod subid;
 
 pub use cgroup_layout::{
     parse_layout, CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation, Unlocated,
@@ -30,3 +31,4 @@ pub use net_dev::{parse_net_dev, NetDev};
 pub use privileges::{has_cap, parse_cap_sets, parse_no_new_privs, parse_seccomp, CapSets};
 pub use proc_cgroups::{enabled_controllers, enabled_kernel_controllers};
 pub use proc_self::{cgroup_path, mount_points, parse_nspid, proc_pids};
+pub use subid::{subid_range, SubIdRange};

@@ -43,6 +43,8 @@ const SAMPLES: &[&str] = &[
     "cgroup/memory.events-v2-oom",
     "cgroup/memory.oom_control-v1",
     "cgroup/pids.events-refused",
+    "etc/subgid",
+    "etc/subuid",
 ];
 
 fn sample(i: usize) -> String {
@@ -183,6 +185,14 @@ fn every_parser(text: &str, other: &str) {
     let _ = cgroup_path(text, None);
     let _ = cgroup_path(text, Some(other));
     let _ = cgroup_path(text, Some("cpu"));
+    for (name, id) in [(other, 0), ("nobody", 65534), (text, u32::MAX)] {
+        if let Some(r) = subid_range(text, name, id) {
+            assert!(
+                r.count > 0 && r.start.checked_add(r.count - 1).is_some(),
+                "{r:?}"
+            );
+        }
+    }
 }
 
 proptest! {
@@ -224,7 +234,7 @@ proptest! {
 #[test]
 fn the_samples_listed_are_every_sample() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let mut on_disk: Vec<String> = ["proc", "cgroup"]
+    let mut on_disk: Vec<String> = ["proc", "cgroup", "etc"]
         .iter()
         .flat_map(|sub| {
             std::fs::read_dir(dir.join(sub))
