@@ -86,6 +86,16 @@ pub struct MatrixArgs {
     /// Kernels to boot: `all` or a comma list of names from `isoprobe kernels`.
     #[arg(long, default_value = "all")]
     pub kernels: String,
+    /// Boot these kernel images you built (arch/x86/boot/bzImage, comma-separated) instead of
+    /// Debian's. Exit status for `git bisect run`: 0 every check passed, 1 a check failed,
+    /// 125 the kernel could not be tested (it did not boot or report), 2 not a kernel image.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "PATH",
+        conflicts_with_all = ["kernels", "refresh"]
+    )]
+    pub kernel: Vec<std::path::PathBuf>,
     /// cgroup modes to mount in the guest.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "v2")]
     pub cgroup: Vec<crate::kmatrix::GuestCgroup>,
@@ -281,6 +291,19 @@ fn matrix(args: &MatrixArgs) -> i32 {
         );
         return exit::USAGE;
     }
+    // The user's own images are judged before anything else: a typo is not a boot failure.
+    let own: Vec<k::KernelSpec> = match args
+        .kernel
+        .iter()
+        .map(|p| crate::kmatrix::user_kernel::spec_for(p))
+        .collect()
+    {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    };
     if let Err(e) = require_root("matrix") {
         eprintln!("isoprobe: {e}");
         return e.exit_code();
@@ -290,12 +313,15 @@ fn matrix(args: &MatrixArgs) -> i32 {
         return exit::USAGE;
     }
     let progress = |msg: &str| eprintln!("isoprobe: {msg}");
-    let chosen = match k::known(args.refresh, &progress).and_then(|s| k::select(&s, &args.kernels))
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("isoprobe: {e}");
-            return exit::USAGE;
+    let chosen = if !own.is_empty() {
+        own
+    } else {
+        match k::known(args.refresh, &progress).and_then(|s| k::select(&s, &args.kernels)) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("isoprobe: {e}");
+                return exit::USAGE;
+            }
         }
     };
     let isoprobe_exe = match std::env::current_exe() {
@@ -331,6 +357,9 @@ fn matrix(args: &MatrixArgs) -> i32 {
             )
         }
     }
+    if !args.kernel.is_empty() {
+        return bisect_exit(&matrix);
+    }
     // A kernel that gave no report, a failed check or a missed control: not all green.
     let bad = matrix.cells.iter().any(|c| {
         c.report
@@ -341,6 +370,33 @@ fn matrix(args: &MatrixArgs) -> i32 {
         exit::FAIL
     } else {
         exit::PASS
+    }
+}
+
+/// The exit status of `matrix --kernel`, as `git bisect run` reads it; the skipped checks are
+/// named on stderr (a kernel built without a namespace skips its checks, which is no failure).
+fn bisect_exit(matrix: &crate::kmatrix::matrix::Matrix) -> i32 {
+    use crate::kmatrix::matrix::{outcome, Outcome};
+    for c in &matrix.cells {
+        for s in c
+            .report
+            .iter()
+            .flat_map(|r| &r.checks)
+            .filter(|r| r.status == crate::report::Status::Skip)
+        {
+            eprintln!("isoprobe: {}: {} skipped: {}", c.column(), s.id, s.reason);
+        }
+    }
+    match outcome(matrix) {
+        Outcome::AllPassed => exit::PASS,
+        Outcome::CheckFailed => exit::FAIL,
+        Outcome::Untested => {
+            eprintln!(
+                "isoprobe: the kernel could not be tested (exit {}, `git bisect skip`)",
+                exit::UNTESTED
+            );
+            exit::UNTESTED
+        }
     }
 }
 
