@@ -72,6 +72,8 @@ fn cases() -> Vec<(&'static str, Setup)> {
             // An empty /proc/<pid>/ns for the shell, which execs isoprobe under the same pid.
             Setup::PrivateMounts("mount -t tmpfs none /proc/$$/ns || exit 90"),
         ),
+        ("a kernel image that is not one", Setup::Plain),
+        ("a missing kernel image", Setup::Plain),
     ]
 }
 
