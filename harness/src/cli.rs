@@ -262,6 +262,12 @@ fn features(format: ListFormat) -> i32 {
         eprintln!("isoprobe: cannot install signal handlers: {e}");
         return exit::USAGE;
     }
+    if nix::unistd::geteuid().is_root() {
+        if let Err(e) = own_cgroup_ready() {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    }
     // Only root makes the scratch cgroup worth recording.
     let _record = nix::unistd::geteuid()
         .is_root()
@@ -437,6 +443,31 @@ fn kernels(args: &KernelsArgs) -> i32 {
     }
 }
 
+/// In a privileged container on a cgroup v2 host with a cgroup namespace of its own, the
+/// controllers the checks need are enabled for isoprobe's cgroups (see `cgroup::leaf`); said on
+/// stderr when processes were moved for it.
+fn own_cgroup_ready() -> Result<(), HarnessError> {
+    use crate::cgroup::leaf::{prepare, Prepared};
+    match prepare() {
+        Ok(Prepared::Moved {
+            leaf,
+            processes,
+            controllers,
+        }) => {
+            eprintln!(
+                "isoprobe: cgroup v2 namespace root: moved {processes} process(es) into `{}` and                  enabled {} for isoprobe's cgroups",
+                leaf.display(),
+                controllers.join(", ")
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(HarnessError::Setup(format!(
+            "cannot enable the cgroup controllers in this cgroup namespace: {e}; run the              container with a writable /sys/fs/cgroup (--privileged)"
+        ))),
+    }
+}
+
 pub(crate) fn require_root(what: &str) -> Result<(), HarnessError> {
     if nix::unistd::geteuid().is_root() {
         Ok(())
@@ -461,6 +492,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("compare")?;
+    own_cgroup_ready()?;
     // Over the default list a missing runtime is a column of skips; one the user named must be
     // there.
     if !args.runtimes.is_empty() {
@@ -506,6 +538,7 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("run")?;
+    own_cgroup_ready()?;
     let _record = crate::record::start_of_run()?;
     let agent = match &args.agent {
         Some(p) => read_agent(p)?,
