@@ -141,21 +141,15 @@ pub fn prepare() -> Result<Prepared, CgroupError> {
     })
 }
 
-/// Whether isoprobe is in the initial cgroup namespace: its namespace against kernel thread 2's
-/// (kthreadd, always in the initial one) when this pid namespace shows it, else whether its
-/// cgroup2 root is a real root (the real root cgroup has no `cgroup.type`). `None`: cannot tell.
+/// The inode number of the initial cgroup namespace, fixed by the kernel (`PROC_CGROUP_INIT_INO`
+/// in include/linux/proc_ns.h, Linux 4.6+).
+const INITIAL_CGROUP_NS: &str = "cgroup:[4026531835]";
+
+/// Whether isoprobe is in the initial cgroup namespace (`None`: no cgroup namespaces, or
+/// /proc unreadable).
 pub fn in_initial_cgroup_namespace() -> Option<bool> {
-    let ns = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/cgroup")).ok();
-    let kthreadd = fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim() == "kthreadd");
-    if kthreadd {
-        return Some(ns("self")? == ns("2")?);
-    }
-    let layout = detect_layout().ok()?;
-    let own = own_cgroup_text().ok()?;
-    if isoprobe_probes::parse::cgroup_path(&own, None)? != "/" {
-        return None;
-    }
-    Some(!layout.v2_mount?.join("cgroup.type").exists())
+    let own = fs::read_link("/proc/self/ns/cgroup").ok()?;
+    Some(own.as_os_str() == INITIAL_CGROUP_NS)
 }
 
 fn enable(dir: &Path, controllers: &[String]) -> std::io::Result<()> {
@@ -191,5 +185,11 @@ mod tests {
         assert!(to_enable(CgroupMode::Hybrid, "/", all, "")
             .unwrap_err()
             .contains("not a cgroup v2"));
+    }
+
+    #[test]
+    fn the_initial_cgroup_namespace_is_known_by_its_fixed_inode() {
+        // The machine's tests run in the initial cgroup namespace.
+        assert_eq!(in_initial_cgroup_namespace(), Some(true));
     }
 }
