@@ -446,7 +446,7 @@ fn kernels(args: &KernelsArgs) -> i32 {
 /// In a privileged container on a cgroup v2 host with a cgroup namespace of its own, the
 /// controllers the checks need are enabled for isoprobe's cgroups (see `cgroup::leaf`); said on
 /// stderr when processes were moved for it.
-fn own_cgroup_ready() -> Result<(), HarnessError> {
+pub(crate) fn own_cgroup_ready() -> Result<(), HarnessError> {
     use crate::cgroup::leaf::{prepare, Prepared};
     match prepare() {
         Ok(Prepared::Moved {

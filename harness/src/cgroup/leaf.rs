@@ -34,6 +34,22 @@ pub fn own_cgroup_text() -> Result<String, CgroupError> {
     }
 }
 
+/// The cgroups path an OCI runtime is given for a container named `name`: relative (the
+/// runtime nests it under its own cgroup, isoprobe's), or, once isoprobe moved into a leaf,
+/// absolute, so that it lands in the namespace's root beside the leaf, where the controllers
+/// are enabled, and not in the leaf, which holds processes.
+pub fn runtime_cgroups_path(name: &str) -> String {
+    runtime_path_for(MOVED.get().is_some(), name)
+}
+
+fn runtime_path_for(moved: bool, name: &str) -> String {
+    if moved {
+        format!("/{name}")
+    } else {
+        name.to_string()
+    }
+}
+
 /// What [`prepare`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepared {
@@ -185,6 +201,18 @@ mod tests {
         assert!(to_enable(CgroupMode::Hybrid, "/", all, "")
             .unwrap_err()
             .contains("not a cgroup v2"));
+    }
+
+    #[test]
+    fn a_runtime_gets_an_absolute_path_only_after_the_move() {
+        assert_eq!(
+            runtime_path_for(false, "isoprobe-oci-1-2"),
+            "isoprobe-oci-1-2"
+        );
+        assert_eq!(
+            runtime_path_for(true, "isoprobe-oci-1-2"),
+            "/isoprobe-oci-1-2"
+        );
     }
 
     #[test]

@@ -47,11 +47,12 @@ impl OciRuntime {
             bundle::write_etc_sources(iso, &etc_dir)
                 .map_err(|e| setup("write the engine's /etc files", &etc_dir, e))?;
         }
+        let cgroups_path = cgroup::leaf::runtime_cgroups_path(&id);
         let spec = bundle::spec(&BundleInput {
             iso,
             rootfs: &rootfs,
             argv,
-            cgroups_path: &id,
+            cgroups_path: &cgroups_path,
             available_caps: &self.available_caps(),
             rootfs_propagation: self
                 .facts()
