@@ -130,6 +130,16 @@ pub struct MatrixArgs {
     /// Kernels to boot: `all` or a comma list of names from `isoprobe kernels`.
     #[arg(long, default_value = "all")]
     pub kernels: String,
+    /// Boot these kernel images you built (arch/x86/boot/bzImage, comma-separated) instead of
+    /// Debian's. Exit status for `git bisect run`: 0 every check passed, 1 a check failed,
+    /// 125 the kernel could not be tested (it did not boot or report), 2 not a kernel image.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "PATH",
+        conflicts_with_all = ["kernels", "refresh"]
+    )]
+    pub kernel: Vec<std::path::PathBuf>,
     /// cgroup modes to mount in the guest.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "v2")]
     pub cgroup: Vec<crate::kmatrix::GuestCgroup>,
@@ -355,6 +365,12 @@ fn features(format: ListFormat) -> i32 {
         eprintln!("isoprobe: cannot install signal handlers: {e}");
         return exit::USAGE;
     }
+    if nix::unistd::geteuid().is_root() {
+        if let Err(e) = own_cgroup_ready() {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    }
     // Only root makes the scratch cgroup worth recording.
     let _record = nix::unistd::geteuid()
         .is_root()
@@ -384,6 +400,19 @@ fn matrix(args: &MatrixArgs) -> i32 {
         );
         return exit::USAGE;
     }
+    // The user's own images are judged before anything else: a typo is not a boot failure.
+    let own: Vec<k::KernelSpec> = match args
+        .kernel
+        .iter()
+        .map(|p| crate::kmatrix::user_kernel::spec_for(p))
+        .collect()
+    {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("isoprobe: {e}");
+            return exit::USAGE;
+        }
+    };
     if let Err(e) = require_root("matrix") {
         eprintln!("isoprobe: {e}");
         return e.exit_code();
@@ -393,12 +422,15 @@ fn matrix(args: &MatrixArgs) -> i32 {
         return exit::USAGE;
     }
     let progress = |msg: &str| eprintln!("isoprobe: {msg}");
-    let chosen = match k::known(args.refresh, &progress).and_then(|s| k::select(&s, &args.kernels))
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("isoprobe: {e}");
-            return exit::USAGE;
+    let chosen = if !own.is_empty() {
+        own
+    } else {
+        match k::known(args.refresh, &progress).and_then(|s| k::select(&s, &args.kernels)) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("isoprobe: {e}");
+                return exit::USAGE;
+            }
         }
     };
     let isoprobe_exe = match std::env::current_exe() {
@@ -434,6 +466,9 @@ fn matrix(args: &MatrixArgs) -> i32 {
             )
         }
     }
+    if !args.kernel.is_empty() {
+        return bisect_exit(&matrix);
+    }
     // A kernel that gave no report, a failed check or a missed control: not all green.
     let bad = matrix.cells.iter().any(|c| {
         c.report
@@ -444,6 +479,33 @@ fn matrix(args: &MatrixArgs) -> i32 {
         exit::FAIL
     } else {
         exit::PASS
+    }
+}
+
+/// The exit status of `matrix --kernel`, as `git bisect run` reads it; the skipped checks are
+/// named on stderr (a kernel built without a namespace skips its checks, which is no failure).
+fn bisect_exit(matrix: &crate::kmatrix::matrix::Matrix) -> i32 {
+    use crate::kmatrix::matrix::{outcome, Outcome};
+    for c in &matrix.cells {
+        for s in c
+            .report
+            .iter()
+            .flat_map(|r| &r.checks)
+            .filter(|r| r.status == crate::report::Status::Skip)
+        {
+            eprintln!("isoprobe: {}: {} skipped: {}", c.column(), s.id, s.reason);
+        }
+    }
+    match outcome(matrix) {
+        Outcome::AllPassed => exit::PASS,
+        Outcome::CheckFailed => exit::FAIL,
+        Outcome::Untested => {
+            eprintln!(
+                "isoprobe: the kernel could not be tested (exit {}, `git bisect skip`)",
+                exit::UNTESTED
+            );
+            exit::UNTESTED
+        }
     }
 }
 
@@ -484,6 +546,31 @@ fn kernels(args: &KernelsArgs) -> i32 {
     }
 }
 
+/// In a privileged container on a cgroup v2 host with a cgroup namespace of its own, the
+/// controllers the checks need are enabled for isoprobe's cgroups (see `cgroup::leaf`); said on
+/// stderr when processes were moved for it.
+pub(crate) fn own_cgroup_ready() -> Result<(), HarnessError> {
+    use crate::cgroup::leaf::{prepare, Prepared};
+    match prepare() {
+        Ok(Prepared::Moved {
+            leaf,
+            processes,
+            controllers,
+        }) => {
+            eprintln!(
+                "isoprobe: cgroup v2 namespace root: moved {processes} process(es) into `{}` and                  enabled {} for isoprobe's cgroups",
+                leaf.display(),
+                controllers.join(", ")
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(HarnessError::Setup(format!(
+            "cannot enable the cgroup controllers in this cgroup namespace: {e}; run the              container with a writable /sys/fs/cgroup (--privileged)"
+        ))),
+    }
+}
+
 pub(crate) fn require_root(what: &str) -> Result<(), HarnessError> {
     if nix::unistd::geteuid().is_root() {
         Ok(())
@@ -508,6 +595,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
         .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     require_root("compare")?;
+    own_cgroup_ready()?;
     // Over the default list a missing runtime is a column of skips; one the user named must be
     // there.
     if !args.runtimes.is_empty() {
@@ -555,6 +643,8 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let rootless = !nix::unistd::geteuid().is_root();
     if rootless {
         crate::preflight::require_rootless(runtime.as_ref())?;
+    } else {
+        own_cgroup_ready()?;
     }
     // The record lives in the user's directory, made before the user namespace is entered.
     let _record = crate::record::start_of_run()?;

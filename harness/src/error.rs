@@ -16,6 +16,9 @@ pub mod exit {
     pub const FAIL: i32 = 1;
     /// Bad usage or a setup error: the message says what to do.
     pub const USAGE: i32 = 2;
+    /// `matrix --kernel`: the kernel could not be tested (it did not boot or report); what
+    /// `git bisect run` takes as "skip this commit".
+    pub const UNTESTED: i32 = 125;
     /// Interrupted (SIGINT/SIGTERM); everything was cleaned up.
     pub const INTERRUPTED: i32 = 130;
 }

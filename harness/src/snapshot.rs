@@ -169,7 +169,7 @@ const VOLATILE_PHRASES: [Volatile; 11] = [
     // Temporary files, the cgroups and the abstract socket names isoprobe makes:
     // `<prefix><pid>-<n>` or a random suffix.
     Volatile {
-        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features|abstract|workdir|devices|mntdst)-)[A-Za-z0-9_-]+",
+        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features|abstract|workdir|devices|mntdst|etchost)-)[A-Za-z0-9_-]+",
         replace: |c| format!("{}[tmp]", &c[1]),
     },
     // The agent's host pid ("the agent's pid is 7213", "agent pid 7482"); "PID 1" stays.

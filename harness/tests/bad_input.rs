@@ -78,6 +78,8 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("a JSON file to merge that is not a report", Setup::Plain),
         ("a report to merge that does not match the schema", Setup::Plain),
         ("two reports to merge that make the same column", Setup::Plain),
+        ("a kernel image that is not one", Setup::Plain),
+        ("a missing kernel image", Setup::Plain),
     ]
 }
 

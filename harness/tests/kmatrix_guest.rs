@@ -169,3 +169,68 @@ fn a_quick_boot_brings_a_report_back() {
         serde_json::json!(["cpu", "pids", "memory"])
     );
 }
+
+/// A privileged container with a cgroup namespace of its own on a v2 host, as Docker and
+/// GitHub Actions make them: the guest's /init puts itself in a cgroup `ci` that enables no
+/// controller, enters a new cgroup namespace there and remounts cgroup2 (`isoprobe.nested=1`).
+/// isoprobe moves into a leaf and enables cpu, pids and memory in `ci`, and the whole suite
+/// passes with every control detected, the cgroup checks included (not skipped).
+#[test]
+#[serial_test::serial(machine)]
+fn the_suite_passes_nested_in_a_private_cgroup_namespace_on_v2() {
+    let test = "the_suite_passes_nested_in_a_private_cgroup_namespace_on_v2";
+    let Some((vmlinuz, dir)) = setup(test) else {
+        return;
+    };
+    let mut opts = qemu::BootOptions::default();
+    opts.extra_params.push("isoprobe.nested=1".into());
+    let b = qemu::boot_with(
+        &vmlinuz,
+        &dir.path().join("initramfs.cpio"),
+        GuestCgroup::V2,
+        &opts,
+        BOOT_TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(
+        b.outcome,
+        qemu::BootOutcome::Reported,
+        "console tail:\n{}",
+        qemu::console_tail(&b.console, 40)
+    );
+    let info = b.guest_info.expect("the guest says what it set up");
+    let nested = info["nested"].as_str().unwrap_or_default().to_string();
+    assert!(
+        nested.starts_with("Moved") && nested.contains("isoprobe-leaf-"),
+        "{info}"
+    );
+    let report = b.report.unwrap();
+    let red = common::red(&report);
+    assert!(red.is_empty(), "{red:#?}");
+    for id in [
+        "cgroup.cpu-throttled",
+        "pids.limit-enforced",
+        "memory.limit-enforced",
+        "cgroup.ns-root",
+    ] {
+        let c = report.checks.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(
+            c.status,
+            isoprobe::report::Status::Pass,
+            "{id}: {}",
+            c.reason
+        );
+    }
+    // A new v1 hierarchy cannot be mounted from a cgroup namespace other than the initial one.
+    let ra = report
+        .checks
+        .iter()
+        .find(|c| c.id == "cgroup.release-agent-protected")
+        .unwrap();
+    assert_eq!(ra.status, isoprobe::report::Status::Skip, "{}", ra.reason);
+    assert!(
+        ra.reason.contains("initial cgroup namespace"),
+        "{}",
+        ra.reason
+    );
+}

@@ -119,6 +119,7 @@ fn bench(args: &BenchArgs) -> Result<Bench, HarnessError> {
         crate::runtime::by_name(name).map_err(HarnessError::from)?;
     }
     crate::cli::require_root("bench")?;
+    crate::cli::own_cgroup_ready()?;
     let _record = crate::record::start_of_run()?;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;

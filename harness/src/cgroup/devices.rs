@@ -4,7 +4,7 @@
 //! the v2 hierarchy with a device program attached ([`super::device_bpf`]). Removed on drop.
 
 use super::device_bpf;
-use super::{detect_layout, locate, read_host, CgroupError, CgroupVersion};
+use super::{detect_layout, locate, CgroupError, CgroupVersion};
 use crate::record::{self, Item, Noted};
 use crate::vocabulary::{HostStepError, PTMX, PTY_SLAVE_MAJOR, STANDARD_DEVICES};
 use std::fs;
@@ -160,7 +160,7 @@ fn no_devices() -> CgroupError {
 /// The caller's own cgroup in the v2 hierarchy, if one is mounted.
 fn v2_caller_dir() -> Result<Option<PathBuf>, CgroupError> {
     let layout = detect_layout()?;
-    let own = read_host("/proc/self/cgroup")?;
+    let own = super::leaf::own_cgroup_text()?;
     Ok(layout.v2_mount.and_then(|m| {
         isoprobe_probes::parse::cgroup_path(&own, None).map(|p| m.join(p.trim_start_matches('/')))
     }))

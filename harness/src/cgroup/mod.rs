@@ -2,12 +2,14 @@
 //! caller's, and always remove it.
 //!
 //! Only cgroups isoprobe creates are ever written to. The caller's own cgroup (on this project's
-//! machines, one owned by the machine's management) is read, never written.
+//! machines, one owned by the machine's management) is read, never written; the one exception
+//! is the root of a cgroup namespace on a v2 host (a privileged container's), see `leaf`.
 
 mod container;
 mod device_bpf;
 mod devices;
 mod error;
+pub mod leaf;
 
 pub use container::{sample_runtime_cgroups, ContainerCgroups};
 pub use devices::{standard_rules, DeviceCgroup, DeviceKind, DeviceRule};
@@ -32,7 +34,7 @@ fn read_host(path: &str) -> Result<String, CgroupError> {
 /// Where a child cgroup of the caller's can use `controller`, or why it cannot.
 pub fn locate(controller: &str) -> Result<ControllerLocation, CgroupError> {
     let layout = detect_layout()?;
-    let own = read_host("/proc/self/cgroup")?;
+    let own = leaf::own_cgroup_text()?;
     // On v2 a child may use a controller only if the caller's cgroup enables it for its
     // children; isoprobe never writes the caller's subtree_control itself.
     let subtree = layout.v2_mount.as_ref().and_then(|m| {
@@ -63,7 +65,7 @@ pub fn unique_name(purpose: &str) -> String {
 /// Where a cgroup named `name` under the caller's own cgroup is in every mounted hierarchy:
 /// the places an OCI runtime given the relative cgroups path `name` may make it.
 pub fn in_every_hierarchy(name: &str) -> Vec<std::path::PathBuf> {
-    let (Ok(layout), Ok(own)) = (detect_layout(), read_host("/proc/self/cgroup")) else {
+    let (Ok(layout), Ok(own)) = (detect_layout(), leaf::own_cgroup_text()) else {
         return Vec::new();
     };
     let under = |mount: &std::path::Path, controller: Option<&str>| {

@@ -256,7 +256,8 @@ pub trait Check: Send + Sync {
             Sabotage::CwdResolvedOnHost => Layer::HostileInput,
             Sabotage::BindsResolvedOnHost
             | Sabotage::DevNullFromImage
-            | Sabotage::ProcThroughImageLink => Layer::HostileImage,
+            | Sabotage::ProcThroughImageLink
+            | Sabotage::EtcWrittenOnHost => Layer::HostileImage,
             Sabotage::DropNamespace(_)
             | Sabotage::RootMode(_)
             | Sabotage::SharedMounts
@@ -329,6 +330,7 @@ registry! {
     image_mount_destination_symlink::MountDestinationSymlink,
     image_dev_null_symlink::DevNullSymlink,
     image_proc_symlink::ProcSymlink,
+    image_etc_symlinks::EtcSymlinks,
 }
 
 /// The checks with these ids, in report order, or the first unknown id.

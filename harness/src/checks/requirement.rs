@@ -191,6 +191,10 @@ impl Requirement {
                 Ok(t) if isoprobe_probes::parse::boot_disables_named_cgroup_v1(&t) => {
                     Err(Unmet::NamedCgroupV1Disabled)
                 }
+                // The kernel makes new v1 hierarchies only for the initial cgroup namespace.
+                Ok(_) if crate::cgroup::leaf::in_initial_cgroup_namespace() == Some(false) => {
+                    Err(Unmet::NotInitialCgroupNamespace)
+                }
                 Ok(_) => Ok(()),
                 Err(e) => Err(Unmet::Unreadable {
                     path: "/proc/cmdline",
@@ -321,6 +325,12 @@ pub enum Unmet {
          /proc/cmdline)"
     )]
     NamedCgroupV1Disabled,
+    #[error(
+        "isoprobe runs in a cgroup namespace of its own (a container's), and the kernel mounts \
+         a new cgroup v1 hierarchy only from the initial cgroup namespace (EPERM); run it with \
+         the host's cgroup namespace (--cgroupns=host) to test this"
+    )]
+    NotInitialCgroupNamespace,
     #[error("cannot read {path}: {error}")]
     Unreadable { path: &'static str, error: String },
     #[error(

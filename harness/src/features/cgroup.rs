@@ -146,7 +146,8 @@ fn list_v2_files(layout: &CgroupLayout) -> Result<Listed, NotListed> {
     if !is_root() {
         return Err(NotListed::NotRoot);
     }
-    let own = fs::read_to_string("/proc/self/cgroup").map_err(NotListed::OwnCgroup)?;
+    let own = crate::cgroup::leaf::own_cgroup_text()
+        .map_err(|e| NotListed::OwnCgroup(std::io::Error::other(e.to_string())))?;
     let own = cgroup_path(&own, None).ok_or(NotListed::NoUnifiedLine)?;
     let parent = mount.join(own.trim_start_matches('/'));
     let scratch = ScratchCgroup::create(&parent)?;

@@ -23,6 +23,10 @@ pub struct KernelSpec {
     pub version: String,
     /// `uname -r` of that kernel, e.g. 5.10.0-33-cloud-amd64.
     pub release: String,
+    /// A kernel image the user gave (`matrix --kernel`), booted from there; none for Debian's,
+    /// which are fetched into the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<std::path::PathBuf>,
 }
 
 /// The metapackage whose dependency names each suite's current cloud kernel.
@@ -251,6 +255,7 @@ fn resolve_with(
         package,
         version,
         release,
+        image: None,
     })
 }
 
@@ -443,6 +448,7 @@ mod tests {
             package: "p".into(),
             version: "v".into(),
             release: format!("{name}.0-1-cloud-amd64"),
+            image: None,
         }
     }
 

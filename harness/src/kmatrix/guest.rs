@@ -34,6 +34,11 @@ pub const CHECKS_PARAM: &str = "isoprobe.checks";
 pub const WATCH_PARAM: &str = "isoprobe.watch";
 /// The console line prefix of the process lists `isoprobe.watch` asks for.
 pub const GUEST_WATCH: &str = "ISOPROBE-GUEST-WATCH";
+/// `isoprobe.nested=1` (v2 only): run the suite as in a privileged container with a cgroup
+/// namespace of its own (Docker's default): /init moves into a cgroup `ci` (offered cpu, pids
+/// and memory, enabling none), enters a new cgroup namespace and mounts cgroup2 again, so that
+/// isoprobe finds itself in the namespace's root holding processes.
+pub const NESTED_PARAM: &str = "isoprobe.nested";
 
 /// Under TCG a container start takes tens of milliseconds and the CPU check's spin is timed in
 /// wall-clock seconds; this bounds one container, far above what any check needs there.
@@ -66,6 +71,10 @@ pub struct GuestInfo {
     /// Whether `lo` was brought up (without it 127.0.0.1 does not exist on the guest).
     pub loopback_up: bool,
     pub setup_ms: u64,
+    /// With `isoprobe.nested=1`: what isoprobe did to get its controllers in the namespace's
+    /// root (`cgroup::leaf::prepare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nested: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +91,7 @@ pub struct GuestParams {
     pub runtime: String,
     pub checks: Vec<String>,
     pub watch: Option<Duration>,
+    pub nested: bool,
 }
 
 /// Parses `/proc/cmdline`. As with the kernel's own parameters, the last occurrence wins.
@@ -92,6 +102,7 @@ pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, GuestError> {
         runtime: "native".into(),
         checks: Vec::new(),
         watch: None,
+        nested: false,
     };
     for word in cmdline.split_whitespace() {
         let Some((key, value)) = word.split_once('=') else {
@@ -113,6 +124,7 @@ pub fn parse_cmdline(cmdline: &str) -> Result<GuestParams, GuestError> {
                 p.cgroup_given = true;
             }
             k if k == RUNTIME_PARAM => p.runtime = value.to_string(),
+            k if k == NESTED_PARAM => p.nested = value == "1",
             k if k == WATCH_PARAM => {
                 let secs: u64 = value.parse().map_err(|_| GuestError::Param {
                     param: WATCH_PARAM,
@@ -180,6 +192,17 @@ fn run() -> Result<(), GuestError> {
     match params.cgroup {
         GuestCgroup::V2 => setup_v2(&mut info)?,
         GuestCgroup::V1 => setup_v1(&mut info)?,
+    }
+    if params.nested {
+        if params.cgroup != GuestCgroup::V2 {
+            return Err(GuestError::Selection(format!(
+                "{NESTED_PARAM}=1 needs {CGROUP_PARAM}=v2"
+            )));
+        }
+        enter_container_cgroup()?;
+        let prepared = crate::cgroup::leaf::prepare()
+            .map_err(|e| GuestError::Selection(format!("cgroup leaf: {e}")))?;
+        info.nested = Some(format!("{prepared:?}"));
     }
     info.setup_ms = started.elapsed().as_millis() as u64;
     let info_json = serde_json::to_string(&info)?;
@@ -407,6 +430,30 @@ fn setup_v2(info: &mut GuestInfo) -> Result<(), GuestError> {
         }
     }
     Ok(())
+}
+
+/// Where a privileged container with a private cgroup namespace puts its processes: /init
+/// moves into `ci` (its parent enables the controllers for it, it enables none), enters a new
+/// cgroup namespace there and mounts cgroup2 again, rooted at `ci`.
+fn enter_container_cgroup() -> Result<(), GuestError> {
+    let ci = Path::new(CGROUP_ROOT).join("ci");
+    fs::create_dir(&ci).map_err(GuestError::io("create", &ci))?;
+    fs::write(ci.join("cgroup.procs"), std::process::id().to_string())
+        .map_err(GuestError::io("move /init into", &ci))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(GuestError::setup("unshare a cgroup namespace"))?;
+    nix::mount::umount2(CGROUP_ROOT, nix::mount::MntFlags::MNT_DETACH)
+        .map_err(GuestError::setup(format!("unmount {CGROUP_ROOT}")))?;
+    mount(
+        Some("cgroup2"),
+        CGROUP_ROOT,
+        Some("cgroup2"),
+        cgroup_flags(),
+        None::<&str>,
+    )
+    .map_err(GuestError::setup(format!(
+        "mount cgroup2 on {CGROUP_ROOT} in the new cgroup namespace"
+    )))
 }
 
 /// A tmpfs at /sys/fs/cgroup and one v1 hierarchy per controller /proc/cgroups lists enabled,

@@ -89,19 +89,26 @@ pub fn run(
     initramfs::build(&initrd, &opts.isoprobe_exe)?;
     let mut jobs = Vec::new();
     for k in kernels {
-        progress(&format!(
-            "fetching kernel {} ({} {})",
-            k.name, k.package, k.version
-        ));
-        let t = Instant::now();
-        let files = kernels::fetch(k, progress)?;
-        progress(&format!(
-            "kernel {} ready in {:.1} s",
-            k.name,
-            t.elapsed().as_secs_f64()
-        ));
+        let vmlinuz = match &k.image {
+            // The user's own build: booted as it is.
+            Some(image) => image.clone(),
+            None => {
+                progress(&format!(
+                    "fetching kernel {} ({} {})",
+                    k.name, k.package, k.version
+                ));
+                let t = Instant::now();
+                let files = kernels::fetch(k, progress)?;
+                progress(&format!(
+                    "kernel {} ready in {:.1} s",
+                    k.name,
+                    t.elapsed().as_secs_f64()
+                ));
+                files.vmlinuz
+            }
+        };
         for m in modes {
-            jobs.push((k.clone(), *m, files.vmlinuz.clone()));
+            jobs.push((k.clone(), *m, vmlinuz.clone()));
         }
     }
     let cells: Mutex<Vec<Option<Cell>>> = Mutex::new(vec![None; jobs.len()]);
@@ -173,6 +180,13 @@ fn boot_one(
     };
     match qemu::boot(vmlinuz, initrd, m, timeout) {
         Ok(b) => {
+            // A user's kernel may lack what the guest needs: say what, not only that it failed.
+            let lacks = k
+                .image
+                .as_ref()
+                .and_then(|_| super::user_kernel::diagnose(&b.console))
+                .map(|d| format!("{d}; "))
+                .unwrap_or_default();
             cell.guest = b.guest_info.clone();
             cell.ready_ms = b.ready_after.map(|d| d.as_millis() as u64);
             cell.suite_ms = b
@@ -183,14 +197,14 @@ fn boot_one(
                 (_, Some(r)) => cell.report = Some(r),
                 (qemu::BootOutcome::TimedOut, None) => {
                     cell.failure = Some(format!(
-                        "no report within {:?}; console tail:\n{}",
+                        "{lacks}no report within {:?}; console tail:\n{}",
                         timeout,
                         qemu::console_tail(&b.console, 15)
                     ))
                 }
                 (qemu::BootOutcome::NoReport { reason }, None) => {
                     cell.failure = Some(format!(
-                        "{reason}; console tail:\n{}",
+                        "{lacks}{reason}; console tail:\n{}",
                         qemu::console_tail(&b.console, 15)
                     ))
                 }
@@ -203,6 +217,33 @@ fn boot_one(
     }
     cell.boot_ms = t.elapsed().as_millis() as u64;
     cell
+}
+
+/// What a whole matrix run says, as `git bisect run` needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every kernel reported, every check that ran passed and every control was detected.
+    AllPassed,
+    /// A check failed on some kernel (its reason says whether the property was violated or the
+    /// kernel kept it from being tested).
+    CheckFailed,
+    /// No check failed, but a kernel gave no report (it did not boot, or the guest could not
+    /// run) or a control was not detected: this kernel cannot be judged.
+    Untested,
+}
+
+pub fn outcome(m: &Matrix) -> Outcome {
+    let reports = || m.cells.iter().filter_map(|c| c.report.as_ref());
+    if reports().any(|r| r.summary.fail > 0) {
+        Outcome::CheckFailed
+    } else if m.cells.iter().any(|c| c.report.is_none())
+        || reports().any(|r| r.unproven_controls() > 0)
+        || m.cells.is_empty()
+    {
+        Outcome::Untested
+    } else {
+        Outcome::AllPassed
+    }
 }
 
 /// Every check id as a row, then the features that differ between cells; a column per cell.
@@ -328,7 +369,49 @@ total 5.7 s
             package: format!("linux-image-{name}"),
             version: format!("{name}-1"),
             release: format!("{name}.0-1-cloud-amd64"),
+            image: None,
         }
+    }
+
+    #[test]
+    fn a_failed_check_outweighs_a_kernel_that_did_not_boot() {
+        // The sample's first check passed and its control was detected; its second failed.
+        let sample = crate::report::sample::report();
+        let mut ok = sample.clone();
+        ok.checks.truncate(1);
+        ok.summary = crate::report::Summary::of(&ok.checks);
+        let mut failed = sample.clone();
+        failed.checks.truncate(2);
+        failed.summary = crate::report::Summary::of(&failed.checks);
+        let mut missed = sample;
+        missed.checks = vec![missed.checks[2].clone()];
+        missed.summary = crate::report::Summary::of(&missed.checks);
+        let cell = |report: Option<Report>| Cell {
+            kernel: spec("k"),
+            cgroup: GuestCgroup::V2,
+            boot_ms: 1,
+            ready_ms: None,
+            suite_ms: None,
+            report,
+            guest: None,
+            failure: None,
+        };
+        let m = |cells: Vec<Cell>| Matrix {
+            isoprobe_version: "0".into(),
+            cells,
+            total_ms: 1,
+        };
+        assert_eq!(
+            outcome(&m(vec![cell(Some(ok.clone()))])),
+            Outcome::AllPassed
+        );
+        assert_eq!(outcome(&m(vec![cell(Some(missed))])), Outcome::Untested);
+        assert_eq!(outcome(&m(vec![cell(None)])), Outcome::Untested);
+        assert_eq!(
+            outcome(&m(vec![cell(None), cell(Some(failed))])),
+            Outcome::CheckFailed
+        );
+        assert_eq!(outcome(&m(vec![])), Outcome::Untested);
     }
 
     #[test]

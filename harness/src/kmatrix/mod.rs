@@ -8,6 +8,8 @@
 //! - `initramfs` and `guest`: the initramfs holding isoprobe as /init, and what /init does in
 //!   the guest (mounts, cgroup mode, switch_root, the suite, the report on the console).
 //! - `qemu`: one bounded boot, its console captured.
+//! - `user_kernel`: a kernel image the user built (`--kernel`), checked by its boot header and
+//!   diagnosed from its console when it does not report.
 
 pub mod apt;
 pub mod cache;
@@ -19,6 +21,7 @@ pub mod initramfs;
 pub mod kernels;
 pub mod matrix;
 pub mod qemu;
+pub mod user_kernel;
 
 use serde::{Deserialize, Serialize};
 

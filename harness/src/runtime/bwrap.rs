@@ -109,12 +109,18 @@ impl Runtime for BwrapRuntime {
             block: block_r.as_raw_fd(),
             seccomp: filters.iter().map(AsRawFd::as_raw_fd).collect(),
         };
+        // The engine's /etc files, written where bwrap binds them from (Docker's way).
+        let etc = match job.isolation.etc_files {
+            true => Some(etc_sources(job.isolation)?),
+            false => None,
+        };
         let mut cmd = Command::new(&bin);
         cmd.args(args(
             job.isolation,
             job.rootfs,
             &job.agent_argv(),
             &fds,
+            etc.as_ref().map(|d| d.path()),
             host_kind,
         ))
         .env_clear()
@@ -268,13 +274,31 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     r
 }
 
+/// A directory of the run's own holding the engine's `/etc` files for `iso`.
+fn etc_sources(iso: &Isolation) -> Result<crate::record::TempDir, RunError> {
+    let dir = crate::record::TempDir::new("etc", None)
+        .map_err(|e| HostStepError::new("create a directory", std::env::temp_dir(), e))?;
+    for (inside, content) in crate::vocabulary::etc_file_contents(iso.hostname.as_deref()) {
+        let path = dir.path().join(etc_name(inside));
+        std::fs::write(&path, content)
+            .map_err(|e| HostStepError::new("write an /etc file", &path, e))?;
+    }
+    Ok(dir)
+}
+
+/// The file name an `/etc` file has in the directory bwrap binds it from.
+fn etc_name(inside: &str) -> &str {
+    inside.rsplit('/').next().unwrap_or(inside)
+}
+
 /// bwrap's command line for `iso`; `agent_argv` is the agent's path inside the rootfs and its
-/// arguments; `kind_of` says what a path to mask is.
+/// arguments; `etc` holds the engine's `/etc` files; `kind_of` says what a path to mask is.
 fn args(
     iso: &Isolation,
     rootfs: &Path,
     agent_argv: &[String],
     fds: &Fds,
+    etc: Option<&Path>,
     kind_of: impl Fn(&str) -> Kind,
 ) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
@@ -335,6 +359,15 @@ fn args(
         // The host's null device over whatever the image has at /dev/null.
         a.extend(["--dev-bind", "/dev/null", "/dev/null"].map(OsString::from));
     }
+    if let (true, Some(dir)) = (iso.etc_files, etc) {
+        for inside in crate::vocabulary::ETC_FILES {
+            a.extend([
+                "--bind".into(),
+                dir.join(etc_name(inside)).into_os_string(),
+                OsString::from(inside),
+            ]);
+        }
+    }
     for b in &iso.binds {
         a.extend([
             "--bind".into(),
@@ -377,6 +410,7 @@ mod tests {
             Path::new("/tmp/r"),
             &["/isoprobe-agent".into(), "--linger-ms".into(), "5".into()],
             fds,
+            Some(Path::new("/tmp/e")),
             |p| match p {
                 "/proc/keys" => Kind::File,
                 "/sys/firmware" => Kind::Dir,
@@ -648,6 +682,10 @@ mod tests {
             (
                 Sabotage::BindsResolvedOnHost.apply(&base),
                 "follow a bind target's symlink on the host",
+            ),
+            (
+                Sabotage::EtcWrittenOnHost.apply(&base),
+                "write the engine's /etc files through the image's links",
             ),
             (
                 Isolation {

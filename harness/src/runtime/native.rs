@@ -45,6 +45,9 @@ impl Runtime for NativeRuntime {
         if iso.devices.standard_dev() && (iso.root == RootMode::None) {
             return Some("a standard /dev needs a root of the container's own".into());
         }
+        if iso.etc_files && iso.root == RootMode::None {
+            return Some("the engine's /etc files need a root of the container's own".into());
+        }
         (self.chroot_only && !iso.detach_old_root)
             .then(|| "native-chroot does not pivot, so there is no old root to keep".into())
     }
@@ -121,6 +124,8 @@ pub fn spawn_spec(job: &Job) -> SpawnSpec {
     spec.dev_null = iso.dev_null;
     spec.dev_null_from_image = iso.dev_null_from_image;
     spec.proc_through_link = iso.proc_through_link;
+    spec.etc_files = iso.etc_files;
+    spec.etc_files_on_host = iso.etc_files_on_host;
     spec.leak_dir = iso.leak_host_dir.then(|| "/".into());
     spec.mount_sys = iso.mount_sys;
     spec.masked_paths = iso.masked_paths.clone();

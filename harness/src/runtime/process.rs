@@ -152,6 +152,11 @@ pub(crate) fn negative_control_only(who: &str, iso: &Isolation) -> Vec<String> {
             "{who} cannot be made to mount proc where the image's /proc link points"
         ));
     }
+    if iso.etc_files_on_host {
+        r.push(format!(
+            "{who} cannot be made to write the engine's /etc files through the image's links"
+        ));
+    }
     if iso.dev_null_from_image {
         r.push(format!(
             "{who} cannot be made to take the image's /dev/null for its masks and stdio"

@@ -94,6 +94,10 @@ impl Runtime for UnshareRuntime {
         if !iso.binds.is_empty() {
             bind_before_exec(&mut cmd, iso, job.rootfs)?;
         }
+        if iso.etc_files {
+            // unshare is no engine: isoprobe puts the files in place as native does.
+            crate::spawner::write_etc_files(job.rootfs, iso.hostname.as_deref(), false)?;
+        }
         let out = process::run(&mut cmd, job.timeout, Vec::new(), None)?;
         let observation = parse_observation(out.exit, &out.stdout, &out.stderr)?;
         Ok(RunOutcome {
@@ -230,6 +234,9 @@ fn unsupported_reasons(iso: &Isolation) -> Vec<String> {
     }
     if iso.mount_sys {
         r.push("util-linux unshare has no option to mount sysfs".into());
+    }
+    if iso.etc_files && iso.root == RootMode::None {
+        r.push("the engine's /etc files need a rootfs to be written into".into());
     }
     if iso.dev_null && !iso.devices.standard_dev() {
         r.push(
@@ -539,6 +546,10 @@ mod tests {
             (
                 Sabotage::BindsResolvedOnHost.apply(&base),
                 "follow a bind target's symlink on the host",
+            ),
+            (
+                Sabotage::EtcWrittenOnHost.apply(&base),
+                "write the engine's /etc files through the image's links",
             ),
             (
                 Isolation {

@@ -16,6 +16,7 @@
 
 mod child;
 mod error;
+mod etc_files;
 mod in_root;
 mod masks;
 mod plan;
@@ -23,6 +24,7 @@ mod spec;
 mod step;
 
 pub use error::SpawnError;
+pub use etc_files::write_etc_files;
 pub use in_root::resolve_in_root;
 pub use spec::{CgroupPlacement, SpawnSpec};
 pub use step::Step;
@@ -167,6 +169,9 @@ pub fn validate(spec: &SpawnSpec) -> Result<(), SpawnError> {
                 .into(),
         );
     }
+    if spec.etc_files && spec.root_mode == RootMode::None {
+        return invalid("the engine's /etc files need a rootfs to be written into".into());
+    }
     if spec.time_offsets.is_some() && !spec.has(NsType::Time) {
         return invalid("time offsets need a time namespace".into());
     }
@@ -202,6 +207,13 @@ fn bind_target_of(spec: &SpawnSpec, inside: &str) -> PathBuf {
 /// Runs the spec to completion and returns what the container printed and how it ended.
 pub fn spawn(spec: &SpawnSpec) -> Result<SpawnOutcome, SpawnError> {
     validate(spec)?;
+    if spec.etc_files {
+        write_etc_files(
+            &spec.rootfs,
+            spec.hostname.as_deref(),
+            spec.etc_files_on_host,
+        )?;
+    }
     let cg = match &spec.cgroup {
         CgroupPlacement::None => None,
         CgroupPlacement::Own(limits) => Some(

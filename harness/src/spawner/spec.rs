@@ -65,6 +65,12 @@ pub struct SpawnSpec {
     /// of refusing a `/proc` that is not a directory (the weak variant a negative control
     /// needs).
     pub proc_through_link: bool,
+    /// Write the engine's `/etc` files (hostname, hosts, resolv.conf) into the rootfs before
+    /// the clone, each resolved inside it.
+    pub etc_files: bool,
+    /// Write them through the image's symlinks on the host (the weak variant a negative
+    /// control needs).
+    pub etc_files_on_host: bool,
     /// A host directory whose descriptor the command inherits (a negative control's leak).
     pub leak_dir: Option<PathBuf>,
     /// Mount a read-only sysfs at `/sys` of the rootfs.
@@ -107,6 +113,8 @@ impl SpawnSpec {
             dev_null: false,
             dev_null_from_image: false,
             proc_through_link: false,
+            etc_files: false,
+            etc_files_on_host: false,
             leak_dir: None,
             mount_sys: false,
             masked_paths: Vec::new(),

@@ -138,6 +138,13 @@ pub struct Isolation {
     pub proc_through_link: bool,
     /// Hand the container a descriptor of the host's root (on only in a negative control).
     pub leak_host_dir: bool,
+    /// Put the engine's files in place ([`ETC_FILES`]: `/etc/hostname`, `/etc/hosts`,
+    /// `/etc/resolv.conf`) as an engine does: native and unshare write them inside the rootfs,
+    /// an OCI runtime and bwrap bind files the adapter wrote onto them (Docker's way).
+    pub etc_files: bool,
+    /// Write those files on the host through whatever the image has at their paths (on only
+    /// in a negative control).
+    pub etc_files_on_host: bool,
     /// Mount a fresh sysfs, read-only, at `/sys` (with a network namespace: sysfs shows the
     /// network devices of the mounter's).
     pub mount_sys: bool,
@@ -180,6 +187,8 @@ impl Isolation {
             dev_null_from_image: false,
             proc_through_link: false,
             leak_host_dir: false,
+            etc_files: false,
+            etc_files_on_host: false,
             mount_sys: false,
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
@@ -192,6 +201,23 @@ impl Isolation {
         self.namespaces.insert(ns);
         self
     }
+}
+
+/// The files an engine puts in a container's `/etc`, in this order.
+pub const ETC_FILES: [&str; 3] = ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"];
+
+/// What an engine writes into each of [`ETC_FILES`] for a container with this hostname
+/// (`isoprobe` without one). Short: the agent reads no more than 64 bytes of a file.
+pub fn etc_file_contents(hostname: Option<&str>) -> [(&'static str, String); 3] {
+    let name = hostname.unwrap_or("isoprobe");
+    [
+        (ETC_FILES[0], format!("{name}\n")),
+        (
+            ETC_FILES[1],
+            format!("127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n"),
+        ),
+        (ETC_FILES[2], "nameserver 127.0.0.1\n".to_string()),
+    ]
 }
 
 /// Where a kept old root appears inside the container (see [`Sabotage::KeepOldRoot`]).

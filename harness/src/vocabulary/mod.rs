@@ -15,8 +15,8 @@ mod seccomp;
 
 pub use host_step::{hint, HostStepError};
 pub use isolation::{
-    Bind, Devices, Isolation, StandardDevice, TimeOffsets, OLD_ROOT, PTMX, PTY_SLAVE_MAJOR,
-    STANDARD_DEVICES,
+    etc_file_contents, Bind, Devices, Isolation, StandardDevice, TimeOffsets, ETC_FILES, OLD_ROOT,
+    PTMX, PTY_SLAVE_MAJOR, STANDARD_DEVICES,
 };
 pub use limits::{CgroupLimits, CpuQuota, IdMap, RootMode};
 pub use outcome::{CgroupSample, ExitKind, StatError};

@@ -35,6 +35,8 @@ pub enum Sabotage {
     DevNullFromImage,
     /// Mount proc where the image's `/proc` link points.
     ProcThroughImageLink,
+    /// Write the engine's `/etc` files on the host, through the image's symlinks.
+    EtcWrittenOnHost,
     /// Mask no path.
     NoMasking,
     /// Make no path read-only.
@@ -70,6 +72,10 @@ impl Sabotage {
             Sabotage::ProcThroughImageLink => {
                 "proc mounted where the image's /proc link points".to_string()
             }
+            Sabotage::EtcWrittenOnHost => {
+                "the engine's /etc files written on the host, through the image's symlinks"
+                    .to_string()
+            }
             Sabotage::NoMasking => "no masked paths".to_string(),
             Sabotage::NoReadonlyPaths => "no read-only paths".to_string(),
             Sabotage::NoSeccomp => "no seccomp filter".to_string(),
@@ -104,6 +110,7 @@ impl Sabotage {
             Sabotage::BindsResolvedOnHost => out.binds_on_host = true,
             Sabotage::DevNullFromImage => out.dev_null_from_image = true,
             Sabotage::ProcThroughImageLink => out.proc_through_link = true,
+            Sabotage::EtcWrittenOnHost => out.etc_files_on_host = true,
             Sabotage::NoMasking => out.masked_paths.clear(),
             Sabotage::NoReadonlyPaths => out.readonly_paths.clear(),
             Sabotage::NoSeccomp => out.seccomp = None,
@@ -147,6 +154,7 @@ mod tests {
         assert!(Sabotage::LeakHostFd.apply(&iso).leak_host_dir);
         assert!(Sabotage::CwdResolvedOnHost.apply(&iso).cwd_on_host);
         assert!(Sabotage::BindsResolvedOnHost.apply(&iso).binds_on_host);
+        assert!(Sabotage::EtcWrittenOnHost.apply(&iso).etc_files_on_host);
         assert!(Sabotage::DevNullFromImage.apply(&iso).dev_null_from_image);
         assert!(Sabotage::ProcThroughImageLink.apply(&iso).proc_through_link);
         let hardened = Isolation {

@@ -48,6 +48,25 @@ pub struct BundleInput<'a> {
     pub rootfs_propagation: &'a str,
     /// Mount a tmpfs on `/dev` (see [`dev_tmpfs`]).
     pub dev_tmpfs: bool,
+    /// Where the engine's `/etc` files were written (`iso.etc_files`): each is bound at its
+    /// path, as Docker binds the files of its container directory. The runtime resolves the
+    /// destinations in the image.
+    pub etc_sources: Option<&'a Path>,
+}
+
+/// Writes the engine's `/etc` files for `iso` into `dir` (the bundle's own directory), to be
+/// bound at their paths ([`BundleInput::etc_sources`]).
+pub fn write_etc_sources(iso: &Isolation, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (inside, content) in crate::vocabulary::etc_file_contents(iso.hostname.as_deref()) {
+        std::fs::write(dir.join(etc_name(inside)), content)?;
+    }
+    Ok(())
+}
+
+/// The file name an `/etc` file has in the bundle's directory.
+fn etc_name(inside: &str) -> &str {
+    inside.rsplit('/').next().unwrap_or(inside)
 }
 
 /// Whether the container gets a tmpfs on `/dev`: with a user namespace. A runtime sets up
@@ -218,6 +237,19 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
                 .build()
                 .map_err(err("/dev/pts devpts"))?,
         );
+    }
+    if let (true, Some(dir)) = (iso.etc_files, input.etc_sources) {
+        for inside in crate::vocabulary::ETC_FILES {
+            mounts.push(
+                MountBuilder::default()
+                    .destination(PathBuf::from(inside))
+                    .typ("bind")
+                    .source(dir.join(etc_name(inside)))
+                    .options(vec!["rbind".to_string(), "rprivate".to_string()])
+                    .build()
+                    .map_err(err("/etc file bind"))?,
+            );
+        }
     }
     for b in &iso.binds {
         mounts.push(
@@ -451,6 +483,7 @@ mod tests {
             available_caps: &caps,
             rootfs_propagation: propagation,
             dev_tmpfs: dev_tmpfs(iso),
+            etc_sources: Some(Path::new("/b/etc")),
         };
         serde_json::to_value(spec(&input).unwrap()).unwrap()
     }
@@ -595,6 +628,38 @@ mod tests {
             json!({"destination": "/tmp", "type": "bind",
                    "source": "/tmp/isoprobe-scratch-1/d", "options": ["rbind"]})
         );
+    }
+
+    #[test]
+    fn the_engines_etc_files_are_bound_at_their_paths_only_when_asked() {
+        let dests = |c: &Value| -> Vec<String> {
+            c["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["destination"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert!(!dests(&config(&Isolation::base()))
+            .iter()
+            .any(|d| d.starts_with("/etc")));
+        let c = config(&Isolation {
+            etc_files: true,
+            ..Isolation::base()
+        });
+        let m = c["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/etc/resolv.conf")
+            .unwrap();
+        assert_eq!(m["source"], "/b/etc/resolv.conf");
+        assert_eq!(m["type"], "bind");
+        let etc: Vec<String> = dests(&c)
+            .into_iter()
+            .filter(|d| d.starts_with("/etc"))
+            .collect();
+        assert_eq!(etc, crate::vocabulary::ETC_FILES.map(String::from).to_vec());
     }
 
     #[test]

@@ -39,21 +39,28 @@ impl OciRuntime {
         let mut argv = vec![job.agent.to_string()];
         argv.extend(job.args.to_argv());
         let no_pivot = self.no_pivot(iso);
+        // Dropped last (declared first): the runtime is done with the bundle by then.
+        let bundle_dir = crate::record::TempDir::new("bundle", None)
+            .map_err(|e| setup("create the bundle dir", &std::env::temp_dir(), e))?;
+        let etc_dir = bundle_dir.path().join("etc");
+        if iso.etc_files {
+            bundle::write_etc_sources(iso, &etc_dir)
+                .map_err(|e| setup("write the engine's /etc files", &etc_dir, e))?;
+        }
+        let cgroups_path = cgroup::leaf::runtime_cgroups_path(&id);
         let spec = bundle::spec(&BundleInput {
             iso,
             rootfs: &rootfs,
             argv,
-            cgroups_path: &id,
+            cgroups_path: &cgroups_path,
             available_caps: &self.available_caps(),
             rootfs_propagation: self
                 .facts()
                 .flavor
                 .rootfs_propagation(iso.make_mounts_private, no_pivot),
             dev_tmpfs: bundle::dev_tmpfs(iso),
+            etc_sources: iso.etc_files.then_some(etc_dir.as_path()),
         })?;
-        // Dropped last (declared first): the runtime is done with the bundle by then.
-        let bundle_dir = crate::record::TempDir::new("bundle", None)
-            .map_err(|e| setup("create the bundle dir", &std::env::temp_dir(), e))?;
         let config = bundle_dir.path().join("config.json");
         spec.save(&config)
             .map_err(|e| setup("write", &config, std::io::Error::other(e.to_string())))?;
