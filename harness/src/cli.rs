@@ -558,7 +558,7 @@ pub(crate) fn own_cgroup_ready() -> Result<(), HarnessError> {
             controllers,
         }) => {
             eprintln!(
-                "isoprobe: cgroup v2 namespace root: moved {processes} process(es) into `{}` and                  enabled {} for isoprobe's cgroups",
+                "isoprobe: cgroup v2 namespace root: moved {processes} process(es) into `{}` and enabled {} for isoprobe's cgroups",
                 leaf.display(),
                 controllers.join(", ")
             );
@@ -566,7 +566,7 @@ pub(crate) fn own_cgroup_ready() -> Result<(), HarnessError> {
         }
         Ok(_) => Ok(()),
         Err(e) => Err(HarnessError::Setup(format!(
-            "cannot enable the cgroup controllers in this cgroup namespace: {e}; run the              container with a writable /sys/fs/cgroup (--privileged)"
+            "cannot enable the cgroup controllers in this cgroup namespace: {e}; run the container with a writable /sys/fs/cgroup (--privileged)"
         ))),
     }
 }

@@ -96,7 +96,11 @@ pub fn to_enable(
 /// processes there into a leaf first when the kernel requires it (see the module). Called once,
 /// before any cgroup is made.
 pub fn prepare() -> Result<Prepared, CgroupError> {
-    let layout = detect_layout()?;
+    // With no layout to tell, there is nothing to prepare: the checks that need a cgroup say
+    // why they cannot have one, each in its own words.
+    let Ok(layout) = detect_layout() else {
+        return Ok(Prepared::Untouched("the cgroup layout cannot be told"));
+    };
     let own = own_cgroup_text()?;
     let path = isoprobe_probes::parse::cgroup_path(&own, None).unwrap_or_default();
     let Some(mount) = layout.v2_mount.clone() else {
