@@ -6,7 +6,7 @@ use crate::report::{
     CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary,
 };
 use crate::rootfs::PreparedRootfs;
-use crate::runtime::{RunError, Runtime};
+use crate::runtime::{AsControl, RunError, Runtime};
 use crate::standin::StandIn;
 use crate::vocabulary::Isolation;
 use serde_json::Value;
@@ -121,7 +121,15 @@ fn run_one(
         return Ok(skipped(check, reason, control, started));
     }
     let iso = check.isolation();
-    let verdict = interruptible(on_stand_in(ctx, rootfs, check, &iso))?;
+    let verdict = match on_stand_in(ctx, rootfs, check, &iso) {
+        // What the runtime found it cannot build only once it was asked to (an engine whose
+        // daemon cannot see a mount the check made): a recorded skip, as from `unsupported`.
+        Err(RunError::Unsupported { reason, .. }) => {
+            let control = with_control.then(|| format!("check skipped: {reason}"));
+            return Ok(skipped(check, reason, control, started));
+        }
+        other => interruptible(other)?,
+    };
     let duration_ms = started.elapsed().as_millis() as u64;
     let negative_control = if with_control {
         Some(run_control(ctx, rootfs, check)?)
@@ -156,6 +164,14 @@ fn run_control(
         reason: String::new(),
         observed: Value::Null,
     };
+    let as_control = AsControl {
+        runtime: ctx.runtime,
+        sabotage,
+    };
+    let ctx = &Ctx {
+        runtime: &as_control,
+        ..*ctx
+    };
     if let Some(why) = ctx.runtime.unsupported(&iso) {
         return Ok(ControlResult {
             reason: format!("the runtime cannot run the sabotaged setup: {why}"),
@@ -166,6 +182,12 @@ fn run_control(
     // sabotaged run that could not be tested, or could not even be run, proves nothing.
     let v = match on_stand_in(ctx, rootfs, check, &iso) {
         Ok(v) => v,
+        Err(RunError::Unsupported { reason, .. }) => {
+            return Ok(ControlResult {
+                reason: format!("the runtime cannot run the sabotaged setup: {reason}"),
+                ..base
+            })
+        }
         Err(e) if e.is_interrupt() => return Err(HarnessError::Interrupted),
         Err(e) => Verdict::inconclusive(format!("the sabotaged setup could not be run: {e}")),
     };

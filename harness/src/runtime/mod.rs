@@ -8,6 +8,7 @@
 
 pub mod bwrap;
 pub(crate) mod capability;
+pub mod engines;
 mod error;
 #[cfg(test)]
 pub(crate) mod fake;
@@ -19,9 +20,9 @@ pub mod unshare;
 
 pub use error::{RunError, Unavailable, UnknownRuntime};
 pub use native::NativeRuntime;
-pub use registry::{by_name, Entry, NAMES, REGISTRY};
+pub use registry::{by_name, engine_defaults, Entry, NAMES, REGISTRY};
 
-use crate::vocabulary::{CgroupSample, ExitKind, Isolation, RootMode};
+use crate::vocabulary::{CgroupSample, ExitKind, Isolation, RootMode, Sabotage};
 use isoprobe_probes::{AgentArgs, Observation};
 use std::path::Path;
 use std::time::Duration;
@@ -94,9 +95,60 @@ pub trait Runtime: Send + Sync {
     /// with this reason instead of passing on a setup that was never built.
     fn unsupported(&self, iso: &Isolation) -> Option<String>;
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError>;
+    /// Why a negative control that breaks `sabotage` (its isolation: `iso`) cannot run. By
+    /// default the sabotaged isolation says all; an engine in defaults mode has an escape
+    /// hatch per sabotage instead, or none.
+    fn unsupported_control(&self, iso: &Isolation, sabotage: Sabotage) -> Option<String> {
+        let _ = sabotage;
+        self.unsupported(iso)
+    }
+    /// Runs a container of a negative control that breaks `sabotage` (`job` has the
+    /// sabotaged isolation).
+    fn run_control(&self, job: &Job, sabotage: Sabotage) -> Result<RunOutcome, RunError> {
+        let _ = sabotage;
+        self.run(job)
+    }
     /// The checks this runtime is known to fail, and why.
     fn known_weaknesses(&self) -> &'static [Weakness] {
         &[]
+    }
+    /// The mount points the runtime makes in every container whatever the isolation asks
+    /// (an engine's `/dev`, `/sys`, `/etc/hosts`): a check of the mount table does not count
+    /// them as the host's, and still tries to reach the host below them. A path ending in `/`
+    /// stands for everything below it.
+    fn own_mounts(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// A runtime as a negative control sees it: every run is the control's (`run_control`), so
+/// that a check needs not know whether it runs its control.
+pub struct AsControl<'a> {
+    pub runtime: &'a dyn Runtime,
+    pub sabotage: Sabotage,
+}
+
+impl Runtime for AsControl<'_> {
+    fn name(&self) -> String {
+        self.runtime.name()
+    }
+    fn version(&self) -> String {
+        self.runtime.version()
+    }
+    fn available(&self) -> Result<(), Unavailable> {
+        self.runtime.available()
+    }
+    fn unsupported(&self, iso: &Isolation) -> Option<String> {
+        self.runtime.unsupported_control(iso, self.sabotage)
+    }
+    fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
+        self.runtime.run_control(job, self.sabotage)
+    }
+    fn known_weaknesses(&self) -> &'static [Weakness] {
+        self.runtime.known_weaknesses()
+    }
+    fn own_mounts(&self) -> &'static [&'static str] {
+        self.runtime.own_mounts()
     }
 }
 
