@@ -6,7 +6,7 @@ use crate::report::{
     CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary,
 };
 use crate::rootfs::PreparedRootfs;
-use crate::runtime::{AsControl, RunError, Runtime};
+use crate::runtime::{InCheck, RunError, Runtime};
 use crate::standin::StandIn;
 use crate::vocabulary::Isolation;
 use serde_json::Value;
@@ -106,7 +106,8 @@ fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
     if !reasons.is_empty() {
         return Some(reasons.join("; "));
     }
-    ctx.runtime.unsupported(&check.isolation())
+    let iso = check.isolation();
+    ctx.runtime.unsupported_in(&iso, &iso)
 }
 
 fn run_one(
@@ -164,15 +165,7 @@ fn run_control(
         reason: String::new(),
         observed: Value::Null,
     };
-    let as_control = AsControl {
-        runtime: ctx.runtime,
-        sabotage,
-    };
-    let ctx = &Ctx {
-        runtime: &as_control,
-        ..*ctx
-    };
-    if let Some(why) = ctx.runtime.unsupported(&iso) {
+    if let Some(why) = ctx.runtime.unsupported_in(&iso, &check.isolation()) {
         return Ok(ControlResult {
             reason: format!("the runtime cannot run the sabotaged setup: {why}"),
             ..base
@@ -213,6 +206,14 @@ fn on_stand_in(
     check: &dyn Check,
     iso: &Isolation,
 ) -> Result<Verdict, RunError> {
+    let in_check = InCheck {
+        runtime: ctx.runtime,
+        check: check.isolation(),
+    };
+    let ctx = &Ctx {
+        runtime: &in_check,
+        ..*ctx
+    };
     let run = || {
         let _view = rootfs.view()?;
         check.run(ctx, iso)

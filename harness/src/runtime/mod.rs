@@ -22,7 +22,7 @@ pub use error::{RunError, Unavailable, UnknownRuntime};
 pub use native::NativeRuntime;
 pub use registry::{by_name, engine_defaults, Entry, NAMES, REGISTRY};
 
-use crate::vocabulary::{CgroupSample, ExitKind, Isolation, RootMode, Sabotage};
+use crate::vocabulary::{CgroupSample, ExitKind, Isolation, RootMode};
 use isoprobe_probes::{AgentArgs, Observation};
 use std::path::Path;
 use std::time::Duration;
@@ -95,17 +95,17 @@ pub trait Runtime: Send + Sync {
     /// with this reason instead of passing on a setup that was never built.
     fn unsupported(&self, iso: &Isolation) -> Option<String>;
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError>;
-    /// Why a negative control that breaks `sabotage` (its isolation: `iso`) cannot run. By
-    /// default the sabotaged isolation says all; an engine in defaults mode has an escape
-    /// hatch per sabotage instead, or none.
-    fn unsupported_control(&self, iso: &Isolation, sabotage: Sabotage) -> Option<String> {
-        let _ = sabotage;
+    /// Why the runtime cannot run `iso` for a check whose own isolation is `check` (`iso` is
+    /// `check` itself, its control's, or a reference run's). By default `iso` says all; an
+    /// engine in defaults mode keeps its own configuration and gives up, with its escape
+    /// hatches, only what `iso` gives up of `check`.
+    fn unsupported_in(&self, iso: &Isolation, check: &Isolation) -> Option<String> {
+        let _ = check;
         self.unsupported(iso)
     }
-    /// Runs a container of a negative control that breaks `sabotage` (`job` has the
-    /// sabotaged isolation).
-    fn run_control(&self, job: &Job, sabotage: Sabotage) -> Result<RunOutcome, RunError> {
-        let _ = sabotage;
+    /// Runs `job` for a check whose own isolation is `check` (see [`Runtime::unsupported_in`]).
+    fn run_in(&self, job: &Job, check: &Isolation) -> Result<RunOutcome, RunError> {
+        let _ = check;
         self.run(job)
     }
     /// The checks this runtime is known to fail, and why.
@@ -121,14 +121,15 @@ pub trait Runtime: Send + Sync {
     }
 }
 
-/// A runtime as a negative control sees it: every run is the control's (`run_control`), so
-/// that a check needs not know whether it runs its control.
-pub struct AsControl<'a> {
+/// A runtime as one check sees it: every run is for that check (`run_in`), so that a check
+/// needs not know how a runtime in defaults mode reads its isolations.
+pub struct InCheck<'a> {
     pub runtime: &'a dyn Runtime,
-    pub sabotage: Sabotage,
+    /// The check's own isolation.
+    pub check: Isolation,
 }
 
-impl Runtime for AsControl<'_> {
+impl Runtime for InCheck<'_> {
     fn name(&self) -> String {
         self.runtime.name()
     }
@@ -139,10 +140,10 @@ impl Runtime for AsControl<'_> {
         self.runtime.available()
     }
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
-        self.runtime.unsupported_control(iso, self.sabotage)
+        self.runtime.unsupported_in(iso, &self.check)
     }
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
-        self.runtime.run_control(job, self.sabotage)
+        self.runtime.run_in(job, &self.check)
     }
     fn known_weaknesses(&self) -> &'static [Weakness] {
         self.runtime.known_weaknesses()

@@ -295,24 +295,82 @@ const PODMAN_DEFAULT_PATHS: [&str; 17] = [
     "/proc/sysrq-trigger",
 ];
 
+/// What `iso` gives up of `check` (the isolation of the check it runs for), each as the
+/// sabotage that gives it up: nothing for the check's own run, its sabotage for its control's,
+/// what a reference run does without (a filter, no_new_privs) for that run.
+pub fn given_up(iso: &Isolation, check: &Isolation) -> Vec<Sabotage> {
+    let mut g: Vec<Sabotage> = check
+        .namespaces
+        .difference(&iso.namespaces)
+        .map(|ns| Sabotage::DropNamespace(*ns))
+        .collect();
+    let dropped_ns_mnt = g.contains(&Sabotage::DropNamespace(NsType::Mnt));
+    if iso.root != check.root && !dropped_ns_mnt {
+        g.push(Sabotage::RootMode(iso.root));
+    }
+    let lost = |was: bool, is: bool| was && !is;
+    for (gone, s) in [
+        (lost(check.cpu_quota.is_some(), iso.cpu_quota.is_some()), Sabotage::NoCpuQuota),
+        (lost(check.pids_max.is_some(), iso.pids_max.is_some()), Sabotage::NoPidsLimit),
+        (lost(check.memory_max.is_some(), iso.memory_max.is_some()), Sabotage::NoMemoryLimit),
+        (lost(check.make_mounts_private, iso.make_mounts_private), Sabotage::SharedMounts),
+        (lost(check.detach_old_root, iso.detach_old_root), Sabotage::KeepOldRoot),
+        (
+            check.drop_caps.iter().any(|c| !iso.drop_caps.contains(c)),
+            Sabotage::KeepCapabilities,
+        ),
+        (lost(check.no_new_privs, iso.no_new_privs), Sabotage::AllowNewPrivs),
+        (lost(!check.leak_host_dir, !iso.leak_host_dir), Sabotage::LeakHostFd),
+        (lost(!check.cwd_on_host, !iso.cwd_on_host), Sabotage::CwdResolvedOnHost),
+        (lost(!check.binds_on_host, !iso.binds_on_host), Sabotage::BindsResolvedOnHost),
+        (
+            lost(!check.dev_null_from_image, !iso.dev_null_from_image),
+            Sabotage::DevNullFromImage,
+        ),
+        (
+            lost(!check.proc_through_link, !iso.proc_through_link),
+            Sabotage::ProcThroughImageLink,
+        ),
+        (
+            lost(!check.masked_paths.is_empty(), !iso.masked_paths.is_empty()),
+            Sabotage::NoMasking,
+        ),
+        (
+            lost(!check.readonly_paths.is_empty(), !iso.readonly_paths.is_empty()),
+            Sabotage::NoReadonlyPaths,
+        ),
+        (lost(check.seccomp.is_some(), iso.seccomp.is_some()), Sabotage::NoSeccomp),
+        (
+            check.devices == Devices::Standard && iso.devices == Devices::StandardNodesAnyDevice,
+            Sabotage::AllDevices,
+        ),
+    ] {
+        if gone {
+            g.push(s);
+        }
+    }
+    g
+}
+
 /// The namespaces a docker container would share with its daemon rather than with the
 /// stand-in host.
 const DAEMON_SHARED: [NsType; 3] = [NsType::Net, NsType::Ipc, NsType::Uts];
 
-/// Why the engine cannot run a control that breaks `sabotage` against the stand-in host, if
-/// it cannot: docker's "host" namespaces are its daemon's, which the check does not play
+/// Why the engine cannot run `iso` for a check of isolation `check` against the stand-in host,
+/// if it cannot: docker's "host" namespaces are its daemon's, which the check does not play
 /// against (and, behind DOCKER_HOST, the machine's, which no control may touch).
-pub fn control_unsupported(engine: Engine, sabotage: Sabotage) -> Option<String> {
-    match (engine, sabotage) {
-        (Engine::Docker, Sabotage::DropNamespace(ns)) if DAEMON_SHARED.contains(&ns) => {
-            Some(format!(
-                "docker's `host` {ns} namespace is its daemon's, not the stand-in host the \
-                 check plays against: isoprobe gives every docker container its own, and does \
-                 not run this control"
-            ))
-        }
-        _ => None,
+pub fn shared_unsupported(engine: Engine, iso: &Isolation, check: &Isolation) -> Option<String> {
+    if engine != Engine::Docker {
+        return None;
     }
+    given_up(iso, check).into_iter().find_map(|s| match s {
+        Sabotage::DropNamespace(ns) if DAEMON_SHARED.contains(&ns) => Some(format!(
+            "docker's `host` {ns} namespace is its daemon's, not the stand-in host the check \
+             plays against: isoprobe gives every docker container its own, and does not run \
+             this control"
+        )),
+        _ => None,
+    })
 }
 
 /// The engine's escape hatch for what `sabotage` breaks, in defaults mode: the flags that
@@ -356,7 +414,9 @@ fn escape_hatch(
             Engine::Docker => flags(&["--security-opt", "systempaths=unconfined"]),
             Engine::Podman => flags(&["--security-opt", "unmask=ALL"]),
         },
-        Sabotage::AllDevices => flags(&["--device-cgroup-rule", "a *:* rwm"]),
+        // The device cgroup is not all that keeps devices out by default (podman grants no
+        // CAP_MKNOD): the engine's own switch for "every device" is --privileged.
+        Sabotage::AllDevices => flags(&["--privileged"]),
         Sabotage::LeakHostFd
         | Sabotage::CwdResolvedOnHost
         | Sabotage::BindsResolvedOnHost
@@ -368,28 +428,36 @@ fn escape_hatch(
     }
 }
 
-/// Why defaults mode has no control for `sabotage`, if it has none.
-pub fn defaults_control_unsupported(engine: Engine, sabotage: Sabotage) -> Option<String> {
-    if let Some(why) = control_unsupported(engine, sabotage) {
+/// Why defaults mode cannot run `iso` for a check of isolation `check`: what `iso` gives up
+/// has no escape hatch.
+pub fn defaults_unsupported(engine: Engine, iso: &Isolation, check: &Isolation) -> Option<String> {
+    if let Some(why) = shared_unsupported(engine, iso, check) {
         return Some(why);
     }
-    escape_hatch(engine, sabotage, &BTreeSet::new()).err()
+    given_up(iso, check)
+        .into_iter()
+        .find_map(|s| escape_hatch(engine, s, &BTreeSet::new()).err())
 }
 
 /// Defaults mode: the engine's own configuration, plus what the agent needs (the user and
 /// working directory it runs with, the directories bound for it, the hostname asked for)
-/// and `--network none` unless the control shares the host's; the control adds the escape
-/// hatch for what it breaks.
+/// and `--network none` unless `iso` shares the host's; with the escape hatch for each thing
+/// `iso` gives up of `check` (a control's sabotage, a reference run's missing filter).
 pub fn defaults(
     engine: Engine,
     iso: &Isolation,
-    control: Option<Sabotage>,
+    check: &Isolation,
     available_caps: &BTreeSet<u32>,
 ) -> Result<Vec<String>, String> {
-    let hatch = match control {
-        Some(s) => escape_hatch(engine, s, available_caps)?,
-        None => Vec::new(),
-    };
+    let mut hatch = Vec::new();
+    for s in given_up(iso, check) {
+        for h in escape_hatch(engine, s, available_caps)? {
+            // `--privileged` and `--cap-add` may come twice; once says it.
+            if h.starts_with("--") || !hatch.ends_with(&[h.clone()]) {
+                hatch.push(h);
+            }
+        }
+    }
     let mut f = Vec::new();
     if !hatch.iter().any(|h| h == "--network") {
         f.extend(["--network".to_string(), "none".to_string()]);
@@ -545,51 +613,53 @@ mod tests {
             let r = unsupported_reasons(Engine::Podman, &iso).join("; ");
             assert!(r.contains(needle), "{needle}: {r}");
         }
-        assert!(
-            control_unsupported(Engine::Docker, Sabotage::DropNamespace(NsType::Net))
-                .is_some_and(|r| r.contains("daemon"))
-        );
-        assert_eq!(
-            control_unsupported(Engine::Podman, Sabotage::DropNamespace(NsType::Net)),
-            None
-        );
+        let net = isolation_of("net.only-loopback");
+        let shared = Sabotage::DropNamespace(NsType::Net).apply(&net);
+        assert!(shared_unsupported(Engine::Docker, &shared, &net)
+            .is_some_and(|r| r.contains("daemon")));
+        assert_eq!(shared_unsupported(Engine::Podman, &shared, &net), None);
+        assert_eq!(shared_unsupported(Engine::Docker, &net, &net), None);
     }
 
     #[test]
-    fn defaults_keep_the_engine_and_controls_are_its_escape_hatches() {
-        let seccomp = Isolation {
+    fn what_a_run_gives_up_of_its_check_is_its_controls_sabotage() {
+        for c in crate::checks::all() {
+            let iso = c.isolation();
+            assert_eq!(given_up(&iso, &iso), Vec::<Sabotage>::new(), "{}", c.id());
+            let control = c.sabotage().apply(&iso);
+            assert_eq!(given_up(&control, &iso), [c.sabotage()], "{}", c.id());
+        }
+    }
+
+    #[test]
+    fn defaults_keep_the_engine_and_what_is_given_up_is_its_escape_hatch() {
+        let check = Isolation {
             seccomp: Some(SeccompProfile::Default),
             user: Some((1000, 1000)),
             ..Isolation::base()
         };
-        let plain = defaults(Engine::Docker, &seccomp, None, &caps()).unwrap();
+        let plain = defaults(Engine::Docker, &check, &check, &caps()).unwrap();
         assert_eq!(plain, ["--network", "none", "--user", "1000:1000"]);
-        let control =
-            defaults(Engine::Docker, &seccomp, Some(Sabotage::NoSeccomp), &caps()).unwrap();
+        // A control's, or a reference run's, missing filter.
+        let unfiltered = Sabotage::NoSeccomp.apply(&check);
+        let control = defaults(Engine::Docker, &unfiltered, &check, &caps()).unwrap();
         assert!(has_seq(&control, &["--security-opt", "seccomp=unconfined"]));
-        let host_net = defaults(
-            Engine::Podman,
-            &Isolation::base(),
-            Some(Sabotage::DropNamespace(NsType::Net)),
-            &caps(),
-        )
-        .unwrap();
+        let net = base().with_ns(NsType::Net);
+        let host_net = defaults(Engine::Podman, &base(), &net, &caps()).unwrap();
         assert_eq!(host_net, ["--network", "host"]);
-        let all_caps = defaults(
-            Engine::Podman,
-            &base(),
-            Some(Sabotage::KeepCapabilities),
-            &caps(),
-        )
-        .unwrap();
+        let dropped = Isolation {
+            drop_caps: vec![21],
+            ..base()
+        };
+        let all_caps = defaults(Engine::Podman, &base(), &dropped, &caps()).unwrap();
         assert!(has_seq(&all_caps, &["--cap-add", "CAP_SYS_ADMIN"]));
         assert!(!all_caps.iter().any(|a| a == "CAP_SYS_RESOURCE"));
-        assert!(defaults_control_unsupported(Engine::Podman, Sabotage::KeepOldRoot).is_some());
-        assert!(defaults_control_unsupported(Engine::Docker, Sabotage::NoSeccomp).is_none());
-        assert!(
-            defaults_control_unsupported(Engine::Docker, Sabotage::DropNamespace(NsType::Uts))
-                .is_some()
-        );
+        let kept = Sabotage::KeepOldRoot.apply(&base());
+        assert!(defaults_unsupported(Engine::Podman, &kept, &base()).is_some());
+        assert!(defaults_unsupported(Engine::Docker, &unfiltered, &check).is_none());
+        let uts = base().with_ns(NsType::Uts);
+        assert!(defaults_unsupported(Engine::Docker, &base(), &uts).is_some());
+        assert!(defaults_unsupported(Engine::Podman, &base(), &uts).is_none());
     }
 
     fn base() -> Isolation {

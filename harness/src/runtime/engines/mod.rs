@@ -25,7 +25,7 @@ use super::{Job, RunError, RunOutcome, Runtime, Unavailable, Weakness};
 use crate::backoff::{Backoff, Budget};
 use crate::cgroup;
 use crate::record::{self, Item, Noted};
-use crate::vocabulary::{Isolation, Sabotage, SeccompProfile};
+use crate::vocabulary::{Isolation, SeccompProfile};
 use container::{Client, Root};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -166,14 +166,9 @@ impl EngineRuntime {
         })
     }
 
-    fn run_with(&self, job: &Job, control: Option<Sabotage>) -> Result<RunOutcome, RunError> {
-        let iso = job.isolation;
-        let unsupported = match (self.defaults, control) {
-            (true, Some(s)) => flags::defaults_control_unsupported(self.engine, s),
-            (true, None) => None,
-            (false, _) => self.unsupported(iso),
-        };
-        if let Some(reason) = unsupported {
+    /// Runs `job` for a check of isolation `check` (the job's own when none is known).
+    fn run_with(&self, job: &Job, check: &Isolation) -> Result<RunOutcome, RunError> {
+        if let Some(reason) = self.unsupported_in(job.isolation, check) {
             return Err(RunError::Unsupported {
                 runtime: self.name(),
                 reason,
@@ -189,7 +184,7 @@ impl EngineRuntime {
             }
         }
         loop {
-            let result = self.run_once(backend, job, control);
+            let result = self.run_once(backend, job, check);
             match result.as_ref().err().and_then(unknown_capability) {
                 Some(cap) if self.learn_unknown(cap) => continue,
                 _ => return result,
@@ -210,7 +205,7 @@ impl EngineRuntime {
         &self,
         backend: &Backend,
         job: &Job,
-        control: Option<Sabotage>,
+        check: &Isolation,
     ) -> Result<RunOutcome, RunError> {
         let iso = job.isolation;
         let unknown = self
@@ -220,7 +215,7 @@ impl EngineRuntime {
             .clone();
         let caps: BTreeSet<u32> = available_caps().difference(&unknown).copied().collect();
         let flags = if self.defaults {
-            flags::defaults(self.engine, iso, control, &caps).map_err(|reason| {
+            flags::defaults(self.engine, iso, check, &caps).map_err(|reason| {
                 RunError::Unsupported {
                     runtime: self.name(),
                     reason,
@@ -375,19 +370,19 @@ impl Runtime for EngineRuntime {
         super::process::joined(flags::unsupported_reasons(self.engine, iso))
     }
 
-    fn unsupported_control(&self, iso: &Isolation, sabotage: Sabotage) -> Option<String> {
+    fn unsupported_in(&self, iso: &Isolation, check: &Isolation) -> Option<String> {
         if self.defaults {
-            return flags::defaults_control_unsupported(self.engine, sabotage);
+            return flags::defaults_unsupported(self.engine, iso, check);
         }
-        flags::control_unsupported(self.engine, sabotage).or_else(|| self.unsupported(iso))
+        flags::shared_unsupported(self.engine, iso, check).or_else(|| self.unsupported(iso))
     }
 
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
-        self.run_with(job, None)
+        self.run_with(job, job.isolation)
     }
 
-    fn run_control(&self, job: &Job, sabotage: Sabotage) -> Result<RunOutcome, RunError> {
-        self.run_with(job, Some(sabotage))
+    fn run_in(&self, job: &Job, check: &Isolation) -> Result<RunOutcome, RunError> {
+        self.run_with(job, check)
     }
 
     fn known_weaknesses(&self) -> &'static [Weakness] {
