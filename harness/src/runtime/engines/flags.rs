@@ -310,19 +310,46 @@ pub fn given_up(iso: &Isolation, check: &Isolation) -> Vec<Sabotage> {
     }
     let lost = |was: bool, is: bool| was && !is;
     for (gone, s) in [
-        (lost(check.cpu_quota.is_some(), iso.cpu_quota.is_some()), Sabotage::NoCpuQuota),
-        (lost(check.pids_max.is_some(), iso.pids_max.is_some()), Sabotage::NoPidsLimit),
-        (lost(check.memory_max.is_some(), iso.memory_max.is_some()), Sabotage::NoMemoryLimit),
-        (lost(check.make_mounts_private, iso.make_mounts_private), Sabotage::SharedMounts),
-        (lost(check.detach_old_root, iso.detach_old_root), Sabotage::KeepOldRoot),
+        (
+            lost(check.cpu_quota.is_some(), iso.cpu_quota.is_some()),
+            Sabotage::NoCpuQuota,
+        ),
+        (
+            lost(check.pids_max.is_some(), iso.pids_max.is_some()),
+            Sabotage::NoPidsLimit,
+        ),
+        (
+            lost(check.memory_max.is_some(), iso.memory_max.is_some()),
+            Sabotage::NoMemoryLimit,
+        ),
+        (
+            lost(check.make_mounts_private, iso.make_mounts_private),
+            Sabotage::SharedMounts,
+        ),
+        (
+            lost(check.detach_old_root, iso.detach_old_root),
+            Sabotage::KeepOldRoot,
+        ),
         (
             check.drop_caps.iter().any(|c| !iso.drop_caps.contains(c)),
             Sabotage::KeepCapabilities,
         ),
-        (lost(check.no_new_privs, iso.no_new_privs), Sabotage::AllowNewPrivs),
-        (lost(!check.leak_host_dir, !iso.leak_host_dir), Sabotage::LeakHostFd),
-        (lost(!check.cwd_on_host, !iso.cwd_on_host), Sabotage::CwdResolvedOnHost),
-        (lost(!check.binds_on_host, !iso.binds_on_host), Sabotage::BindsResolvedOnHost),
+        (
+            lost(check.no_new_privs, iso.no_new_privs),
+            Sabotage::AllowNewPrivs,
+        ),
+        (
+            lost(!check.leak_host_dir, !iso.leak_host_dir),
+            Sabotage::LeakHostFd,
+        ),
+        (
+            lost(!check.cwd_on_host, !iso.cwd_on_host),
+            Sabotage::CwdResolvedOnHost,
+        ),
+        (
+            lost(!check.binds_on_host, !iso.binds_on_host),
+            Sabotage::BindsResolvedOnHost,
+        ),
         (
             lost(!check.dev_null_from_image, !iso.dev_null_from_image),
             Sabotage::DevNullFromImage,
@@ -336,10 +363,16 @@ pub fn given_up(iso: &Isolation, check: &Isolation) -> Vec<Sabotage> {
             Sabotage::NoMasking,
         ),
         (
-            lost(!check.readonly_paths.is_empty(), !iso.readonly_paths.is_empty()),
+            lost(
+                !check.readonly_paths.is_empty(),
+                !iso.readonly_paths.is_empty(),
+            ),
             Sabotage::NoReadonlyPaths,
         ),
-        (lost(check.seccomp.is_some(), iso.seccomp.is_some()), Sabotage::NoSeccomp),
+        (
+            lost(check.seccomp.is_some(), iso.seccomp.is_some()),
+            Sabotage::NoSeccomp,
+        ),
         (
             check.devices == Devices::Standard && iso.devices == Devices::StandardNodesAnyDevice,
             Sabotage::AllDevices,
@@ -414,17 +447,21 @@ fn escape_hatch(
             Engine::Docker => flags(&["--security-opt", "systempaths=unconfined"]),
             Engine::Podman => flags(&["--security-opt", "unmask=ALL"]),
         },
-        // The device cgroup is not all that keeps devices out by default (podman grants no
-        // CAP_MKNOD): the engine's own switch for "every device" is --privileged.
-        Sabotage::AllDevices => flags(&["--privileged"]),
+        // podman's device cgroup is not all that keeps devices out by default (it grants no
+        // CAP_MKNOD): its switch for "every device" is --privileged. docker's --privileged
+        // asks for every capability, CAP_SYS_RESOURCE too, which this project's VMs cannot
+        // grant; its default set has CAP_MKNOD, so a rule allowing every device lifts it.
+        Sabotage::AllDevices => match engine {
+            Engine::Podman => flags(&["--privileged"]),
+            Engine::Docker => flags(&["--device-cgroup-rule", "a *:* rwm"]),
+        },
         Sabotage::LeakHostFd
         | Sabotage::CwdResolvedOnHost
         | Sabotage::BindsResolvedOnHost
         | Sabotage::DevNullFromImage
-        | Sabotage::ProcThroughImageLink => Err(format!(
-            "{who} cannot be made to {} on request",
-            sabotage.describe()
-        )),
+        | Sabotage::ProcThroughImageLink => {
+            Err(negative_control_only(who, &sabotage.apply(&Isolation::base())).join("; "))
+        }
     }
 }
 
@@ -451,12 +488,7 @@ pub fn defaults(
 ) -> Result<Vec<String>, String> {
     let mut hatch = Vec::new();
     for s in given_up(iso, check) {
-        for h in escape_hatch(engine, s, available_caps)? {
-            // `--privileged` and `--cap-add` may come twice; once says it.
-            if h.starts_with("--") || !hatch.ends_with(&[h.clone()]) {
-                hatch.push(h);
-            }
-        }
+        hatch.extend(escape_hatch(engine, s, available_caps)?);
     }
     let mut f = Vec::new();
     if !hatch.iter().any(|h| h == "--network") {
@@ -615,8 +647,9 @@ mod tests {
         }
         let net = isolation_of("net.only-loopback");
         let shared = Sabotage::DropNamespace(NsType::Net).apply(&net);
-        assert!(shared_unsupported(Engine::Docker, &shared, &net)
-            .is_some_and(|r| r.contains("daemon")));
+        assert!(
+            shared_unsupported(Engine::Docker, &shared, &net).is_some_and(|r| r.contains("daemon"))
+        );
         assert_eq!(shared_unsupported(Engine::Podman, &shared, &net), None);
         assert_eq!(shared_unsupported(Engine::Docker, &net, &net), None);
     }
