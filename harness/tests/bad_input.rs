@@ -35,6 +35,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("not root", Setup::NotRoot),
         ("unknown check id", Setup::Plain),
         ("unknown runtime", Setup::Plain),
+        ("`--engine-defaults` for a runtime that is no engine", Setup::Plain),
         ("a runtime that is not executable", Setup::Root),
         ("a runtime that is missing", Setup::Root),
         ("a runtime that does not work", Setup::Root),
