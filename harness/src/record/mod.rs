@@ -44,6 +44,8 @@ pub enum Item {
     /// A container of an engine, removed with `<command...> rm --force <name>`, run in the
     /// same mount view (`covers`) as the run ran the engine.
     EngineContainer {
+        /// `podman` or `docker`.
+        engine: String,
         command: Vec<String>,
         covers: Vec<crate::runtime::engines::Cover>,
         name: String,
@@ -51,6 +53,7 @@ pub enum Item {
     /// An image isoprobe imported into an engine, removed with `<command...> rmi --force
     /// <name>`.
     EngineImage {
+        engine: String,
         command: Vec<String>,
         covers: Vec<crate::runtime::engines::Cover>,
         name: String,

@@ -186,6 +186,7 @@ pub fn run(
     let container = Removed::noted(
         client,
         Item::EngineContainer {
+            engine: client.engine.name().to_string(),
             command: client.item_command(),
             covers: client.covers.clone(),
             name: name.clone(),
@@ -330,6 +331,7 @@ fn import<'a>(client: &'a Client, rootfs: &Path, name: &str) -> Result<Removed<'
     let image = Removed::noted(
         client,
         Item::EngineImage {
+            engine: client.engine.name().to_string(),
             command: client.item_command(),
             covers: client.covers.clone(),
             name: name.to_string(),

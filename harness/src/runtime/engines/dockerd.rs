@@ -19,7 +19,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -256,7 +256,14 @@ pub fn stop_leftover(pidfile: &Path) -> std::io::Result<bool> {
     }
     let pid = Pid::from_raw(pid);
     kill(pid, Signal::SIGTERM).map_err(std::io::Error::from)?;
-    let gone = || !PathBuf::from(format!("/proc/{pid}")).exists() || process::has_ended(pid);
+    // Not our child: gone, or a zombie its new parent has yet to reap.
+    let gone = || {
+        fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |st| {
+            st.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    };
     let ended = Backoff::doubling(Duration::from_millis(20), Duration::from_millis(500)).until(
         Budget::within(STOP_GRACE),
         gone,

@@ -492,30 +492,45 @@ impl Drop for CgroupParent {
 /// Removes what a dead run left of an engine (for `isoprobe clean`): `Ok(true)` when it was
 /// there.
 pub(crate) fn remove_leftover(item: &Item) -> std::io::Result<bool> {
-    let (command, covers, name, remove): (&[String], &[Cover], &str, &[&str]) = match item {
+    let (engine, command, covers, name, image) = match item {
         Item::EngineContainer {
+            engine,
             command,
             covers,
             name,
-        } => (command, covers, name, &["rm", "--force", "--time", "0"]),
+        } => (engine, command, covers, name, false),
         Item::EngineImage {
+            engine,
             command,
             covers,
             name,
-        } => (command, covers, name, &["rmi", "--force"]),
+        } => (engine, command, covers, name, true),
         Item::Daemon { pidfile } => return dockerd::stop_leftover(pidfile),
         _ => return Ok(false),
+    };
+    let engine = match engine.as_str() {
+        "podman" => Engine::Podman,
+        "docker" => Engine::Docker,
+        other => {
+            return Err(std::io::Error::other(format!(
+                "unknown engine `{other}` in the record"
+            )))
+        }
     };
     let Some((bin, global)) = command.split_first() else {
         return Ok(false);
     };
     let client = Client {
-        engine: Engine::Podman,
+        engine,
         bin: PathBuf::from(bin),
         global: global.to_vec(),
         covers: covers.to_vec(),
     };
-    let mut args = remove.to_vec();
+    let mut args: Vec<&str> = if image {
+        vec!["rmi", "--force"]
+    } else {
+        engine.remove_container().to_vec()
+    };
     args.push(name);
     match client.run(&args) {
         Ok(_) => Ok(true),
