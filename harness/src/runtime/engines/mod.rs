@@ -82,6 +82,9 @@ struct Backend {
     client: Client,
     seccomp_file: PathBuf,
     kind: BackendKind,
+    /// Where the seccomp profile is for a daemon behind DOCKER_HOST (the others have a
+    /// directory of their own).
+    _profile_dir: Option<record::TempDir>,
 }
 
 #[derive(Debug)]
@@ -125,6 +128,7 @@ impl EngineRuntime {
 
     fn start_backend(&self) -> Result<Backend, String> {
         let bin = self.client_binary().map_err(|e| e.to_string())?;
+        let mut profile_dir = None;
         let (global, covers, dir, kind) = match self.engine {
             Engine::Podman => {
                 let runc = crate::process::which("runc")
@@ -143,7 +147,13 @@ impl EngineRuntime {
                 let daemon = dockerd::Daemon::connect(&bin)?;
                 let dir = match &daemon {
                     dockerd::Daemon::Own(d) => d.dir().to_path_buf(),
-                    dockerd::Daemon::External { .. } => std::env::temp_dir(),
+                    dockerd::Daemon::External { .. } => {
+                        let d = record::TempDir::new("docker", None)
+                            .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+                        let path = d.path().to_path_buf();
+                        profile_dir = Some(d);
+                        path
+                    }
                 };
                 (
                     vec!["-H".to_string(), daemon.host()],
@@ -163,6 +173,7 @@ impl EngineRuntime {
             },
             seccomp_file,
             kind,
+            _profile_dir: profile_dir,
         })
     }
 
