@@ -321,6 +321,51 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_engines_containers_and_images_go_while_its_daemon_answers() {
+        let engine = |image: bool| {
+            let (engine, command, covers, name) = (
+                "docker".to_string(),
+                vec!["docker".to_string()],
+                vec![],
+                "n".to_string(),
+            );
+            if image {
+                Item::EngineImage {
+                    engine,
+                    command,
+                    covers,
+                    name,
+                }
+            } else {
+                Item::EngineContainer {
+                    engine,
+                    command,
+                    covers,
+                    name,
+                }
+            }
+        };
+        let daemon = Item::Daemon {
+            pidfile: "/tmp/d/dockerd.pid".into(),
+        };
+        let cgroup = Item::Cgroup { path: "/c".into() };
+        let mut items = vec![cgroup.clone(), daemon.clone(), engine(true), engine(false)];
+        items.sort_by_key(order);
+        assert_eq!(items, vec![engine(false), engine(true), daemon, cgroup]);
+    }
+
+    #[test]
+    fn a_recorded_cgroup_goes_with_what_an_engine_left_below_it() {
+        // Plain directories stand in for cgroups: rmdir is what removes both.
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().join("isoprobe-podman-1-3");
+        fs::create_dir_all(parent.join("libpod-abc")).unwrap();
+        assert!(remove_cgroup(&parent).unwrap());
+        assert!(!parent.exists());
+        assert!(!remove_cgroup(&parent).unwrap());
+    }
+
     /// A record of `owner` (a dir name) holding one added directory and one added and done.
     fn fake_run(base: &Path, owner: &str, made: &Path) {
         let dir = base.join(owner);

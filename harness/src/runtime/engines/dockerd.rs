@@ -274,3 +274,20 @@ pub fn stop_leftover(pidfile: &Path) -> std::io::Result<bool> {
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::stop_leftover;
+
+    #[test]
+    fn only_a_process_naming_the_pid_file_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("dockerd.pid");
+        assert!(!stop_leftover(&pidfile).unwrap(), "no pid file");
+        // This test's own pid: a live process whose command line does not name the file.
+        std::fs::write(&pidfile, std::process::id().to_string()).unwrap();
+        assert!(!stop_leftover(&pidfile).unwrap());
+        std::fs::write(&pidfile, "not a pid").unwrap();
+        assert!(!stop_leftover(&pidfile).unwrap());
+    }
+}
