@@ -190,6 +190,107 @@ fn docker_out_of_the_box_answers_every_check_and_leaves_the_machine_as_it_was() 
     out_of_the_box("docker");
 }
 
+/// What of the run `pid` is left: processes of its engine store or daemon, its temporary
+/// directories, its cgroups, its record.
+fn left_of_run(pid: u32) -> Vec<String> {
+    let tag = format!("-{pid}-");
+    let mut left: Vec<String> = leftover_engine_processes()
+        .into_iter()
+        .filter(|p| p.contains(&tag))
+        .collect();
+    left.extend(
+        std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("isoprobe-") && n.contains(&tag)),
+    );
+    left.extend(
+        common::leftover_cgroups()
+            .into_iter()
+            .filter(|c| c.contains(&tag)),
+    );
+    left.extend(
+        std::fs::read_dir("/run/isoprobe")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!("{pid}-"))),
+    );
+    left
+}
+
+/// A run SIGKILLed while a container of its engine runs leaves its store or daemon, container,
+/// image and cgroups; `isoprobe clean` removes all of it from the run's record.
+fn killed_run_is_cleaned(engine: &str) {
+    use assert_cmd::cargo::cargo_bin;
+    require_root!(engine);
+    if let Err(reason) = runtime::by_name(engine).unwrap().available() {
+        common::skip(engine, &reason.to_string());
+        return;
+    }
+    let mut run = Command::new(cargo_bin("isoprobe"))
+        .args(["run", "--runtime", engine, "--negative-controls"])
+        .args([
+            "--check",
+            "pid.init-is-1",
+            "--check",
+            "memory.limit-enforced",
+        ])
+        .args(["--check", "cgroup.cpu-throttled"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = run.id();
+    // Killed while one of its containers runs (its engine client names the container).
+    let container = format!("run --name isoprobe-{engine}-{pid}-");
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(120) {
+        let running = leftover_engine_processes()
+            .iter()
+            .any(|p| p.contains(&container));
+        if running {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let left = left_of_run(pid);
+    eprintln!("{engine}: killed run {pid} left {left:#?}");
+    // The store or daemon lives for the whole run; the container may have just ended.
+    let store = match engine {
+        "docker" => format!("isoprobe-dockerd-{pid}-"),
+        _ => format!("isoprobe-podman-{pid}-"),
+    };
+    assert!(
+        left.iter().any(|l| l.starts_with(&store)),
+        "{engine}: the run was killed before its engine was set up: nothing was tested"
+    );
+    let clean = Command::new(cargo_bin("isoprobe"))
+        .arg("clean")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&clean.stdout);
+    assert!(clean.status.success(), "{engine}: clean: {said}");
+    assert_eq!(left_of_run(pid), Vec::<String>::new(), "{engine}: {said}");
+}
+
+#[test]
+#[serial(machine)]
+fn a_killed_run_under_podman_is_cleaned_by_isoprobe_clean() {
+    killed_run_is_cleaned("podman");
+}
+
+#[test]
+#[serial(machine)]
+fn a_killed_run_under_docker_is_cleaned_by_isoprobe_clean() {
+    killed_run_is_cleaned("docker");
+}
+
 #[test]
 fn engine_defaults_is_refused_for_other_runtimes() {
     let e = runtime::engine_defaults("runc")

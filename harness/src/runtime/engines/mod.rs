@@ -537,6 +537,10 @@ pub(crate) fn remove_leftover(item: &Item) -> std::io::Result<bool> {
         global: global.to_vec(),
         covers: covers.to_vec(),
     };
+    if !image {
+        // The dead run's `run` of that container may still be making it.
+        stop_clients_of(name);
+    }
     let mut args: Vec<&str> = if image {
         vec!["rmi", "--force"]
     } else {
@@ -552,9 +556,44 @@ pub(crate) fn remove_leftover(item: &Item) -> std::io::Result<bool> {
     }
 }
 
+/// SIGKILLs the engine clients still running the container `name` (`... run --name <name>`):
+/// the name carries the pid of the dead run that started them, so no other process has it.
+fn stop_clients_of(name: &str) {
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if runs_container(&cmdline, name) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Whether a command line (NUL-separated) is an engine's `run --name <name>`.
+fn runs_container(cmdline: &[u8], name: &str) -> bool {
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    args.windows(3)
+        .any(|w| w[0] == b"run" && w[1] == b"--name" && w[2] == name.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_is_known_by_the_container_it_runs() {
+        let line = b"/usr/bin/podman\0--root\0/tmp/r\0run\0--name\0isoprobe-podman-7-4\0--rm\0";
+        assert!(runs_container(line, "isoprobe-podman-7-4"));
+        assert!(!runs_container(line, "isoprobe-podman-7-40"));
+        assert!(!runs_container(
+            b"podman\0rm\0--name\0isoprobe-podman-7-4",
+            "isoprobe-podman-7-4"
+        ));
+    }
 
     #[test]
     fn an_unknown_capability_is_read_from_the_refusal() {
