@@ -19,6 +19,13 @@ if [ "${ISOPROBE_SETUP_RUNTIMES:-0}" = 1 ]; then
   command -v qemu-system-x86_64 >/dev/null 2>&1 || need_pkgs+=(qemu-system-x86)
   # The initramfs writer's test reads its archive back with GNU cpio.
   command -v cpio >/dev/null 2>&1 || need_pkgs+=(cpio)
+  # The engines (harness/tests/engines.rs, runtime::podman and runtime::docker): podman runs
+  # its containers with runc and conmon; isoprobe starts its own dockerd when no daemon
+  # answers at DOCKER_HOST (Debian's package starts none where systemd does not run).
+  command -v podman >/dev/null 2>&1 || need_pkgs+=(podman conmon)
+  command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
+  # engines.rs compares the firewall's rules before and after.
+  command -v iptables-save >/dev/null 2>&1 || need_pkgs+=(iptables)
   # youki's seccomp support links libseccomp (built below).
   [ -f /usr/include/seccomp.h ] || need_pkgs+=(libseccomp-dev pkg-config)
 fi

@@ -195,6 +195,10 @@ pub struct CompareArgs {
     /// Skip the negative controls (they run by default here).
     #[arg(long)]
     pub no_controls: bool,
+    /// Run the engines (podman, docker) as they come out of the box, each control being the
+    /// engine's own escape hatch; default list: both engines.
+    #[arg(long)]
+    pub engine_defaults: bool,
     /// Count every skip, of a check or of a control, under any runtime as a failure (exit 1).
     /// A runtime that is not installed then fails too: every check of it is skipped.
     #[arg(long, env = "ISOPROBE_REQUIRE_ALL", value_parser = clap::builder::FalseyValueParser::new())]
@@ -252,6 +256,10 @@ pub struct RunArgs {
     /// Also run each check's negative control: the sabotaged setup that must make it fail.
     #[arg(long)]
     pub negative_controls: bool,
+    /// With an engine (podman, docker): run it as it comes out of the box, each control
+    /// being the engine's own escape hatch (`--privileged`-style flags).
+    #[arg(long)]
+    pub engine_defaults: bool,
     /// Kill a container that runs longer than this many seconds (at least 1).
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = crate::preflight::parse_timeout,
           allow_hyphen_values = true)]
@@ -583,14 +591,19 @@ pub(crate) fn require_root(what: &str) -> Result<(), HarnessError> {
 }
 
 fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
-    let names: Vec<String> = if args.runtimes.is_empty() {
-        runtime::NAMES.iter().map(|n| n.to_string()).collect()
+    let names: Vec<String> = match (args.runtimes.is_empty(), args.engine_defaults) {
+        (true, false) => runtime::NAMES.iter().map(|n| n.to_string()).collect(),
+        (true, true) => vec!["podman".into(), "docker".into()],
+        (false, _) => args.runtimes.clone(),
+    };
+    let make = if args.engine_defaults {
+        runtime::engine_defaults
     } else {
-        args.runtimes.clone()
+        runtime::by_name
     };
     let runtimes = names
         .iter()
-        .map(|n| runtime::by_name(n))
+        .map(|n| make(n))
         .collect::<Result<Vec<_>, _>>()
         .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
@@ -605,6 +618,9 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
     }
     crate::preflight::check_machine(&checks, !args.checks.is_empty())?;
     let _record = crate::record::start_of_run()?;
+    // Moved into a binding made after the record's: the runtimes drop first, so that what an
+    // engine removes on drop (its daemon, its store) is marked done before the record ends.
+    let runtimes = runtimes;
     crate::cancel::install_handlers()
         .map_err(|e| HarnessError::Setup(format!("cannot install signal handlers: {e}")))?;
     let rootfs = PreparedRootfs::fresh(crate::agent_binary::AGENT)?;
@@ -638,7 +654,12 @@ pub fn compare_exit_code(cmp: &crate::compare::Comparison, require_all: bool) ->
 }
 
 fn run(args: &RunArgs) -> Result<i32, HarnessError> {
-    let runtime = runtime::by_name(&args.runtime).map_err(HarnessError::from)?;
+    let runtime = if args.engine_defaults {
+        runtime::engine_defaults(&args.runtime)
+    } else {
+        runtime::by_name(&args.runtime)
+    }
+    .map_err(HarnessError::from)?;
     let checks = checks::select(&args.checks).map_err(|e| HarnessError::Usage(e.to_string()))?;
     let rootless = !nix::unistd::geteuid().is_root();
     if rootless {
@@ -651,6 +672,8 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     if rootless {
         crate::rootless::enter().map_err(|e| HarnessError::Setup(e.to_string()))?;
     }
+    // Dropped before the record (see `compare`).
+    let runtime = runtime;
     let agent = match &args.agent {
         Some(p) => read_agent(p)?,
         None => crate::agent_binary::AGENT.to_vec(),

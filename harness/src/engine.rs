@@ -6,7 +6,7 @@ use crate::report::{
     CheckResult, ControlResult, ControlStatus, Kernel, Report, RuntimeInfo, Status, Summary,
 };
 use crate::rootfs::PreparedRootfs;
-use crate::runtime::{RunError, Runtime};
+use crate::runtime::{InCheck, RunError, Runtime};
 use crate::standin::StandIn;
 use crate::vocabulary::Isolation;
 use serde_json::Value;
@@ -107,7 +107,8 @@ fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
     if !reasons.is_empty() {
         return Some(reasons.join("; "));
     }
-    ctx.runtime.unsupported(&check.isolation())
+    let iso = check.isolation();
+    ctx.runtime.unsupported_in(&iso, &iso)
 }
 
 fn run_one(
@@ -122,7 +123,15 @@ fn run_one(
         return Ok(skipped(check, reason, control, started));
     }
     let iso = check.isolation();
-    let verdict = interruptible(on_stand_in(ctx, rootfs, check, &iso))?;
+    let verdict = match on_stand_in(ctx, rootfs, check, &iso) {
+        // What the runtime found it cannot build only once it was asked to (an engine whose
+        // daemon cannot see a mount the check made): a recorded skip, as from `unsupported`.
+        Err(RunError::Unsupported { reason, .. }) => {
+            let control = with_control.then(|| format!("check skipped: {reason}"));
+            return Ok(skipped(check, reason, control, started));
+        }
+        other => interruptible(other)?,
+    };
     let duration_ms = started.elapsed().as_millis() as u64;
     let negative_control = if with_control {
         Some(run_control(ctx, rootfs, check)?)
@@ -169,7 +178,7 @@ fn run_control(
             ..base
         });
     }
-    if let Some(why) = ctx.runtime.unsupported(&iso) {
+    if let Some(why) = ctx.runtime.unsupported_in(&iso, &check.isolation()) {
         return Ok(ControlResult {
             reason: format!("the runtime cannot run the sabotaged setup: {why}"),
             ..base
@@ -179,6 +188,12 @@ fn run_control(
     // sabotaged run that could not be tested, or could not even be run, proves nothing.
     let v = match on_stand_in(ctx, rootfs, check, &iso) {
         Ok(v) => v,
+        Err(RunError::Unsupported { reason, .. }) => {
+            return Ok(ControlResult {
+                reason: format!("the runtime cannot run the sabotaged setup: {reason}"),
+                ..base
+            })
+        }
         Err(e) if e.is_interrupt() => return Err(HarnessError::Interrupted),
         Err(e) => Verdict::inconclusive(format!("the sabotaged setup could not be run: {e}")),
     };
@@ -204,6 +219,14 @@ fn on_stand_in(
     check: &dyn Check,
     iso: &Isolation,
 ) -> Result<Verdict, RunError> {
+    let in_check = InCheck {
+        runtime: ctx.runtime,
+        check: check.isolation(),
+    };
+    let ctx = &Ctx {
+        runtime: &in_check,
+        ..*ctx
+    };
     let run = || {
         let _view = rootfs.view()?;
         check.run(ctx, iso)

@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn each_layer_keeps_its_exit_code_and_only_typing_is_usage() {
-        let unknown = crate::runtime::by_name("podman").err().unwrap();
+        let unknown = crate::runtime::by_name("lxc").err().unwrap();
         assert!(matches!(
             HarnessError::from(unknown),
             HarnessError::Usage(_)

@@ -36,6 +36,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("a runtime that cannot run rootless", Setup::NotRoot),
         ("unknown check id", Setup::Plain),
         ("unknown runtime", Setup::Plain),
+        ("`--engine-defaults` for a runtime that is no engine", Setup::Plain),
         ("a runtime that is not executable", Setup::Root),
         ("a runtime that is missing", Setup::Root),
         ("a runtime that does not work", Setup::Root),

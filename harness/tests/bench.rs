@@ -84,11 +84,11 @@ fn bench_json_has_every_figure_positive_and_ordered() {
 fn an_unknown_runtime_is_a_usage_error_and_a_missing_one_is_skipped() {
     let out = Command::cargo_bin("isoprobe")
         .unwrap()
-        .args(["bench", "--runtimes", "podman"])
+        .args(["bench", "--runtimes", "lxc"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown runtime `podman`"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown runtime `lxc`"));
 
     require_root!("an_unknown_runtime_is_a_usage_error_and_a_missing_one_is_skipped");
     let out = Command::cargo_bin("isoprobe")

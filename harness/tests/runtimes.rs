@@ -83,6 +83,9 @@ fn runtime_isolates_what_it_claims_and_every_control_is_detected(name: &str) {
         }
     }
     assert!(problems.is_empty(), "{name}:\n  {}", problems.join("\n  "));
+    // What a runtime keeps for its life (an engine's store or daemon, its cgroup parent) goes
+    // with it.
+    drop(rt);
     common::assert_nothing_left_behind();
     assert_eq!(
         leftover_containers(name),

@@ -10,6 +10,9 @@ pub struct AgentArgs {
     pub linger_ms: u64,
     /// Spin on the CPU for this long and report the CPU time used.
     pub spin_ms: u64,
+    /// Stay alive this long after printing the observation, so that the host can read the
+    /// container's cgroups before an engine removes them with the exited container.
+    pub hold_ms: u64,
     /// Try to escape the root and read this host path.
     pub escape_canary: Option<String>,
     /// What to try, in order (see `agent::tries`).
@@ -29,7 +32,7 @@ pub enum ArgsError {
         source: serde_json::Error,
     },
     #[error(
-        "agent: unknown argument `{0}` (known: --linger-ms N, --spin-ms N, --escape PATH, --try JSON)"
+        "agent: unknown argument `{0}` (known: --linger-ms N, --spin-ms N, --hold-ms N, --escape PATH, --try JSON)"
     )]
     Unknown(String),
 }
@@ -54,6 +57,9 @@ impl AgentArgs {
         if self.spin_ms > 0 {
             v.extend(["--spin-ms".to_string(), self.spin_ms.to_string()]);
         }
+        if self.hold_ms > 0 {
+            v.extend(["--hold-ms".to_string(), self.hold_ms.to_string()]);
+        }
         if let Some(c) = &self.escape_canary {
             v.extend(["--escape".to_string(), c.clone()]);
         }
@@ -76,6 +82,7 @@ impl AgentArgs {
             match flag.as_str() {
                 "--linger-ms" => out.linger_ms = parse_ms(&flag, value()?)?,
                 "--spin-ms" => out.spin_ms = parse_ms(&flag, value()?)?,
+                "--hold-ms" => out.hold_ms = parse_ms(&flag, value()?)?,
                 "--escape" => out.escape_canary = Some(value()?),
                 "--try" => {
                     let value = value()?;
@@ -108,6 +115,7 @@ mod tests {
         let a = AgentArgs {
             linger_ms: 5,
             spin_ms: 300,
+            hold_ms: 7,
             escape_canary: Some("/tmp/c".into()),
             tries: vec![
                 IpcArgs {

@@ -148,6 +148,58 @@ fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, CgroupEr
     Ok(dirs)
 }
 
+/// Reads the statistics of the cgroups a process is in, from its `/proc/<pid>/cgroup` lines
+/// as the host read them (an engine's container: where it is, read rather than computed).
+pub fn sample_cgroups_of(
+    lines: &[String],
+    limits: CgroupLimits,
+) -> Result<CgroupSample, CgroupError> {
+    let text = lines.join("\n");
+    let mut needed = vec!["cpu"];
+    if limits.pids_max.is_some() {
+        needed.push("pids");
+    }
+    if limits.memory_max.is_some() {
+        needed.push("memory");
+    }
+    let mut dirs: Vec<CgroupDir> = Vec::new();
+    let mut cpuacct = None;
+    for c in needed.iter().copied().chain(["cpuacct"]) {
+        let Ok(loc) = locate(c) else {
+            // Only cpuacct is optional (cgroup v2 has none).
+            if c == "cpuacct" {
+                continue;
+            }
+            return Err(locate(c).unwrap_err());
+        };
+        let controller = (loc.version == CgroupVersion::V1).then_some(c);
+        let Some(at) = isoprobe_probes::parse::cgroup_path(&text, controller) else {
+            continue;
+        };
+        let path = loc.mount_point.join(at.trim_start_matches('/'));
+        if c == "cpuacct" {
+            cpuacct = (loc.version == CgroupVersion::V1).then_some(path);
+            continue;
+        }
+        match dirs.iter_mut().find(|d| d.path == path) {
+            Some(d) => d.controllers.push(c),
+            None => dirs.push(CgroupDir {
+                path,
+                version: loc.version.clone(),
+                controllers: vec![c],
+            }),
+        }
+    }
+    let mut sample = sample_dirs(&dirs, limits);
+    if dirs.iter().any(|d| d.version == CgroupVersion::V1) {
+        sample.cpu_usage_usec = cpuacct
+            .and_then(|p| fs::read_to_string(p.join("cpuacct.usage")).ok())
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(|ns| ns / 1000);
+    }
+    Ok(sample)
+}
+
 /// Reads the statistics of cgroups a runtime made from the relative cgroups path `name`
 /// (before the runtime removes them).
 pub fn sample_runtime_cgroups(

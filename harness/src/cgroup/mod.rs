@@ -11,7 +11,7 @@ mod devices;
 mod error;
 pub mod leaf;
 
-pub use container::{sample_runtime_cgroups, ContainerCgroups};
+pub use container::{sample_cgroups_of, sample_runtime_cgroups, ContainerCgroups};
 pub use devices::{standard_rules, DeviceCgroup, DeviceKind, DeviceRule};
 pub use error::CgroupError;
 pub use isoprobe_probes::parse::{CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation};

@@ -45,7 +45,8 @@ impl Check for OldRootGone {
                 canary: canary.path().display().to_string(),
             }),
         )?;
-        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, canary.secret())))
+        let own = ctx.runtime.own_mounts();
+        Ok(host_side::tried(&out).map_or_else(|v| v, |p| judge(p, canary.secret(), own)))
     }
 }
 
@@ -68,11 +69,16 @@ impl Drop for RemovedIfNew {
     }
 }
 
-/// Holds when only the container's root and /proc are mounted and no path read the canary.
+/// Holds when only the container's root and /proc (and what the runtime mounts in every
+/// container, `own`: see `Runtime::own_mounts`) are mounted and no path read the canary.
 /// A root that is not a mount point of its own sits inside another mount (a chroot): that
 /// mount, the host's, is still there. A missing /proc, an unlisted table or no path tried
 /// say nothing about the old root.
-fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
+fn judge(p: &OldrootOutcome, secret: &str, own: &[&str]) -> Verdict {
+    let runtimes_own = |m: &str| {
+        own.iter()
+            .any(|o| m == *o || (o.ends_with('/') && m.starts_with(o)))
+    };
     let (mut violations, mut untested) = (Vec::new(), Vec::new());
     let extra: Vec<String> = match p.mount_points.done() {
         Some(points) => {
@@ -92,7 +98,7 @@ fn judge(p: &OldrootOutcome, secret: &str) -> Verdict {
             // tried below them.
             points
                 .into_iter()
-                .filter(|m| !EXPECTED.contains(m) && !m.starts_with("/proc/"))
+                .filter(|m| !EXPECTED.contains(m) && !m.starts_with("/proc/") && !runtimes_own(m))
                 .map(str::to_string)
                 .collect()
         }
@@ -199,7 +205,7 @@ mod tests {
 
     #[test]
     fn passes_with_only_root_and_proc_and_no_read() {
-        judge(&gone(), SECRET).assert_holds();
+        judge(&gone(), SECRET, &[]).assert_holds();
     }
 
     fn with_points(p: &[&str]) -> OldrootOutcome {
@@ -214,6 +220,7 @@ mod tests {
         judge(
             &with_points(&["/", "/proc", "/proc/irq", "/proc/bus"]),
             SECRET,
+            &[],
         )
         .assert_holds();
     }
@@ -239,7 +246,7 @@ mod tests {
                 "at the root of the container's mount namespace",
             ),
         ] {
-            judge(&p, SECRET).assert_violated(needle);
+            judge(&p, SECRET, &[]).assert_violated(needle);
         }
     }
 
@@ -258,8 +265,23 @@ mod tests {
             (unlisted, "could not list its mount points"),
             (no_reads, "tried no path"),
         ] {
-            judge(&p, SECRET).assert_inconclusive(needle);
+            judge(&p, SECRET, &[]).assert_inconclusive(needle);
         }
+    }
+
+    #[test]
+    fn a_runtimes_own_mounts_are_not_the_old_root_but_others_are() {
+        let own = ["/dev/", "/dev", "/etc/hosts"];
+        let engine = with_points(&["/", "/proc", "/dev", "/dev/pts", "/etc/hosts"]);
+        judge(&engine, SECRET, &own).assert_holds();
+        let kept = with_points(&["/", "/proc", "/dev", "/.old", "/etc/hostsx"]);
+        judge(&kept, SECRET, &own)
+            .assert_violated("2 mount points besides / and /proc, at or below `/.old`, `/etc/hostsx`");
+        let reached = OldrootOutcome {
+            reads: read("/dev/tmp/c", &format!("{SECRET}\n")),
+            ..engine
+        };
+        judge(&reached, SECRET, &own).assert_violated("read through `/dev/tmp/c`");
     }
 
     #[test]
@@ -268,7 +290,7 @@ mod tests {
             reads: read("/x/tmp/c", "something else"),
             ..gone()
         };
-        judge(&p, SECRET).assert_holds();
+        judge(&p, SECRET, &[]).assert_holds();
     }
 
     #[test]

@@ -32,6 +32,13 @@ impl std::fmt::Display for Removed {
             Item::Cgroup { path } => format!("cgroup {}", path.display()),
             Item::Mount { path } => format!("mount {}", path.display()),
             Item::Dir { path } => format!("directory {}", path.display()),
+            Item::EngineContainer { command, name, .. } => {
+                format!("container {name} ({})", command.first().map_or("?", |c| c))
+            }
+            Item::EngineImage { command, name, .. } => {
+                format!("image {name} ({})", command.first().map_or("?", |c| c))
+            }
+            Item::Daemon { pidfile } => format!("daemon of {}", pidfile.display()),
         };
         match &self.error {
             None => write!(f, "removed {what} of run {}", self.owner),
@@ -146,11 +153,14 @@ fn pending(text: &str) -> BTreeMap<u64, Item> {
 
 fn order(item: &Item) -> (u8, std::cmp::Reverse<usize>) {
     let depth = |p: &Path| std::cmp::Reverse(p.components().count());
+    // An engine's containers and images go while its daemon still answers.
     match item {
-        Item::Container { .. } => (0, std::cmp::Reverse(0)),
-        Item::Cgroup { path } => (1, depth(path)),
-        Item::Mount { path } => (2, depth(path)),
-        Item::Dir { path } => (3, depth(path)),
+        Item::Container { .. } | Item::EngineContainer { .. } => (0, std::cmp::Reverse(0)),
+        Item::EngineImage { .. } => (1, std::cmp::Reverse(0)),
+        Item::Daemon { .. } => (2, std::cmp::Reverse(0)),
+        Item::Cgroup { path } => (3, depth(path)),
+        Item::Mount { path } => (4, depth(path)),
+        Item::Dir { path } => (5, depth(path)),
     }
 }
 
@@ -163,6 +173,9 @@ fn remove(item: &Item) -> io::Result<bool> {
         Item::Cgroup { path } => remove_cgroup(path),
         Item::Mount { path } => unmount(path),
         Item::Dir { path } => remove_dir(path),
+        Item::EngineContainer { .. } | Item::EngineImage { .. } | Item::Daemon { .. } => {
+            crate::runtime::engines::remove_leftover(item)
+        }
     }
 }
 
@@ -172,6 +185,13 @@ const RMDIR_BUSY: Backoff = Backoff::doubling(Duration::from_millis(1), Duration
 fn remove_cgroup(path: &Path) -> io::Result<bool> {
     if !path.is_dir() {
         return Ok(false);
+    }
+    // A recorded parent (an engine's `isoprobe-<engine>-...`) holds the cgroups the engine
+    // made for the run's containers: they go first.
+    for child in fs::read_dir(path)?.flatten() {
+        if child.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup(&child.path())?;
+        }
     }
     // Its processes are a dead run's containers (normally gone with it by pdeathsig).
     kill_members(path);
@@ -299,6 +319,51 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn an_engines_containers_and_images_go_while_its_daemon_answers() {
+        let engine = |image: bool| {
+            let (engine, command, covers, name) = (
+                "docker".to_string(),
+                vec!["docker".to_string()],
+                vec![],
+                "n".to_string(),
+            );
+            if image {
+                Item::EngineImage {
+                    engine,
+                    command,
+                    covers,
+                    name,
+                }
+            } else {
+                Item::EngineContainer {
+                    engine,
+                    command,
+                    covers,
+                    name,
+                }
+            }
+        };
+        let daemon = Item::Daemon {
+            pidfile: "/tmp/d/dockerd.pid".into(),
+        };
+        let cgroup = Item::Cgroup { path: "/c".into() };
+        let mut items = vec![cgroup.clone(), daemon.clone(), engine(true), engine(false)];
+        items.sort_by_key(order);
+        assert_eq!(items, vec![engine(false), engine(true), daemon, cgroup]);
+    }
+
+    #[test]
+    fn a_recorded_cgroup_goes_with_what_an_engine_left_below_it() {
+        // Plain directories stand in for cgroups: rmdir is what removes both.
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().join("isoprobe-podman-1-3");
+        fs::create_dir_all(parent.join("libpod-abc")).unwrap();
+        assert!(remove_cgroup(&parent).unwrap());
+        assert!(!parent.exists());
+        assert!(!remove_cgroup(&parent).unwrap());
     }
 
     /// A record of `owner` (a dir name) holding one added directory and one added and done.

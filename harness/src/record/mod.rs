@@ -41,6 +41,26 @@ pub enum Item {
     Mount { path: PathBuf },
     /// A temporary directory (rootfs, scratch, bundle), removed with its contents.
     Dir { path: PathBuf },
+    /// A container of an engine, removed with `<command...> rm --force <name>`, run in the
+    /// same mount view (`covers`) as the run ran the engine.
+    EngineContainer {
+        /// `podman` or `docker`.
+        engine: String,
+        command: Vec<String>,
+        covers: Vec<crate::runtime::engines::Cover>,
+        name: String,
+    },
+    /// An image isoprobe imported into an engine, removed with `<command...> rmi --force
+    /// <name>`.
+    EngineImage {
+        engine: String,
+        command: Vec<String>,
+        covers: Vec<crate::runtime::engines::Cover>,
+        name: String,
+    },
+    /// A daemon isoprobe started (its own dockerd), stopped through its pid file: only a
+    /// process whose command line names that file.
+    Daemon { pidfile: PathBuf },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

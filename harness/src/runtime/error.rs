@@ -32,6 +32,8 @@ pub enum UnknownRuntime {
     Unknown { name: String, known: String },
     #[error("`{0}`: give the runtime binary's path after `oci:`")]
     NoOciPath(String),
+    #[error("--engine-defaults applies to the engines (podman, docker), not to `{0}`")]
+    NotAnEngine(String),
 }
 
 #[derive(Debug, thiserror::Error)]

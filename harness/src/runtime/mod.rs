@@ -8,6 +8,7 @@
 
 pub mod bwrap;
 pub(crate) mod capability;
+pub mod engines;
 mod error;
 #[cfg(test)]
 pub(crate) mod fake;
@@ -19,7 +20,7 @@ pub mod unshare;
 
 pub use error::{RunError, Unavailable, UnknownRuntime};
 pub use native::NativeRuntime;
-pub use registry::{by_name, Entry, NAMES, REGISTRY};
+pub use registry::{by_name, engine_defaults, Entry, NAMES, REGISTRY};
 
 use crate::vocabulary::{CgroupSample, ExitKind, Isolation, RootMode};
 use isoprobe_probes::{AgentArgs, Observation};
@@ -94,6 +95,19 @@ pub trait Runtime: Send + Sync {
     /// with this reason instead of passing on a setup that was never built.
     fn unsupported(&self, iso: &Isolation) -> Option<String>;
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError>;
+    /// Why the runtime cannot run `iso` for a check whose own isolation is `check` (`iso` is
+    /// `check` itself, its control's, or a reference run's). By default `iso` says all; an
+    /// engine in defaults mode keeps its own configuration and gives up, with its escape
+    /// hatches, only what `iso` gives up of `check`.
+    fn unsupported_in(&self, iso: &Isolation, check: &Isolation) -> Option<String> {
+        let _ = check;
+        self.unsupported(iso)
+    }
+    /// Runs `job` for a check whose own isolation is `check` (see [`Runtime::unsupported_in`]).
+    fn run_in(&self, job: &Job, check: &Isolation) -> Result<RunOutcome, RunError> {
+        let _ = check;
+        self.run(job)
+    }
     /// The checks this runtime is known to fail, and why.
     fn known_weaknesses(&self) -> &'static [Weakness] {
         &[]
@@ -105,6 +119,48 @@ pub trait Runtime: Send + Sync {
             "isoprobe does not run {} rootless yet (its rootless configuration is not mapped)",
             self.name()
         ))
+    }
+    /// The mount points the runtime makes in every container whatever the isolation asks
+    /// (an engine's `/dev`, `/sys`, `/etc/hosts`): a check of the mount table does not count
+    /// them as the host's, and still tries to reach the host below them. A path ending in `/`
+    /// stands for everything below it.
+    fn own_mounts(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// A runtime as one check sees it: every run is for that check (`run_in`), so that a check
+/// needs not know how a runtime in defaults mode reads its isolations.
+pub struct InCheck<'a> {
+    pub runtime: &'a dyn Runtime,
+    /// The check's own isolation.
+    pub check: Isolation,
+}
+
+impl Runtime for InCheck<'_> {
+    fn name(&self) -> String {
+        self.runtime.name()
+    }
+    fn version(&self) -> String {
+        self.runtime.version()
+    }
+    fn available(&self) -> Result<(), Unavailable> {
+        self.runtime.available()
+    }
+    fn unsupported(&self, iso: &Isolation) -> Option<String> {
+        self.runtime.unsupported_in(iso, &self.check)
+    }
+    fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
+        self.runtime.run_in(job, &self.check)
+    }
+    fn known_weaknesses(&self) -> &'static [Weakness] {
+        self.runtime.known_weaknesses()
+    }
+    fn rootless_unsupported(&self) -> Option<String> {
+        self.runtime.rootless_unsupported()
+    }
+    fn own_mounts(&self) -> &'static [&'static str] {
+        self.runtime.own_mounts()
     }
 }
 

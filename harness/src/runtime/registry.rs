@@ -1,6 +1,7 @@
 //! Every runtime `--runtime` accepts, in one table: the names, the lookup and the tests all
 //! derive from it, so that a runtime added here is known everywhere.
 
+use super::engines::{Engine, EngineRuntime};
 use super::oci::OciRuntime;
 use super::{bwrap, unshare, NativeRuntime, Runtime, UnknownRuntime};
 
@@ -11,7 +12,7 @@ pub struct Entry {
 }
 
 /// In the order the comparison lists them.
-pub const REGISTRY: [Entry; 9] = [
+pub const REGISTRY: [Entry; 11] = [
     Entry {
         name: "native",
         make: || Box::new(NativeRuntime::PIVOT),
@@ -48,6 +49,14 @@ pub const REGISTRY: [Entry; 9] = [
         name: "crun-no-pivot",
         make: || Box::new(OciRuntime::crun(true)),
     },
+    Entry {
+        name: "podman",
+        make: || Box::new(EngineRuntime::new(Engine::Podman, false)),
+    },
+    Entry {
+        name: "docker",
+        make: || Box::new(EngineRuntime::new(Engine::Docker, false)),
+    },
 ];
 
 /// The names of [`REGISTRY`]; `oci:PATH` names any OCI runtime binary besides.
@@ -60,6 +69,15 @@ pub const NAMES: [&str; REGISTRY.len()] = {
     }
     names
 };
+
+/// The runtime `--runtime NAME --engine-defaults` means: an engine in defaults mode (its
+/// out-of-the-box configuration, its escape hatches as controls).
+pub fn engine_defaults(name: &str) -> Result<Box<dyn Runtime>, UnknownRuntime> {
+    match EngineRuntime::engine_of(name) {
+        Some(engine) => Ok(Box::new(EngineRuntime::new(engine, true))),
+        None => Err(UnknownRuntime::NotAnEngine(name.to_string())),
+    }
+}
 
 /// The runtime `--runtime NAME` means.
 pub fn by_name(name: &str) -> Result<Box<dyn Runtime>, UnknownRuntime> {
@@ -99,10 +117,15 @@ mod tests {
     #[test]
     fn unknown_names_say_what_is_known() {
         assert_eq!(
-            by_name("podman").err().unwrap().to_string(),
-            "unknown runtime `podman`; known runtimes: native, native-chroot, bwrap, unshare, \
-             runc, crun, youki, runc-no-pivot, crun-no-pivot, or oci:PATH for any OCI runtime \
-             binary"
+            by_name("lxc").err().unwrap().to_string(),
+            "unknown runtime `lxc`; known runtimes: native, native-chroot, bwrap, unshare, \
+             runc, crun, youki, runc-no-pivot, crun-no-pivot, podman, docker, or oci:PATH for \
+             any OCI runtime binary"
+        );
+        assert_eq!(engine_defaults("docker").unwrap().name(), "docker-defaults");
+        assert_eq!(
+            engine_defaults("runc").err().unwrap().to_string(),
+            "--engine-defaults applies to the engines (podman, docker), not to `runc`"
         );
         assert_eq!(
             by_name("oci:").err().unwrap().to_string(),

@@ -1,4 +1,5 @@
-//! isoprobe-agent: runs inside the container, observes, prints one JSON object, exits 0.
+//! isoprobe-agent: runs inside the container, observes, prints one JSON object, exits 0
+//! (after `--hold-ms`, when asked to stay).
 //! It is built static so that it runs in a rootfs that holds nothing but itself.
 
 use isoprobe_probes::{agent, AgentArgs};
@@ -21,5 +22,8 @@ fn main() {
     if let Err(e) = written {
         eprintln!("isoprobe-agent: writing the observation failed: {e}");
         std::process::exit(3);
+    }
+    if args.hold_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(args.hold_ms));
     }
 }

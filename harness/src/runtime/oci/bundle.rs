@@ -383,6 +383,13 @@ fn seccomp(profile: SeccompProfile) -> Result<LinuxSeccomp, BundleError> {
         .map_err(err("seccomp"))
 }
 
+/// `profile` as the JSON of `linux.seccomp`, the form docker's and podman's
+/// `--security-opt seccomp=FILE` read too.
+pub(crate) fn seccomp_json(profile: SeccompProfile) -> Result<String, String> {
+    let s = seccomp(profile).map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&s).map_err(|e| format!("seccomp profile as JSON: {e}"))
+}
+
 fn resources(iso: &Isolation) -> Result<oci_spec::runtime::LinuxResources, BundleError> {
     let own = iso.own_cgroup
         || iso.cpu_quota.is_some()

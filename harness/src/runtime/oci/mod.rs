@@ -20,6 +20,7 @@ mod flavor;
 mod lifecycle;
 mod weaknesses;
 
+pub(crate) use bundle::seccomp_json;
 pub use bundle::BundleError;
 pub use cli::MountView;
 pub(crate) use lifecycle::delete_leftover;
