@@ -16,7 +16,7 @@ use super::host_side::{self, setup};
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
 use crate::rootfs::FreshRootfs;
 use crate::runtime::RunError;
-use crate::vocabulary::{etc_file_contents, Isolation, Sabotage, ETC_FILES};
+use crate::vocabulary::{Isolation, Sabotage, ETC_FILES};
 use isoprobe_probes::contract::{Called, MaskedArgs, MaskedOutcome, PathSeen, Seen};
 use isoprobe_probes::{AgentArgs, NsType};
 use serde_json::{json, Map, Value};
@@ -59,7 +59,6 @@ impl Check for EtcSymlinks {
         let agent_path = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
         let agent =
             std::fs::read(&agent_path).map_err(|e| setup("read the agent", &agent_path, e))?;
-        let expected = expected_sizes(iso);
         let plain_rootfs = FreshRootfs::build(&agent, Some(ctx.scratch))
             .map_err(|e| setup("build the check's rootfs", ctx.scratch, e))?;
         let plain = start(ctx, iso, plain_rootfs.path())?;
@@ -71,16 +70,8 @@ impl Check for EtcSymlinks {
             after: layout.host_files(),
             mounts: host_side::mounts_under(layout.host.path()),
         };
-        Ok(judge(&expected, &plain, &hostile, &host))
+        Ok(judge(&plain, &hostile, &host))
     }
-}
-
-/// How many bytes the agent must read at each path when the engine's file is there.
-fn expected_sizes(iso: &Isolation) -> Vec<(&'static str, u64)> {
-    etc_file_contents(iso.hostname.as_deref())
-        .iter()
-        .map(|(p, c)| (*p, c.len() as u64))
-        .collect()
 }
 
 fn start(ctx: &Ctx, iso: &Isolation, rootfs: &Path) -> Result<End, RunError> {
@@ -185,23 +176,37 @@ fn is_engines(seen: &Called<Seen>, size: u64) -> bool {
 
 /// Holds when the plain start shows the engine's files, the hostile start was refused or shows
 /// them too (through the links, inside the root), and the stand-in host files are as they were
-/// with nothing mounted on them.
-fn judge(expected: &[(&str, u64)], plain: &End, hostile: &End, host: &HostView) -> Verdict {
+/// with nothing mounted on them. The engine's files are what the plain start found: its rootfs
+/// has no `/etc` files of its own, so whatever is there the runtime put there (an engine writes
+/// its own hostname and hosts, isoprobe's runtimes the ones it wrote), and a path left empty
+/// there is one the runtime does not fill (podman writes no resolv.conf without a network).
+fn judge(plain: &End, hostile: &End, host: &HostView) -> Verdict {
     let (mut violations, mut untested) = (Vec::new(), Vec::new());
     let mut observed = Map::new();
     let find = |seen: &[PathSeen], p: &str| seen.iter().find(|s| s.path == p).cloned();
+    let mut expected: Vec<(&str, u64)> = Vec::new();
     match plain {
         End::Ran(seen) => {
-            for (p, size) in expected {
-                match find(seen, p) {
-                    Some(s) if is_engines(&s.seen, *size) => {}
-                    Some(s) => untested.push(format!(
-                        "in a plain image `{p}` is not the engine's file ({}, {size} bytes \
-                         expected), so where it goes says nothing",
-                        shown(&s.seen)
+            for p in ETC_FILES {
+                match find(seen, p).map(|s| s.seen) {
+                    Some(Called::Done(Seen::File { bytes })) => expected.push((p, bytes)),
+                    Some(Called::Failed(e)) if e.errno.as_deref() == Some("ENOENT") => {
+                        observed.insert(p.to_string(), "not put in place by the runtime".into());
+                    }
+                    Some(other) => untested.push(format!(
+                        "in a plain image `{p}` is not a file the runtime put there ({}), so \
+                         where it goes says nothing",
+                        shown(&other)
                     )),
                     None => untested.push(format!("the agent did not report `{p}`")),
                 }
+            }
+            if expected.is_empty() && untested.is_empty() {
+                untested.push(format!(
+                    "the runtime put none of {} in place in a plain image, so there is nothing \
+                     the links could take elsewhere",
+                    ETC_FILES.join(", ")
+                ));
             }
         }
         End::Refused(why) => untested.push(format!(
@@ -219,15 +224,15 @@ fn judge(expected: &[(&str, u64)], plain: &End, hostile: &End, host: &HostView) 
             String::new()
         }
         End::Ran(seen) => {
-            for (p, size) in expected {
+            for &(p, size) in &expected {
                 let Some(s) = find(seen, p) else {
                     untested.push(format!("the agent did not report `{p}`"));
                     continue;
                 };
-                if !is_engines(&s.seen, *size) {
+                if !is_engines(&s.seen, size) {
                     violations.push(format!(
-                        "`{p}`: the engine's file is not inside the root ({} where {size} bytes \
-                         were put in place): {EVIDENCE} took it elsewhere",
+                        "`{p}`: the engine's file is not inside the root ({} where a plain image \
+                         got {size} bytes): {EVIDENCE} took it elsewhere",
                         shown(&s.seen)
                     ));
                 }
@@ -287,7 +292,10 @@ mod tests {
     use nix::errno::Errno;
 
     fn expected() -> Vec<(&'static str, u64)> {
-        expected_sizes(&EtcSymlinks.isolation())
+        crate::vocabulary::etc_file_contents(EtcSymlinks.isolation().hostname.as_deref())
+            .iter()
+            .map(|(p, c)| (*p, c.len() as u64))
+            .collect()
     }
 
     fn engines() -> End {
@@ -320,11 +328,10 @@ mod tests {
 
     #[test]
     fn a_refusal_or_the_files_inside_with_the_host_untouched_holds() {
-        let v = judge(&expected(), &engines(), &engines(), &untouched());
+        let v = judge(&engines(), &engines(), &untouched());
         v.assert_holds();
         assert_eq!(v.observed["/etc/hostname"], "file, 9 bytes");
         let v = judge(
-            &expected(),
             &engines(),
             &End::Refused("mount: not a directory".into()),
             &untouched(),
@@ -346,7 +353,7 @@ mod tests {
                 })
                 .collect(),
         );
-        let v = judge(&expected(), &engines(), &missing, &host);
+        let v = judge(&engines(), &missing, &host);
         v.assert_violated("the host file `/tmp/s/isoprobe-etchost-x/hostname` was written");
         v.assert_violated("`/etc/hostname`: the engine's file is not inside the root (ENOENT");
         for part in v.reason.split("; ") {
@@ -354,27 +361,37 @@ mod tests {
         }
         let mut host = untouched();
         host.after = vec![host_file(HOST_CONTENT, 3)];
-        judge(&expected(), &engines(), &engines(), &host).assert_violated("modification time");
+        judge(&engines(), &engines(), &host).assert_violated("modification time");
         let mut host = untouched();
         host.mounts = vec!["/tmp/s/isoprobe-etchost-x/hosts".into()];
-        judge(&expected(), &engines(), &engines(), &host).assert_violated("mount table");
+        judge(&engines(), &engines(), &host).assert_violated("mount table");
     }
 
     #[test]
     fn a_runtime_that_puts_nothing_in_place_is_untested() {
         let nothing = End::Ran(Vec::new());
-        judge(&expected(), &nothing, &engines(), &untouched())
+        judge(&nothing, &engines(), &untouched())
             .assert_inconclusive("the agent did not report `/etc/hostname`");
+        let none_there = End::Ran(
+            ETC_FILES
+                .iter()
+                .map(|p| PathSeen {
+                    path: p.to_string(),
+                    seen: Called::Failed(CallError::from_errno(Errno::ENOENT).at("stat")),
+                })
+                .collect(),
+        );
+        judge(&none_there, &engines(), &untouched()).assert_inconclusive("put none of");
         let wrong = End::Ran(vec![PathSeen {
             path: "/etc/hostname".into(),
-            seen: Called::Done(Seen::File { bytes: 0 }),
+            seen: Called::Done(Seen::Dir { entries: 0 }),
         }]);
-        judge(&expected(), &wrong, &engines(), &untouched())
-            .assert_inconclusive("is not the engine's file");
+        judge(&wrong, &engines(), &untouched())
+            .assert_inconclusive("is not a file the runtime put there");
         let refused = End::Refused("x".into());
-        judge(&expected(), &refused, &refused, &untouched())
+        judge(&refused, &refused, &untouched())
             .assert_inconclusive("refused a plain start too");
-        judge(&expected(), &engines(), &engines(), &HostView::default())
+        judge(&engines(), &engines(), &HostView::default())
             .assert_inconclusive("not read");
     }
 }
