@@ -9,12 +9,15 @@ use crate::rootfs::PreparedRootfs;
 use crate::runtime::{RunError, Runtime};
 use crate::standin::StandIn;
 use crate::vocabulary::Isolation;
+use pool::Next;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 pub struct RunOptions {
     pub negative_controls: bool,
     pub timeout: Duration,
+    /// Runs (a check, or its control) at a time; 1 runs them one after the other.
+    pub jobs: usize,
 }
 
 impl Default for RunOptions {
@@ -22,8 +25,15 @@ impl Default for RunOptions {
         RunOptions {
             negative_controls: false,
             timeout: Duration::from_secs(30),
+            jobs: default_jobs(),
         }
     }
+}
+
+/// One run at a time per core: most of a run is the kernel's work on its behalf (clone,
+/// mounts, cgroups), and the CPU check's spin takes a core's share.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub fn run_checks(
@@ -32,27 +42,86 @@ pub fn run_checks(
     rootfs: &PreparedRootfs,
     opts: &RunOptions,
 ) -> Result<Report, HarnessError> {
+    let mut reports = run_runtimes(&[runtime], checks, rootfs, opts)?;
+    Ok(reports.remove(0))
+}
+
+/// One report per runtime, in the order given. Every check and every control of every
+/// runtime is one task of one bounded pool ([`RunOptions::jobs`]), each in a stand-in host of
+/// its own; the reports are assembled in the checks' order whatever ended first.
+pub fn run_runtimes(
+    runtimes: &[&dyn Runtime],
+    checks: &[Box<dyn Check>],
+    rootfs: &PreparedRootfs,
+    opts: &RunOptions,
+) -> Result<Vec<Report>, HarnessError> {
     let scratch = crate::record::TempDir::new("scratch", None)
         .map_err(|e| HarnessError::Setup(format!("cannot create a scratch directory: {e}")))?;
-    let ctx = Ctx {
-        runtime,
-        rootfs: rootfs.path(),
-        agent: rootfs.agent(),
-        scratch: scratch.path(),
-        timeout: opts.timeout,
-    };
-    let unavailable = runtime.available().err().map(|e| e.to_string());
-    let mut results = Vec::new();
-    for check in checks {
-        if crate::cancel::requested() {
-            return Err(HarnessError::Interrupted);
-        }
-        results.push(match &unavailable {
-            Some(why) => unavailable_result(check.as_ref(), why, opts.negative_controls),
-            None => run_one(&ctx, rootfs, check.as_ref(), opts.negative_controls)?,
-        });
+    let mut plans = Vec::new();
+    for &runtime in runtimes {
+        let ctx = Ctx {
+            runtime,
+            rootfs: rootfs.path(),
+            agent: rootfs.agent(),
+            scratch: scratch.path(),
+            timeout: opts.timeout,
+        };
+        plans.push(Plan::of(&ctx, checks, opts.negative_controls));
     }
-    Ok(Report {
+    let tasks: Vec<Task> = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(r, plan)| plan.tasks(r))
+        .collect();
+    let workers = pool::workers(opts.jobs, tasks.len());
+    let rootfses = Rootfses::for_workers(rootfs, workers)?;
+    let done = pool::run(opts.jobs, &tasks, |worker, task| {
+        if crate::cancel::requested() {
+            return (Err(HarnessError::Interrupted), Next::Stop);
+        }
+        let rootfs = rootfses.of(worker);
+        let ctx = Ctx {
+            runtime: runtimes[task.runtime],
+            rootfs: rootfs.path(),
+            agent: rootfs.agent(),
+            scratch: scratch.path(),
+            timeout: opts.timeout,
+        };
+        let check = checks[task.check].as_ref();
+        let result = match task.part {
+            Part::Check => {
+                let started = Instant::now();
+                interruptible(on_stand_in(&ctx, rootfs, check, &check.isolation()))
+                    .map(|v| Done::Check(v, started.elapsed().as_millis() as u64))
+            }
+            Part::Control => run_control(&ctx, rootfs, check).map(Done::Control),
+        };
+        let next = if result.is_err() {
+            Next::Stop
+        } else {
+            Next::Continue
+        };
+        (result, next)
+    });
+    let mut done_in_order = Vec::with_capacity(done.len());
+    for d in done {
+        match d {
+            Some(Err(e)) => return Err(e),
+            Some(Ok(d)) => done_in_order.push(Some(d)),
+            None => done_in_order.push(None),
+        }
+    }
+    let mut done = tasks.iter().zip(done_in_order);
+    let mut reports = Vec::new();
+    for (&runtime, plan) in runtimes.iter().zip(plans) {
+        let results = plan.assemble(checks, &mut done)?;
+        reports.push(report_of(runtime, results));
+    }
+    Ok(reports)
+}
+
+fn report_of(runtime: &dyn Runtime, results: Vec<CheckResult>) -> Report {
+    Report {
         isoprobe_version: env!("CARGO_PKG_VERSION").into(),
         kernel: kernel(),
         cgroup_mode: cgroup_mode(),
@@ -63,7 +132,147 @@ pub fn run_checks(
         summary: Summary::of(&results),
         checks: results,
         features: Some(serde_json::to_value(crate::features::detect()).unwrap_or_default()),
-    })
+    }
+}
+
+/// A run the pool hands out: one check of one runtime, or its control.
+struct Task {
+    runtime: usize,
+    check: usize,
+    part: Part,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Check,
+    Control,
+}
+
+enum Done {
+    Check(Verdict, u64),
+    Control(ControlResult),
+}
+
+/// What a runtime's suite will be, decided before anything runs: each check either runs (with
+/// its control when controls run) or is skipped with its reason.
+struct Plan {
+    /// Per check: `Some` when it is skipped (its result is already known).
+    skipped: Vec<Option<CheckResult>>,
+    controls: bool,
+}
+
+impl Plan {
+    fn of(ctx: &Ctx, checks: &[Box<dyn Check>], controls: bool) -> Plan {
+        let unavailable = ctx.runtime.available().err().map(|e| e.to_string());
+        let skipped = checks
+            .iter()
+            .map(|check| {
+                let check = check.as_ref();
+                if let Some(why) = &unavailable {
+                    return Some(unavailable_result(check, why, controls));
+                }
+                let started = Instant::now();
+                unmet(ctx, check).map(|reason| {
+                    let control = controls.then(|| format!("check skipped: {reason}"));
+                    skipped(check, reason, control, started)
+                })
+            })
+            .collect();
+        Plan { skipped, controls }
+    }
+
+    /// A check and then its control, so that both of a slow check start early.
+    fn tasks(&self, runtime: usize) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        for (check, skipped) in self.skipped.iter().enumerate() {
+            if skipped.is_some() {
+                continue;
+            }
+            tasks.push(Task {
+                runtime,
+                check,
+                part: Part::Check,
+            });
+            if self.controls {
+                tasks.push(Task {
+                    runtime,
+                    check,
+                    part: Part::Control,
+                });
+            }
+        }
+        tasks
+    }
+
+    /// The results in the checks' order, taking this plan's tasks' outcomes from `done` (in
+    /// the order [`Plan::tasks`] gave them). A task that never ran means the run was stopped.
+    fn assemble<'t>(
+        self,
+        checks: &[Box<dyn Check>],
+        done: &mut impl Iterator<Item = (&'t Task, Option<Done>)>,
+    ) -> Result<Vec<CheckResult>, HarnessError> {
+        let mut results = Vec::new();
+        for (check, skipped) in checks.iter().zip(self.skipped) {
+            if let Some(result) = skipped {
+                results.push(result);
+                continue;
+            }
+            let Some((_, Some(Done::Check(verdict, duration_ms)))) = done.next() else {
+                return Err(HarnessError::Interrupted);
+            };
+            let negative_control = if self.controls {
+                let Some((_, Some(Done::Control(c)))) = done.next() else {
+                    return Err(HarnessError::Interrupted);
+                };
+                Some(c)
+            } else {
+                None
+            };
+            results.push(CheckResult {
+                id: check.id(),
+                status: if verdict.pass() {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+                reason: verdict.reason,
+                expected: verdict.expected,
+                observed: verdict.observed,
+                duration_ms,
+                negative_control,
+            });
+        }
+        Ok(results)
+    }
+}
+
+/// The rootfs each worker gives its containers. A user's rootfs is seen through a view of its
+/// own in each stand-in host, so the workers share it; the fresh rootfs is a directory that an
+/// OCI runtime writes `/dev` entries into while it creates a container (`oci/devdir.rs`), so
+/// each further worker gets a copy of its own, and no container sees another's.
+struct Rootfses<'a> {
+    first: &'a PreparedRootfs,
+    more: Vec<PreparedRootfs>,
+}
+
+impl<'a> Rootfses<'a> {
+    fn for_workers(first: &'a PreparedRootfs, workers: usize) -> Result<Self, HarnessError> {
+        let mut more = Vec::new();
+        for _ in 1..workers {
+            match first.another()? {
+                Some(r) => more.push(r),
+                None => break,
+            }
+        }
+        Ok(Rootfses { first, more })
+    }
+
+    fn of(&self, worker: usize) -> &PreparedRootfs {
+        match worker.checked_sub(1).and_then(|i| self.more.get(i)) {
+            Some(r) => r,
+            None => self.first,
+        }
+    }
 }
 
 /// A skipped check and, when controls run (`control_reason` is given), its skipped control.
@@ -107,40 +316,6 @@ fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
         return Some(reasons.join("; "));
     }
     ctx.runtime.unsupported(&check.isolation())
-}
-
-fn run_one(
-    ctx: &Ctx,
-    rootfs: &PreparedRootfs,
-    check: &dyn Check,
-    with_control: bool,
-) -> Result<CheckResult, HarnessError> {
-    let started = Instant::now();
-    if let Some(reason) = unmet(ctx, check) {
-        let control = with_control.then(|| format!("check skipped: {reason}"));
-        return Ok(skipped(check, reason, control, started));
-    }
-    let iso = check.isolation();
-    let verdict = interruptible(on_stand_in(ctx, rootfs, check, &iso))?;
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let negative_control = if with_control {
-        Some(run_control(ctx, rootfs, check)?)
-    } else {
-        None
-    };
-    Ok(CheckResult {
-        id: check.id(),
-        status: if verdict.pass() {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        reason: verdict.reason,
-        expected: verdict.expected,
-        observed: verdict.observed,
-        duration_ms,
-        negative_control,
-    })
 }
 
 fn run_control(
@@ -231,6 +406,8 @@ pub fn cgroup_mode() -> String {
         .unwrap_or_else(|_| "none".into())
 }
 
+mod pool;
+
 #[cfg(test)]
 mod faults;
 
@@ -297,16 +474,16 @@ mod tests {
         let no_runtime = FnRuntime::new("none", |_| {
             unreachable!("the fake check does not run containers")
         });
-        let ctx = Ctx {
-            runtime: &no_runtime,
-            rootfs: std::path::Path::new("/"),
-            agent: "/agent",
-            scratch: std::path::Path::new("/tmp"),
-            timeout: Duration::from_secs(1),
-        };
         let rootfs = PreparedRootfs::fresh(b"").unwrap();
-        run_one(&ctx, &rootfs, &check, true)
+        let checks: Vec<Box<dyn Check>> = vec![Box::new(check)];
+        let opts = RunOptions {
+            negative_controls: true,
+            ..RunOptions::default()
+        };
+        run_checks(&no_runtime, &checks, &rootfs, &opts)
             .unwrap()
+            .checks
+            .remove(0)
             .negative_control
             .unwrap()
     }

@@ -114,6 +114,21 @@ impl PreparedRootfs {
         }
     }
 
+    /// A second rootfs for containers that run beside this one's: a fresh rootfs with the same
+    /// agent; `None` for a user's rootfs, whose every stand-in host sees a view of its own.
+    pub fn another(&self) -> Result<Option<PreparedRootfs>, HarnessError> {
+        let PreparedRootfs::Fresh(fresh) = self else {
+            return Ok(None);
+        };
+        let agent = fs::read(fresh.agent_host_path()).map_err(|e| {
+            HarnessError::Setup(format!(
+                "cannot read the agent `{}` for a second rootfs: {e}",
+                fresh.agent_host_path().display()
+            ))
+        })?;
+        PreparedRootfs::fresh(&agent).map(Some)
+    }
+
     /// Makes [`Self::path`] usable on the calling thread, which must be inside a stand-in host:
     /// for a user's rootfs, mounts its view there (kept while the `View` lives); nothing for
     /// the fresh rootfs, which is isoprobe's own. The one place a run's rootfs mounts are made.

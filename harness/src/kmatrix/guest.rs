@@ -199,6 +199,7 @@ fn run() -> Result<(), GuestError> {
     let opts = RunOptions {
         negative_controls: true,
         timeout: CONTAINER_TIMEOUT,
+        ..RunOptions::default()
     };
     let report =
         engine::run_checks(runtime.as_ref(), &checks, &rootfs, &opts).map_err(GuestError::Suite)?;
