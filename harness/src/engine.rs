@@ -11,6 +11,7 @@ use crate::standin::StandIn;
 use crate::vocabulary::Isolation;
 use pool::Next;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 pub struct RunOptions {
@@ -57,8 +58,9 @@ pub fn run_runtimes(
 ) -> Result<Vec<Report>, HarnessError> {
     let scratch = crate::record::TempDir::new("scratch", None)
         .map_err(|e| HarnessError::Setup(format!("cannot create a scratch directory: {e}")))?;
-    let mut plans = Vec::new();
-    for &runtime in runtimes {
+    // Planning asks each runtime what it is and supports (an OCI runtime's discovery runs
+    // its binary several times): the runtimes are asked side by side too.
+    let plans: Vec<Plan> = pool::run(opts.jobs, runtimes, |_, &runtime| {
         let ctx = Ctx {
             runtime,
             rootfs: rootfs.path(),
@@ -66,12 +68,24 @@ pub fn run_runtimes(
             scratch: scratch.path(),
             timeout: opts.timeout,
         };
-        plans.push(Plan::of(&ctx, checks, opts.negative_controls));
-    }
-    let tasks: Vec<Task> = plans
-        .iter()
-        .enumerate()
-        .flat_map(|(r, plan)| plan.tasks(r))
+        (
+            Plan::of(&ctx, checks, opts.negative_controls),
+            Next::Continue,
+        )
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    // Every check before any control: a control's sabotaged run may take a whole core (the
+    // CPU check's without its quota), and should not compete with the check it belongs to.
+    let tasks: Vec<Task> = [Part::Check, Part::Control]
+        .into_iter()
+        .flat_map(|part| {
+            plans
+                .iter()
+                .enumerate()
+                .flat_map(move |(r, plan)| plan.tasks(r, part))
+        })
         .collect();
     let workers = pool::workers(opts.jobs, tasks.len());
     let rootfses = Rootfses::for_workers(rootfs, workers)?;
@@ -103,18 +117,19 @@ pub fn run_runtimes(
         };
         (result, next)
     });
-    let mut done_in_order = Vec::with_capacity(done.len());
-    for d in done {
+    let mut outcomes = HashMap::new();
+    for (task, d) in tasks.iter().zip(done) {
         match d {
             Some(Err(e)) => return Err(e),
-            Some(Ok(d)) => done_in_order.push(Some(d)),
-            None => done_in_order.push(None),
+            Some(Ok(d)) => {
+                outcomes.insert((task.runtime, task.check, task.part), d);
+            }
+            None => {}
         }
     }
-    let mut done = tasks.iter().zip(done_in_order);
     let mut reports = Vec::new();
-    for (&runtime, plan) in runtimes.iter().zip(plans) {
-        let results = plan.assemble(checks, &mut done)?;
+    for (r, (&runtime, plan)) in runtimes.iter().zip(plans).enumerate() {
+        let results = plan.assemble(checks, |check, part| outcomes.remove(&(r, check, part)))?;
         reports.push(report_of(runtime, results));
     }
     Ok(reports)
@@ -142,7 +157,7 @@ struct Task {
     part: Part,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Part {
     Check,
     Control,
@@ -181,47 +196,39 @@ impl Plan {
         Plan { skipped, controls }
     }
 
-    /// A check and then its control, so that both of a slow check start early.
-    fn tasks(&self, runtime: usize) -> Vec<Task> {
-        let mut tasks = Vec::new();
-        for (check, skipped) in self.skipped.iter().enumerate() {
-            if skipped.is_some() {
-                continue;
-            }
-            tasks.push(Task {
+    /// The runs of `part` this plan needs (none of a skipped check).
+    fn tasks(&self, runtime: usize, part: Part) -> Vec<Task> {
+        if part == Part::Control && !self.controls {
+            return Vec::new();
+        }
+        (0..self.skipped.len())
+            .filter(|&check| self.skipped[check].is_none())
+            .map(|check| Task {
                 runtime,
                 check,
-                part: Part::Check,
-            });
-            if self.controls {
-                tasks.push(Task {
-                    runtime,
-                    check,
-                    part: Part::Control,
-                });
-            }
-        }
-        tasks
+                part,
+            })
+            .collect()
     }
 
-    /// The results in the checks' order, taking this plan's tasks' outcomes from `done` (in
-    /// the order [`Plan::tasks`] gave them). A task that never ran means the run was stopped.
-    fn assemble<'t>(
+    /// The results in the checks' order, each run's outcome taken from `outcome`. A run
+    /// without an outcome means the run was stopped.
+    fn assemble(
         self,
         checks: &[Box<dyn Check>],
-        done: &mut impl Iterator<Item = (&'t Task, Option<Done>)>,
+        mut outcome: impl FnMut(usize, Part) -> Option<Done>,
     ) -> Result<Vec<CheckResult>, HarnessError> {
         let mut results = Vec::new();
-        for (check, skipped) in checks.iter().zip(self.skipped) {
+        for (i, (check, skipped)) in checks.iter().zip(self.skipped).enumerate() {
             if let Some(result) = skipped {
                 results.push(result);
                 continue;
             }
-            let Some((_, Some(Done::Check(verdict, duration_ms)))) = done.next() else {
+            let Some(Done::Check(verdict, duration_ms)) = outcome(i, Part::Check) else {
                 return Err(HarnessError::Interrupted);
             };
             let negative_control = if self.controls {
-                let Some((_, Some(Done::Control(c)))) = done.next() else {
+                let Some(Done::Control(c)) = outcome(i, Part::Control) else {
                     return Err(HarnessError::Interrupted);
                 };
                 Some(c)

@@ -54,10 +54,10 @@ impl FreshRootfs {
     }
 }
 
-/// Writes `bytes` to `path` as an executable (0755) file.
+/// Writes `bytes` to `path` as an executable (0755) file, never through a descriptor another
+/// thread's fork could copy (see `process/exec_file.rs`).
 pub fn write_executable(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    fs::write(path, bytes)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+    crate::process::write_executable(path, bytes, 0o755)
 }
 
 /// The agent's name inside a user's rootfs: hidden, and unlikely to clash with a real file.

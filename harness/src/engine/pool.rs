@@ -47,9 +47,7 @@ pub fn run<T: Sync, R: Send>(
     } else {
         let worker = &worker;
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|w| s.spawn(move || worker(w)))
-                .collect();
+            let handles: Vec<_> = (0..threads).map(|w| s.spawn(move || worker(w))).collect();
             for h in handles {
                 if let Err(panic) = h.join() {
                     std::panic::resume_unwind(panic);
@@ -99,14 +97,19 @@ mod tests {
     #[test]
     fn a_stop_hands_out_nothing_more() {
         let tasks: Vec<usize> = (0..10).collect();
-        let out = run(1, &tasks, |_, &t| (t, if t == 3 { Next::Stop } else { Next::Continue }));
+        let out = run(1, &tasks, |_, &t| {
+            (t, if t == 3 { Next::Stop } else { Next::Continue })
+        });
         assert_eq!(&out[..4], &[Some(0), Some(1), Some(2), Some(3)]);
         assert!(out[4..].iter().all(Option::is_none));
     }
 
     #[test]
     fn zero_jobs_is_one_and_no_tasks_is_fine() {
-        assert_eq!(run(0, &[1, 2], |_, &t| (t, Next::Continue)), [Some(1), Some(2)]);
+        assert_eq!(
+            run(0, &[1, 2], |_, &t| (t, Next::Continue)),
+            [Some(1), Some(2)]
+        );
         assert!(run(4, &[] as &[u8], |_, &t| (t, Next::Continue)).is_empty());
     }
 }
