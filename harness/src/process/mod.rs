@@ -14,7 +14,7 @@ mod which;
 
 pub(crate) use collect::{collect, Bound};
 pub(crate) use command::{run, Finished, RunOptions, SideChannel};
-pub(crate) use exec_file::write_executable;
+pub(crate) use exec_file::{copy_executable, write_executable};
 pub(crate) use guard::{has_ended, sigkill, status_text, ChildGuard};
 pub(crate) use which::{is_executable, which, LOOKED_IN};
 
