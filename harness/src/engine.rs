@@ -1,4 +1,6 @@
-//! Runs checks (and their negative controls) under a runtime and assembles the report.
+//! Runs checks (and their negative controls) under one runtime or several, up to
+//! [`RunOptions::jobs`] runs at a time, and assembles one report per runtime in the checks'
+//! order (ARCHITECTURE.md, "Runs at a time").
 
 use crate::checks::{Check, Ctx, Finding, Verdict};
 use crate::error::HarnessError;
@@ -31,8 +33,8 @@ impl Default for RunOptions {
     }
 }
 
-/// One run at a time per core: most of a run is the kernel's work on its behalf (clone,
-/// mounts, cgroups), and the CPU check's spin takes a core's share.
+/// As many runs at a time as cores: a run mostly waits, yet on two cores four at a time gained
+/// nothing over two (the agents' own CPU, the CPU control's spin above all, fills them).
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
