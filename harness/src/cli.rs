@@ -207,6 +207,11 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = crate::preflight::parse_timeout,
           allow_hyphen_values = true)]
     pub timeout: u64,
+    /// Checks and controls run at a time, each in a stand-in host of its own (the report's
+    /// order does not change); default: the number of cores.
+    #[arg(long, value_name = "N", value_parser = crate::preflight::parse_jobs,
+          allow_hyphen_values = true)]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -266,6 +271,11 @@ pub struct RunArgs {
     pub timeout: u64,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Checks and controls run at a time, each in a stand-in host of its own (the report's
+    /// order does not change); default: the number of cores.
+    #[arg(long, value_name = "N", value_parser = crate::preflight::parse_jobs,
+          allow_hyphen_values = true)]
+    pub jobs: Option<usize>,
 }
 
 /// Parses `args`, runs, prints, and returns the exit code. Never panics on bad input.
@@ -627,6 +637,7 @@ fn compare(args: &CompareArgs) -> Result<i32, HarnessError> {
     let opts = RunOptions {
         negative_controls: !args.no_controls,
         timeout: Duration::from_secs(args.timeout),
+        jobs: args.jobs.unwrap_or_else(engine::default_jobs),
     };
     let cmp = crate::compare::compare(&runtimes, &checks, &rootfs, &opts)?;
     let out = match args.format {
@@ -695,6 +706,7 @@ fn run(args: &RunArgs) -> Result<i32, HarnessError> {
     let opts = RunOptions {
         negative_controls: args.negative_controls,
         timeout: Duration::from_secs(args.timeout),
+        jobs: args.jobs.unwrap_or_else(engine::default_jobs),
     };
     let report = engine::run_checks(runtime.as_ref(), &checks, &rootfs, &opts)?;
     let color = match args.color {

@@ -1,4 +1,6 @@
-//! Runs checks (and their negative controls) under a runtime and assembles the report.
+//! Runs checks (and their negative controls) under one runtime or several, up to
+//! [`RunOptions::jobs`] runs at a time, and assembles one report per runtime in the checks'
+//! order (ARCHITECTURE.md, "Runs at a time").
 
 use crate::checks::{Check, Ctx, Finding, Requirement, Verdict};
 use crate::error::HarnessError;
@@ -9,12 +11,16 @@ use crate::rootfs::PreparedRootfs;
 use crate::runtime::{InCheck, RunError, Runtime};
 use crate::standin::StandIn;
 use crate::vocabulary::Isolation;
+use pool::Next;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 pub struct RunOptions {
     pub negative_controls: bool,
     pub timeout: Duration,
+    /// Runs (a check, or its control) at a time; 1 runs them one after the other.
+    pub jobs: usize,
 }
 
 impl Default for RunOptions {
@@ -22,8 +28,15 @@ impl Default for RunOptions {
         RunOptions {
             negative_controls: false,
             timeout: Duration::from_secs(30),
+            jobs: default_jobs(),
         }
     }
+}
+
+/// As many runs at a time as cores: a run mostly waits, yet on two cores four at a time gained
+/// nothing over two (the agents' own CPU, the CPU control's spin above all, fills them).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub fn run_checks(
@@ -32,27 +45,105 @@ pub fn run_checks(
     rootfs: &PreparedRootfs,
     opts: &RunOptions,
 ) -> Result<Report, HarnessError> {
+    let mut reports = run_runtimes(&[runtime], checks, rootfs, opts)?;
+    Ok(reports.remove(0))
+}
+
+/// One report per runtime, in the order given. Every check and every control of every
+/// runtime is one task of one bounded pool ([`RunOptions::jobs`]), each in a stand-in host of
+/// its own; the reports are assembled in the checks' order whatever ended first.
+pub fn run_runtimes(
+    runtimes: &[&dyn Runtime],
+    checks: &[Box<dyn Check>],
+    rootfs: &PreparedRootfs,
+    opts: &RunOptions,
+) -> Result<Vec<Report>, HarnessError> {
     let scratch = crate::record::TempDir::new("scratch", None)
         .map_err(|e| HarnessError::Setup(format!("cannot create a scratch directory: {e}")))?;
-    let ctx = Ctx {
-        runtime,
-        rootfs: rootfs.path(),
-        agent: rootfs.agent(),
-        scratch: scratch.path(),
-        timeout: opts.timeout,
-    };
-    let unavailable = runtime.available().err().map(|e| e.to_string());
-    let mut results = Vec::new();
-    for check in checks {
+    // Planning asks each runtime what it is and supports (an OCI runtime's discovery runs
+    // its binary several times): the runtimes are asked side by side too.
+    let plans: Vec<Plan> = pool::run(opts.jobs, runtimes, |_, &runtime| {
+        let ctx = Ctx {
+            runtime,
+            rootfs: rootfs.path(),
+            agent: rootfs.agent(),
+            scratch: scratch.path(),
+            timeout: opts.timeout,
+        };
+        (
+            Plan::of(&ctx, checks, opts.negative_controls),
+            Next::Continue,
+        )
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    // Every check before any control: a control's sabotaged run may take a whole core (the
+    // CPU check's without its quota), and should not compete with the check it belongs to.
+    let tasks: Vec<Task> = [Part::Check, Part::Control]
+        .into_iter()
+        .flat_map(|part| {
+            plans
+                .iter()
+                .enumerate()
+                .flat_map(move |(r, plan)| plan.tasks(r, part))
+        })
+        .collect();
+    let workers = pool::workers(opts.jobs, tasks.len());
+    let rootfses = Rootfses::for_workers(rootfs, workers)?;
+    let done = pool::run(opts.jobs, &tasks, |worker, task| {
         if crate::cancel::requested() {
-            return Err(HarnessError::Interrupted);
+            return (Err(HarnessError::Interrupted), Next::Stop);
         }
-        results.push(match &unavailable {
-            Some(why) => unavailable_result(check.as_ref(), why, opts.negative_controls),
-            None => run_one(&ctx, rootfs, check.as_ref(), opts.negative_controls)?,
-        });
+        let rootfs = rootfses.of(worker);
+        let ctx = Ctx {
+            runtime: runtimes[task.runtime],
+            rootfs: rootfs.path(),
+            agent: rootfs.agent(),
+            scratch: scratch.path(),
+            timeout: opts.timeout,
+        };
+        let check = checks[task.check].as_ref();
+        let result = match task.part {
+            Part::Check => {
+                let started = Instant::now();
+                match on_stand_in(&ctx, rootfs, check, &check.isolation()) {
+                    Err(RunError::Unsupported { reason, .. }) => {
+                        Ok(Done::Unsupported(reason, started))
+                    }
+                    other => interruptible(other)
+                        .map(|v| Done::Check(v, started.elapsed().as_millis() as u64)),
+                }
+            }
+            Part::Control => run_control(&ctx, rootfs, check).map(Done::Control),
+        };
+        let next = if result.is_err() {
+            Next::Stop
+        } else {
+            Next::Continue
+        };
+        (result, next)
+    });
+    let mut outcomes = HashMap::new();
+    for (task, d) in tasks.iter().zip(done) {
+        match d {
+            Some(Err(e)) => return Err(e),
+            Some(Ok(d)) => {
+                outcomes.insert((task.runtime, task.check, task.part), d);
+            }
+            None => {}
+        }
     }
-    Ok(Report {
+    let mut reports = Vec::new();
+    for (r, (&runtime, plan)) in runtimes.iter().zip(plans).enumerate() {
+        let results = plan.assemble(checks, |check, part| outcomes.remove(&(r, check, part)))?;
+        reports.push(report_of(runtime, results));
+    }
+    Ok(reports)
+}
+
+fn report_of(runtime: &dyn Runtime, results: Vec<CheckResult>) -> Report {
+    Report {
         isoprobe_version: env!("CARGO_PKG_VERSION").into(),
         kernel: kernel(),
         cgroup_mode: cgroup_mode(),
@@ -64,7 +155,151 @@ pub fn run_checks(
         checks: results,
         features: Some(serde_json::to_value(crate::features::detect()).unwrap_or_default()),
         rootless: crate::rootless::active().cloned(),
-    })
+    }
+}
+
+/// A run the pool hands out: one check of one runtime, or its control.
+struct Task {
+    runtime: usize,
+    check: usize,
+    part: Part,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Part {
+    Check,
+    Control,
+}
+
+enum Done {
+    Check(Verdict, u64),
+    /// What the runtime found it cannot build only once it was asked to (an engine whose
+    /// daemon cannot see a mount the check made): a recorded skip, as from `unsupported`.
+    Unsupported(String, Instant),
+    Control(ControlResult),
+}
+
+/// What a runtime's suite will be, decided before anything runs: each check either runs (with
+/// its control when controls run) or is skipped with its reason.
+struct Plan {
+    /// Per check: `Some` when it is skipped (its result is already known).
+    skipped: Vec<Option<CheckResult>>,
+    controls: bool,
+}
+
+impl Plan {
+    fn of(ctx: &Ctx, checks: &[Box<dyn Check>], controls: bool) -> Plan {
+        let unavailable = ctx.runtime.available().err().map(|e| e.to_string());
+        let skipped = checks
+            .iter()
+            .map(|check| {
+                let check = check.as_ref();
+                if let Some(why) = &unavailable {
+                    return Some(unavailable_result(check, why, controls));
+                }
+                let started = Instant::now();
+                unmet(ctx, check).map(|reason| {
+                    let control = controls.then(|| format!("check skipped: {reason}"));
+                    skipped(check, reason, control, started)
+                })
+            })
+            .collect();
+        Plan { skipped, controls }
+    }
+
+    /// The runs of `part` this plan needs (none of a skipped check).
+    fn tasks(&self, runtime: usize, part: Part) -> Vec<Task> {
+        if part == Part::Control && !self.controls {
+            return Vec::new();
+        }
+        (0..self.skipped.len())
+            .filter(|&check| self.skipped[check].is_none())
+            .map(|check| Task {
+                runtime,
+                check,
+                part,
+            })
+            .collect()
+    }
+
+    /// The results in the checks' order, each run's outcome taken from `outcome`. A run
+    /// without an outcome means the run was stopped.
+    fn assemble(
+        self,
+        checks: &[Box<dyn Check>],
+        mut outcome: impl FnMut(usize, Part) -> Option<Done>,
+    ) -> Result<Vec<CheckResult>, HarnessError> {
+        let mut results = Vec::new();
+        for (i, (check, planned_skip)) in checks.iter().zip(self.skipped).enumerate() {
+            if let Some(result) = planned_skip {
+                results.push(result);
+                continue;
+            }
+            let (verdict, duration_ms) = match outcome(i, Part::Check) {
+                Some(Done::Check(verdict, duration_ms)) => (verdict, duration_ms),
+                Some(Done::Unsupported(reason, started)) => {
+                    // Its control ran beside it; a control of a check that did not run says
+                    // nothing.
+                    let _ = outcome(i, Part::Control);
+                    let control = self.controls.then(|| format!("check skipped: {reason}"));
+                    results.push(skipped(check.as_ref(), reason, control, started));
+                    continue;
+                }
+                _ => return Err(HarnessError::Interrupted),
+            };
+            let negative_control = if self.controls {
+                let Some(Done::Control(c)) = outcome(i, Part::Control) else {
+                    return Err(HarnessError::Interrupted);
+                };
+                Some(c)
+            } else {
+                None
+            };
+            results.push(CheckResult {
+                id: check.id(),
+                status: if verdict.pass() {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+                reason: verdict.reason,
+                expected: verdict.expected,
+                observed: verdict.observed,
+                duration_ms,
+                negative_control,
+            });
+        }
+        Ok(results)
+    }
+}
+
+/// The rootfs each worker gives its containers. A user's rootfs is seen through a view of its
+/// own in each stand-in host, so the workers share it; the fresh rootfs is a directory that an
+/// OCI runtime writes `/dev` entries into while it creates a container (`oci/devdir.rs`), so
+/// each further worker gets a copy of its own, and no container sees another's.
+struct Rootfses<'a> {
+    first: &'a PreparedRootfs,
+    more: Vec<PreparedRootfs>,
+}
+
+impl<'a> Rootfses<'a> {
+    fn for_workers(first: &'a PreparedRootfs, workers: usize) -> Result<Self, HarnessError> {
+        let mut more = Vec::new();
+        for _ in 1..workers {
+            match first.another()? {
+                Some(r) => more.push(r),
+                None => break,
+            }
+        }
+        Ok(Rootfses { first, more })
+    }
+
+    fn of(&self, worker: usize) -> &PreparedRootfs {
+        match worker.checked_sub(1).and_then(|i| self.more.get(i)) {
+            Some(r) => r,
+            None => self.first,
+        }
+    }
 }
 
 /// A skipped check and, when controls run (`control_reason` is given), its skipped control.
@@ -109,48 +344,6 @@ fn unmet(ctx: &Ctx, check: &dyn Check) -> Option<String> {
     }
     let iso = check.isolation();
     ctx.runtime.unsupported_in(&iso, &iso)
-}
-
-fn run_one(
-    ctx: &Ctx,
-    rootfs: &PreparedRootfs,
-    check: &dyn Check,
-    with_control: bool,
-) -> Result<CheckResult, HarnessError> {
-    let started = Instant::now();
-    if let Some(reason) = unmet(ctx, check) {
-        let control = with_control.then(|| format!("check skipped: {reason}"));
-        return Ok(skipped(check, reason, control, started));
-    }
-    let iso = check.isolation();
-    let verdict = match on_stand_in(ctx, rootfs, check, &iso) {
-        // What the runtime found it cannot build only once it was asked to (an engine whose
-        // daemon cannot see a mount the check made): a recorded skip, as from `unsupported`.
-        Err(RunError::Unsupported { reason, .. }) => {
-            let control = with_control.then(|| format!("check skipped: {reason}"));
-            return Ok(skipped(check, reason, control, started));
-        }
-        other => interruptible(other)?,
-    };
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let negative_control = if with_control {
-        Some(run_control(ctx, rootfs, check)?)
-    } else {
-        None
-    };
-    Ok(CheckResult {
-        id: check.id(),
-        status: if verdict.pass() {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        reason: verdict.reason,
-        expected: verdict.expected,
-        observed: verdict.observed,
-        duration_ms,
-        negative_control,
-    })
 }
 
 fn run_control(
@@ -267,6 +460,8 @@ pub fn cgroup_mode() -> String {
         .unwrap_or_else(|_| "none".into())
 }
 
+mod pool;
+
 #[cfg(test)]
 mod faults;
 
@@ -333,16 +528,16 @@ mod tests {
         let no_runtime = FnRuntime::new("none", |_| {
             unreachable!("the fake check does not run containers")
         });
-        let ctx = Ctx {
-            runtime: &no_runtime,
-            rootfs: std::path::Path::new("/"),
-            agent: "/agent",
-            scratch: std::path::Path::new("/tmp"),
-            timeout: Duration::from_secs(1),
-        };
         let rootfs = PreparedRootfs::fresh(b"").unwrap();
-        run_one(&ctx, &rootfs, &check, true)
+        let checks: Vec<Box<dyn Check>> = vec![Box::new(check)];
+        let opts = RunOptions {
+            negative_controls: true,
+            ..RunOptions::default()
+        };
+        run_checks(&no_runtime, &checks, &rootfs, &opts)
             .unwrap()
+            .checks
+            .remove(0)
             .negative_control
             .unwrap()
     }

@@ -92,6 +92,23 @@ pub fn parse_timeout(s: &str) -> Result<u64, TimeoutError> {
     }
 }
 
+/// Why a `--jobs` is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JobsError {
+    #[error("jobs must be a whole number, at least 1 (1 runs one check at a time); e.g. --jobs 2")]
+    NotPositive,
+    #[error("`{0}` is not a whole number of runs at a time; e.g. --jobs 2")]
+    NotANumber(String),
+}
+
+pub fn parse_jobs(s: &str) -> Result<usize, JobsError> {
+    match s.trim().parse::<i128>() {
+        Ok(n) if n >= 1 => usize::try_from(n).map_err(|_| JobsError::NotANumber(s.into())),
+        Ok(_) => Err(JobsError::NotPositive),
+        Err(_) => Err(JobsError::NotANumber(s.into())),
+    }
+}
+
 /// Whether a report could be written to `path`: its directory must be there, so that a whole
 /// run is not lost to a typo in a path.
 pub fn check_output(path: &std::path::Path) -> Result<(), BadInput> {
@@ -151,6 +168,10 @@ mod tests {
     fn a_timeout_is_a_whole_number_of_seconds_from_1() {
         assert_eq!(parse_timeout("30").unwrap(), 30);
         assert_eq!(parse_timeout(" 1 ").unwrap(), 1);
+        assert_eq!(parse_jobs("3").unwrap(), 3);
+        assert!(matches!(parse_jobs("0"), Err(JobsError::NotPositive)));
+        assert!(matches!(parse_jobs("-2"), Err(JobsError::NotPositive)));
+        assert!(matches!(parse_jobs("two"), Err(JobsError::NotANumber(_))));
         for zero_or_less in ["0", "-1", "-99999999999999999999"] {
             assert!(matches!(
                 parse_timeout(zero_or_less),

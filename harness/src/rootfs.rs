@@ -32,6 +32,19 @@ impl FreshRootfs {
     /// Builds a rootfs under `parent` (the system temp dir when `None`) with `agent` written to
     /// [`AGENT_IN_ROOTFS`].
     pub fn build(agent: &[u8], parent: Option<&Path>) -> io::Result<FreshRootfs> {
+        let me = Self::empty(parent)?;
+        write_executable(&me.agent_host_path(), agent)?;
+        Ok(me)
+    }
+
+    /// The same, with the agent copied from the file `agent` (no copy of it in memory).
+    pub fn build_from(agent: &Path, parent: Option<&Path>) -> io::Result<FreshRootfs> {
+        let me = Self::empty(parent)?;
+        crate::process::copy_executable(agent, &me.agent_host_path(), 0o755)?;
+        Ok(me)
+    }
+
+    fn empty(parent: Option<&Path>) -> io::Result<FreshRootfs> {
         let dir = crate::record::TempDir::new("rootfs", parent)?;
         // tempfile makes the directory 0700: a container whose root maps to an unprivileged
         // host uid (user namespace) could not even look up its own `/`.
@@ -40,7 +53,6 @@ impl FreshRootfs {
             fs::create_dir(dir.path().join(d))?;
         }
         fs::set_permissions(dir.path().join("tmp"), fs::Permissions::from_mode(0o1777))?;
-        write_executable(&dir.path().join(&AGENT_IN_ROOTFS[1..]), agent)?;
         Ok(FreshRootfs { dir })
     }
 
@@ -54,10 +66,10 @@ impl FreshRootfs {
     }
 }
 
-/// Writes `bytes` to `path` as an executable (0755) file.
+/// Writes `bytes` to `path` as an executable (0755) file, never through a descriptor another
+/// thread's fork could copy (see `process/exec_file.rs`).
 pub fn write_executable(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    fs::write(path, bytes)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+    crate::process::write_executable(path, bytes, 0o755)
 }
 
 /// The agent's name inside a user's rootfs: hidden, and unlikely to clash with a real file.
@@ -112,6 +124,22 @@ impl PreparedRootfs {
             PreparedRootfs::Fresh(_) => AGENT_IN_ROOTFS,
             PreparedRootfs::User(_) => AGENT_IN_USER_ROOTFS,
         }
+    }
+
+    /// A second rootfs for containers that run beside this one's: a fresh rootfs with the same
+    /// agent; `None` for a user's rootfs, whose every stand-in host sees a view of its own.
+    pub fn another(&self) -> Result<Option<PreparedRootfs>, HarnessError> {
+        let PreparedRootfs::Fresh(fresh) = self else {
+            return Ok(None);
+        };
+        FreshRootfs::build_from(&fresh.agent_host_path(), None)
+            .map(|r| Some(PreparedRootfs::Fresh(r)))
+            .map_err(|e| {
+                HarnessError::Setup(format!(
+                    "cannot build a second test rootfs with the agent `{}`: {e}",
+                    fresh.agent_host_path().display()
+                ))
+            })
     }
 
     /// Makes [`Self::path`] usable on the calling thread, which must be inside a stand-in host:

@@ -93,9 +93,9 @@ pub fn features(report: &Report, host_names: &[&str]) -> Option<Value> {
     Some(f)
 }
 
-/// Keys whose values differ on every run: replaced by a placeholder naming what they were.
-/// `share_of_wall` follows the machine's load (an unlimited spinner on a busy 2-core machine
-/// gets well under half a CPU); the CPU check judges the share per period instead.
+/// Keys whose values differ on every run: replaced by a placeholder naming what they were. A
+/// wall-clock share depends on what else ran beside the container (the engine's other runs,
+/// another guest, the machine's load), so it is one of them.
 const VOLATILE: [&str; 10] = [
     "share_of_wall",
     "dev",

@@ -199,6 +199,7 @@ impl Suite {
         let opts = RunOptions {
             negative_controls: self.negative_controls,
             timeout: self.timeout,
+            ..RunOptions::default()
         };
         engine::run_checks(rt.as_ref(), &chosen, &rootfs, &opts).map_err(|e| setup(&e))
     }

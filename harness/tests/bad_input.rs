@@ -44,6 +44,7 @@ fn cases() -> Vec<(&'static str, Setup)> {
         ("a zero timeout", Setup::Plain),
         ("a negative timeout", Setup::Plain),
         ("a timeout that is not a number", Setup::Plain),
+        ("zero jobs", Setup::Plain),
         ("a missing agent", Setup::Root),
         ("an agent that is not executable", Setup::Root),
         ("a dynamically linked agent", Setup::Root),

@@ -55,16 +55,23 @@ fn bench_json_has_every_figure_positive_and_ordered() {
     assert_eq!(b["skipped"], Value::Array(vec![]), "{b}");
 
     let suite = b["suite"].as_array().expect("suite is a list");
-    let controls: Vec<(&str, bool)> = suite
+    let runs: Vec<(&str, bool, u64)> = suite
         .iter()
         .map(|s| {
             (
                 s["runtime"].as_str().unwrap(),
                 s["controls"].as_bool().unwrap(),
+                s["jobs"].as_u64().unwrap(),
             )
         })
         .collect();
-    assert_eq!(controls, [("native", false), ("native", true)], "{b}");
+    // At the default jobs (the cores), and one at a time too where that differs.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let mut want = vec![("native", false, cores), ("native", true, cores)];
+    if cores > 1 {
+        want.extend([("native", false, 1), ("native", true, 1)]);
+    }
+    assert_eq!(runs, want, "{b}");
     for s in suite {
         assert!(figure(s, "wall_s") > 0.0, "{s}");
     }

@@ -246,7 +246,8 @@ fn killed_run_leaves_the_image_and_no_mount() {
     require_root!(name);
     let img = image();
     let before = listing(img.path());
-    for after_ms in [300, 900, 1_800] {
+    // Within a run: with its checks two at a time, a debug build's run takes about 1.2 s here.
+    for after_ms in [300, 600, 900] {
         let tmp = tempfile::Builder::new()
             .prefix("userfs-tmp-")
             .tempdir()
@@ -260,6 +261,10 @@ fn killed_run_leaves_the_image_and_no_mount() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(after_ms));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before {after_ms} ms: kill it sooner"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(listing(img.path()), before, "killed after {after_ms} ms");

@@ -175,12 +175,22 @@ fn bench(args: &BenchArgs) -> Result<Bench, HarnessError> {
     if !args.no_suite {
         let exe = std::env::current_exe()
             .map_err(|e| HarnessError::Setup(format!("cannot find its own binary: {e}")))?;
-        for name in &args.runtimes {
-            if skipped.iter().any(|s| &s.name == name) {
+        let jobs = crate::engine::default_jobs();
+        // The native suite also one run at a time: what running runs side by side gains, in
+        // the same bench.
+        let native_serial = (jobs > 1 && args.runtimes.iter().any(|n| n == "native"))
+            .then(|| ("native".to_string(), 1));
+        let plans = args
+            .runtimes
+            .iter()
+            .map(|n| (n.clone(), jobs))
+            .chain(native_serial);
+        for (name, jobs) in plans {
+            if skipped.iter().any(|s| s.name == name) {
                 continue;
             }
             for controls in [false, true] {
-                match suite::run_suite(&exe, name, controls) {
+                match suite::run_suite(&exe, &name, controls, jobs) {
                     Ok(s) => suites.push(s),
                     Err(reason) => skipped.push(Skipped {
                         name: format!("{name} suite"),

@@ -41,15 +41,16 @@ pub fn text(b: &Bench) -> String {
     if !b.suite.is_empty() {
         let _ = writeln!(
             s,
-            "\nthe whole suite (`isoprobe run`, one process each)\n\n  {:<10} {:<9} {:>7}  checks",
-            "runtime", "controls", "wall s"
+            "\nthe whole suite (`isoprobe run`, one process each)\n\n  {:<10} {:<9} {:>4} {:>7}  checks",
+            "runtime", "controls", "jobs", "wall s"
         );
         for r in &b.suite {
             let _ = writeln!(
                 s,
-                "  {:<10} {:<9} {:>7.2}  {} pass, {} fail, {} skip",
+                "  {:<10} {:<9} {:>4} {:>7.2}  {} pass, {} fail, {} skip",
                 r.runtime,
                 if r.controls { "with" } else { "without" },
+                r.jobs,
                 r.wall_s,
                 r.pass,
                 r.fail,

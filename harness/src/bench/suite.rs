@@ -16,6 +16,8 @@ pub const CPU_CHECK: &str = "cgroup.cpu-throttled";
 pub struct SuiteRun {
     pub runtime: String,
     pub controls: bool,
+    /// Runs at a time (`isoprobe run --jobs`).
+    pub jobs: usize,
     pub wall_s: f64,
     /// Passed, failed and skipped checks of its report (a runtime's known weaknesses fail).
     pub pass: u64,
@@ -23,10 +25,16 @@ pub struct SuiteRun {
     pub skip: u64,
 }
 
-/// One `isoprobe run --runtime RUNTIME --format json` (with `--negative-controls` when
-/// `controls`), through `exe`.
-pub fn run_suite(exe: &Path, runtime: &str, controls: bool) -> Result<SuiteRun, String> {
+/// One `isoprobe run --runtime RUNTIME --jobs JOBS --format json` (with
+/// `--negative-controls` when `controls`), through `exe`.
+pub fn run_suite(
+    exe: &Path,
+    runtime: &str,
+    controls: bool,
+    jobs: usize,
+) -> Result<SuiteRun, String> {
     let mut cmd = isoprobe_run(exe, runtime);
+    cmd.args(["--jobs", &jobs.to_string()]);
     if controls {
         cmd.arg("--negative-controls");
     }
@@ -38,6 +46,7 @@ pub fn run_suite(exe: &Path, runtime: &str, controls: bool) -> Result<SuiteRun, 
     Ok(SuiteRun {
         runtime: runtime.into(),
         controls,
+        jobs,
         wall_s,
         pass: count("pass"),
         fail: count("fail"),

@@ -59,9 +59,7 @@ impl Check for HostileWorkdirContained {
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let canary = Canary::create(ctx.scratch)?;
         let agent_path = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
-        let agent =
-            std::fs::read(&agent_path).map_err(|e| setup("read the agent", &agent_path, e))?;
-        let rootfs = FreshRootfs::build(&agent, Some(ctx.scratch))
+        let rootfs = FreshRootfs::build_from(&agent_path, Some(ctx.scratch))
             .map_err(|e| setup("build the check's rootfs", ctx.scratch, e))?;
         let target = tempfile::Builder::new()
             .prefix("isoprobe-workdir-")

@@ -64,10 +64,8 @@ impl Check for DevNullSymlink {
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let agent_path = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
-        let agent =
-            std::fs::read(&agent_path).map_err(|e| setup("read the agent", &agent_path, e))?;
-        let plain = start(ctx, iso, &agent, false)?;
-        let hostile = start(ctx, iso, &agent, true)?;
+        let plain = start(ctx, iso, &agent_path, false)?;
+        let hostile = start(ctx, iso, &agent_path, true)?;
         Ok(judge(&plain, &hostile))
     }
 }
@@ -89,8 +87,8 @@ enum End {
 
 /// Starts the agent in a fresh rootfs of the check's own, whose `/dev/null` is the hostile
 /// link when `hostile`, with a report directory bound in.
-fn start(ctx: &Ctx, iso: &Isolation, agent: &[u8], hostile: bool) -> Result<End, RunError> {
-    let rootfs = FreshRootfs::build(agent, Some(ctx.scratch))
+fn start(ctx: &Ctx, iso: &Isolation, agent: &Path, hostile: bool) -> Result<End, RunError> {
+    let rootfs = FreshRootfs::build_from(agent, Some(ctx.scratch))
         .map_err(|e| setup("build the check's rootfs", ctx.scratch, e))?;
     let report_in = rootfs.path().join(&REPORT_DIR[1..]);
     std::fs::create_dir(&report_in).map_err(|e| setup("create the report mount point", &report_in, e))?;

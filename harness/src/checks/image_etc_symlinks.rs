@@ -57,12 +57,10 @@ impl Check for EtcSymlinks {
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let agent_path = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
-        let agent =
-            std::fs::read(&agent_path).map_err(|e| setup("read the agent", &agent_path, e))?;
-        let plain_rootfs = FreshRootfs::build(&agent, Some(ctx.scratch))
+        let plain_rootfs = FreshRootfs::build_from(&agent_path, Some(ctx.scratch))
             .map_err(|e| setup("build the check's rootfs", ctx.scratch, e))?;
         let plain = start(ctx, iso, plain_rootfs.path())?;
-        let layout = Layout::build(ctx, &agent)?;
+        let layout = Layout::build(ctx, &agent_path)?;
         let before = layout.host_files();
         let hostile = start(ctx, iso, layout.rootfs.path())?;
         let host = HostView {
@@ -96,8 +94,8 @@ struct Layout {
 }
 
 impl Layout {
-    fn build(ctx: &Ctx, agent: &[u8]) -> Result<Layout, RunError> {
-        let rootfs = FreshRootfs::build(agent, Some(ctx.scratch))
+    fn build(ctx: &Ctx, agent: &Path) -> Result<Layout, RunError> {
+        let rootfs = FreshRootfs::build_from(agent, Some(ctx.scratch))
             .map_err(|e| setup("build the check's rootfs", ctx.scratch, e))?;
         let host = tempfile::Builder::new()
             .prefix("isoprobe-etchost-")

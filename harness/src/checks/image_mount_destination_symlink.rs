@@ -113,9 +113,7 @@ struct Layout {
 impl Layout {
     fn build(ctx: &Ctx) -> Result<Layout, RunError> {
         let agent_path = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
-        let agent =
-            std::fs::read(&agent_path).map_err(|e| setup("read the agent", &agent_path, e))?;
-        let rootfs = FreshRootfs::build(&agent, Some(ctx.scratch))
+        let rootfs = FreshRootfs::build_from(&agent_path, Some(ctx.scratch))
             .map_err(|e| setup("build the check's rootfs", ctx.scratch, e))?;
         let dir = |prefix: &str| {
             tempfile::Builder::new()

@@ -65,10 +65,8 @@ impl Check for ProcSymlink {
             })
             .collect();
         let agent_path = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
-        let agent =
-            std::fs::read(&agent_path).map_err(|e| setup("read the agent", &agent_path, e))?;
-        let plain = start(ctx, iso, &agent, false)?;
-        let hostile = start(ctx, iso, &agent, true)?;
+        let plain = start(ctx, iso, &agent_path, false)?;
+        let hostile = start(ctx, iso, &agent_path, true)?;
         Ok(judge(&host, &plain, &hostile))
     }
 }
@@ -80,8 +78,8 @@ enum End {
     NotTried(String),
 }
 
-fn start(ctx: &Ctx, iso: &Isolation, agent: &[u8], hostile: bool) -> Result<End, RunError> {
-    let rootfs = FreshRootfs::build(agent, Some(ctx.scratch))
+fn start(ctx: &Ctx, iso: &Isolation, agent: &Path, hostile: bool) -> Result<End, RunError> {
+    let rootfs = FreshRootfs::build_from(agent, Some(ctx.scratch))
         .map_err(|e| setup("build the check's rootfs", ctx.scratch, e))?;
     if hostile {
         let target = rootfs.path().join(&LINK_TARGET[1..]);

@@ -60,7 +60,8 @@ impl SuidHelper {
         };
         let path = me.host_path();
         let err = |step, e| HostStepError::new(step, &path, e);
-        fs::copy(agent, &path).map_err(|e| err("copy the agent to", e))?;
+        crate::process::copy_executable(agent, &path, 0o755)
+            .map_err(|e| err("copy the agent to", e))?;
         std::os::unix::fs::chown(&path, Some(0), Some(0)).map_err(|e| err("chown", e))?;
         // After the chown: changing the owner clears the setuid bit.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o4755))

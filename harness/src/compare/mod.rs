@@ -32,10 +32,8 @@ pub fn compare(
     opts: &RunOptions,
 ) -> Result<Comparison, HarnessError> {
     let started = Instant::now();
-    let mut reports = Vec::new();
-    for rt in runtimes {
-        reports.push(engine::run_checks(rt.as_ref(), checks, rootfs, opts)?);
-    }
+    let runtimes: Vec<&dyn Runtime> = runtimes.iter().map(|r| r.as_ref()).collect();
+    let reports = engine::run_runtimes(&runtimes, checks, rootfs, opts)?;
     Ok(Comparison {
         isoprobe_version: env!("CARGO_PKG_VERSION").into(),
         kernel: engine::kernel(),

@@ -36,6 +36,7 @@ fn suite_with(fault: impl Fn(&Job) -> Result<RunOutcome, RunError> + Send + Sync
     let opts = RunOptions {
         negative_controls: false,
         timeout: Duration::from_secs(10),
+        ..RunOptions::default()
     };
     run_checks(&rt, &checks::all(), &rootfs, &opts).unwrap()
 }

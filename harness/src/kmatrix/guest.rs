@@ -43,6 +43,9 @@ pub const NESTED_PARAM: &str = "isoprobe.nested";
 /// Under TCG a container start takes tens of milliseconds and the CPU check's spin is timed in
 /// wall-clock seconds; this bounds one container, far above what any check needs there.
 const CONTAINER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Runs at a time in the guest, though it has one vCPU: most of a run waits (a grace
+/// period, the CPU check's throttled spin, a linger) rather than computes.
+const GUEST_JOBS: usize = 2;
 
 /// v2 controllers the harness's cgroups use: cpu (quota, statistics), pids, memory.
 const V2_CONTROLLERS: [&str; 3] = ["cpu", "pids", "memory"];
@@ -222,6 +225,7 @@ fn run() -> Result<(), GuestError> {
     let opts = RunOptions {
         negative_controls: true,
         timeout: CONTAINER_TIMEOUT,
+        jobs: GUEST_JOBS.max(crate::engine::default_jobs()),
     };
     let report =
         engine::run_checks(runtime.as_ref(), &checks, &rootfs, &opts).map_err(GuestError::Suite)?;

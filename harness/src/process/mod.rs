@@ -8,11 +8,13 @@
 pub(crate) mod clone_args;
 mod collect;
 mod command;
+mod exec_file;
 mod guard;
 mod which;
 
 pub(crate) use collect::{collect, Bound};
 pub(crate) use command::{run, Finished, RunOptions, SideChannel};
+pub(crate) use exec_file::{copy_executable, write_executable};
 pub(crate) use guard::{has_ended, sigkill, status_text, ChildGuard};
 pub(crate) use which::{is_executable, which, LOOKED_IN};
 

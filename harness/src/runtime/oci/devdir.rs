@@ -14,21 +14,48 @@
 //! `create` is done: by then the runtime has set the container up (runc has checked its
 //! `/dev/null`), and the agent runs with the rootfs's `/dev` as the native runtime has it.
 //!
-//! Two containers of one check may start side by side in the same rootfs (the uts check
-//! does), and no runtime's `/dev` setup is safe against another's in the same directory: the
-//! snapshot, `create` and the removal are serialised.
+//! Two containers may start side by side in the same rootfs (the uts check's two do, and the
+//! engine runs several checks at once), and no runtime's `/dev` setup is safe against
+//! another's in the same directory: per `/dev` directory, the snapshot, `create` and the
+//! removal are serialised. The engine gives each of its workers a rootfs of its own, so
+//! containers in different rootfses never wait for each other here.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
-static DEV: Mutex<()> = Mutex::new(());
+/// The `/dev` directories a runtime may be writing now.
+static HELD: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+static FREED: Condvar = Condvar::new();
 
-/// Held while a runtime may be writing a rootfs's `/dev`.
-pub fn lock() -> MutexGuard<'static, ()> {
-    DEV.lock().unwrap_or_else(|e| e.into_inner())
+fn held() -> MutexGuard<'static, BTreeSet<PathBuf>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held while a runtime may be writing the `/dev` directory `dir`.
+#[derive(Debug)]
+pub struct DevLock {
+    dir: PathBuf,
+}
+
+pub fn lock(dir: &Path) -> DevLock {
+    let mut held = held();
+    while held.contains(dir) {
+        held = FREED.wait(held).unwrap_or_else(|e| e.into_inner());
+    }
+    held.insert(dir.to_path_buf());
+    DevLock {
+        dir: dir.to_path_buf(),
+    }
+}
+
+impl Drop for DevLock {
+    fn drop(&mut self) {
+        held().remove(&self.dir);
+        FREED.notify_all();
+    }
 }
 
 pub struct DevSnapshot {
@@ -46,9 +73,9 @@ fn entries(dir: &Path) -> Option<BTreeSet<OsString>> {
 impl DevSnapshot {
     /// The snapshot, and the lock to hold until the runtime's `create` is done (drop it
     /// before the snapshot, whose removal takes the lock again).
-    pub fn take(rootfs: &Path) -> (DevSnapshot, MutexGuard<'static, ()>) {
-        let guard = lock();
+    pub fn take(rootfs: &Path) -> (DevSnapshot, DevLock) {
         let dir = rootfs.join("dev");
+        let guard = lock(&dir);
         let snap = DevSnapshot {
             before: entries(&dir),
             dir,
@@ -59,7 +86,7 @@ impl DevSnapshot {
     /// Removes what appeared since [`DevSnapshot::take`] (never following a symlink: a
     /// runtime's `/dev/fd` points at `/proc/self/fd`, which on the host is isoprobe's). Only
     /// with the lock held (the guard [`DevSnapshot::take`] gave, or [`lock`]).
-    pub fn restore(&self, _held: &MutexGuard<'static, ()>) {
+    pub fn restore(&self, _held: &DevLock) {
         let Some(before) = &self.before else {
             let _ = fs::remove_dir_all(&self.dir);
             return;
@@ -81,7 +108,7 @@ impl DevSnapshot {
 /// Also after an error between `take` and the removal; a no-op after it.
 impl Drop for DevSnapshot {
     fn drop(&mut self) {
-        let held = lock();
+        let held = lock(&self.dir);
         self.restore(&held);
     }
 }
@@ -108,6 +135,25 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, ["mine"]);
+    }
+
+    #[test]
+    fn only_the_same_dev_directory_waits() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let held_a = lock(a.path());
+        // Another directory is free at once.
+        drop(lock(b.path()));
+        let waited = std::thread::scope(|s| {
+            let t = s.spawn(|| {
+                let started = std::time::Instant::now();
+                drop(lock(a.path()));
+                started.elapsed()
+            });
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(held_a);
+            t.join().unwrap()
+        });
+        assert!(waited >= std::time::Duration::from_millis(40), "{waited:?}");
     }
 
     #[test]
