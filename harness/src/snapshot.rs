@@ -154,7 +154,7 @@ struct Volatile {
 
 type Replace = fn(&Captures) -> String;
 
-const VOLATILE_PHRASES: [Volatile; 11] = [
+const VOLATILE_PHRASES: [Volatile; 13] = [
     // A runtime's refusal as a check records it ("refused: <its stderr>"): which errno a
     // runtime's own descriptor gives, and how much of its log it prints, vary run to run.
     Volatile {
@@ -169,8 +169,19 @@ const VOLATILE_PHRASES: [Volatile; 11] = [
     // Temporary files, the cgroups and the abstract socket names isoprobe makes:
     // `<prefix><pid>-<n>` or a random suffix.
     Volatile {
-        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features|abstract|workdir|devices|mntdst|etchost)-)[A-Za-z0-9_-]+",
+        pattern: r"(isoprobe-(?:canary|rootfs|scratch|spawn|oci|features|abstract|workdir|devices|mntdst|etchost|docker|podman|prop|suid|leaf)-)[A-Za-z0-9_-]+",
         replace: |c| format!("{}[tmp]", &c[1]),
+    },
+    // A named v1 hierarchy another check has mounted at the moment adds a line to every
+    // process's /proc/<pid>/cgroup.
+    Volatile {
+        pattern: r"\ball \d+ hierarchies",
+        replace: |_| "all [n] hierarchies".into(),
+    },
+    // An engine's container ids (docker's, podman's `libpod-<id>`).
+    Volatile {
+        pattern: r"\b[0-9a-f]{64}\b",
+        replace: |_| "[id]".into(),
     },
     // The agent's host pid ("the agent's pid is 7213", "agent pid 7482"); "PID 1" stays.
     Volatile {

@@ -195,21 +195,30 @@ impl EngineRuntime {
             }
         }
         loop {
+            // Runs side by side learn at once: what counts is whether this run asked for the
+            // capability, not whether this run was the first to learn it is unknown.
+            let known_unknown = self.unknown_caps();
             let result = self.run_once(backend, job, check);
             match result.as_ref().err().and_then(unknown_capability) {
-                Some(cap) if self.learn_unknown(cap) => continue,
+                Some(cap) if !known_unknown.contains(&cap) => self.learn_unknown(cap),
                 _ => return result,
             }
         }
     }
 
-    /// Records `cap` as one the engine does not know; false when it was known to be unknown
-    /// already (the refusal is then not about it).
-    fn learn_unknown(&self, cap: u32) -> bool {
+    fn unknown_caps(&self) -> BTreeSet<u32> {
         self.unknown_caps
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(cap)
+            .clone()
+    }
+
+    /// Records `cap` as one the engine does not know.
+    fn learn_unknown(&self, cap: u32) {
+        self.unknown_caps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(cap);
     }
 
     fn run_once(
@@ -219,12 +228,10 @@ impl EngineRuntime {
         check: &Isolation,
     ) -> Result<RunOutcome, RunError> {
         let iso = job.isolation;
-        let unknown = self
-            .unknown_caps
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let caps: BTreeSet<u32> = available_caps().difference(&unknown).copied().collect();
+        let caps: BTreeSet<u32> = available_caps()
+            .difference(&self.unknown_caps())
+            .copied()
+            .collect();
         let flags = if self.defaults {
             flags::defaults(self.engine, iso, check, &caps).map_err(|reason| {
                 RunError::Unsupported {
