@@ -47,12 +47,13 @@ impl OciRuntime {
             bundle::write_etc_sources(iso, &etc_dir)
                 .map_err(|e| setup("write the engine's /etc files", &etc_dir, e))?;
         }
+        let rootless = crate::rootless::active().is_some();
         let cgroups_path = cgroup::leaf::runtime_cgroups_path(&id);
         let spec = bundle::spec(&BundleInput {
             iso,
             rootfs: &rootfs,
             argv,
-            cgroups_path: &cgroups_path,
+            cgroups_path: (!rootless).then_some(cgroups_path.as_str()),
             available_caps: &self.available_caps(),
             rootfs_propagation: self
                 .facts()
@@ -71,6 +72,15 @@ impl OciRuntime {
         // Dropped in reverse after an error: the container is deleted, the lock released, and
         // the rootfs's /dev put back as it was.
         let (dev, creating) = devdir::DevSnapshot::take(&rootfs);
+        // Rootless, the runtime's default state root (`/run/runc`, `/run/crun`) is the
+        // machine's: its state goes in the bundle's directory, removed after the container.
+        let rooted;
+        let cli = if rootless {
+            rooted = cli.with_state_root(bundle_dir.path().join("state"));
+            &rooted
+        } else {
+            cli
+        };
         let container = Created::noted(cli, &id);
         let mut create_args: Vec<std::ffi::OsString> =
             vec!["create".into(), "--bundle".into(), bundle_dir.path().into()];
@@ -207,6 +217,7 @@ impl<'a> Created<'a> {
                 runtime: cli.binary.clone(),
                 id: id.to_string(),
                 view: cli.plan().clone(),
+                state_root: cli.state_root().map(Path::to_path_buf),
             }),
         )];
         for path in cgroup::in_every_hierarchy(id) {
@@ -299,13 +310,22 @@ const DELETE_AGAIN: Backoff =
     Backoff::doubling(Duration::from_millis(50), Duration::from_millis(400));
 
 /// Deletes a container a dead run left: `Ok(true)` when it was there. Run as that run ran the
-/// runtime (same binary, same mount view), so the runtime finds its state and cgroups.
+/// runtime (same binary, same mount view, same state root), so the runtime finds its state
+/// and cgroups.
 pub(crate) fn delete_leftover(
     binary: &Path,
     view: &super::MountView,
+    state_root: Option<&Path>,
     id: &str,
 ) -> Result<bool, CliError> {
-    let cli = Cli::new(binary.to_path_buf(), view)?;
+    let cli = match state_root {
+        // A rootless run's: its user may not make a mount namespace here, outside a user
+        // namespace, and needs none: the container has no cgroups, and `state` and `delete`
+        // of runc 1.1 and crun 1.8 do not look at the cgroup layout.
+        Some(dir) => Cli::new(binary.to_path_buf(), &super::MountView::default())?
+            .with_state_root(dir.to_path_buf()),
+        None => Cli::new(binary.to_path_buf(), view)?,
+    };
     if cli.run(["state", id], COMMAND_TIMEOUT)?.ok().is_err() {
         return Ok(false);
     }
