@@ -117,7 +117,10 @@ fn nobody_processes(dir: &tempfile::TempDir) -> Vec<String> {
             .is_some_and(|u| u.split_whitespace().any(|id| id == "65534"));
         let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        let ours = cmd.contains(&*dir.path().to_string_lossy()) || cmd.contains("isoprobe-agent");
+        // runc's container init before the exec shows only `runc init`.
+        let ours = cmd.contains(&*dir.path().to_string_lossy())
+            || cmd.contains("isoprobe-agent")
+            || cmd.starts_with("runc init");
         if uid_is_nobody && ours {
             found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
         }
@@ -337,14 +340,15 @@ fn a_killed_rootless_oci_run_is_cleaned_up_by_its_user() {
             .unwrap();
         let mark = format!("isoprobe-bundle-{}-", child.id());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        // A container is noted in the record before `create`; its state root exists once
-        // the runtime has made the container.
+        // The runtime keeps a directory per container in its state root, from `create`
+        // until `delete`.
         let created = || {
             std::fs::read_dir(&sb.tmp)
                 .unwrap()
                 .flatten()
                 .filter(|e| e.file_name().to_string_lossy().starts_with(&mark))
-                .any(|e| e.path().join("state").exists())
+                .filter_map(|e| std::fs::read_dir(e.path().join("state")).ok())
+                .any(|mut containers| containers.next().is_some())
         };
         while !created() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(2));
@@ -359,6 +363,7 @@ fn a_killed_rootless_oci_run_is_cleaned_up_by_its_user() {
             stdout.contains(&format!("of run {}", child.id())),
             "{name}: {stdout}"
         );
+        eprintln!("{name}, killed while it ran a container: {stdout}");
         sb.assert_nothing_left();
     }
 }
