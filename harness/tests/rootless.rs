@@ -117,7 +117,10 @@ fn nobody_processes(dir: &tempfile::TempDir) -> Vec<String> {
             .is_some_and(|u| u.split_whitespace().any(|id| id == "65534"));
         let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        let ours = cmd.contains(&*dir.path().to_string_lossy()) || cmd.contains("isoprobe-agent");
+        // runc's container init before the exec shows only `runc init`.
+        let ours = cmd.contains(&*dir.path().to_string_lossy())
+            || cmd.contains("isoprobe-agent")
+            || cmd.starts_with("runc init");
         if uid_is_nobody && ours {
             found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
         }
@@ -213,11 +216,12 @@ fn require_all_fails_a_rootless_run_and_every_format_says_rootless() {
 
 #[test]
 #[serial(machine)]
-fn oci_runtimes_refuse_a_rootless_run_as_bad_input() {
+fn untried_oci_runtimes_refuse_a_rootless_run_as_bad_input() {
     let Some(sb) = sandbox("rootless_oci_refused") else {
         return;
     };
-    for rt in ["runc", "crun"] {
+    // Refused before the binary is looked at: neither needs to be installed.
+    for rt in ["youki", "oci:/usr/sbin/runc"] {
         let out = sb.as_nobody(&["run", "--runtime", rt]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{rt}: {stderr}");
@@ -227,6 +231,141 @@ fn oci_runtimes_refuse_a_rootless_run_as_bad_input() {
         );
     }
     sb.assert_nothing_left();
+}
+
+/// Checks an OCI runtime must pass rootless here: each namespace it is asked for, and what
+/// they hide.
+const OCI_MUST_PASS: [&str; 10] = [
+    "pid.init-is-1",
+    "ns.cgroup",
+    "ns.ipc",
+    "ns.mnt",
+    "ns.net",
+    "ns.pid",
+    "ns.uts",
+    "root.old-root-gone",
+    "proc.host-invisible",
+    "seccomp.filter-enforced",
+];
+
+#[test]
+#[serial(machine)]
+fn runc_and_crun_rootless_fail_only_their_known_weaknesses() {
+    let test = "oci_rootless";
+    let Some(sb) = sandbox(test) else {
+        return;
+    };
+    for name in ["runc", "crun", "runc-no-pivot", "crun-no-pivot"] {
+        let rt = isoprobe::runtime::by_name(name).unwrap();
+        if let Err(e) = rt.available() {
+            skip(test, &format!("{name}: {e}"));
+            continue;
+        }
+        let known: Vec<&str> = rt.known_weaknesses().iter().map(|w| w.check).collect();
+        let mut args = vec!["run", "--format", "json", "--negative-controls"];
+        args.extend(["--runtime", name]);
+        let out = sb.as_nobody(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        let r: Report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: {e}; stderr: {stderr}"));
+        assert!(r.rootless.is_some(), "{name}");
+        let want_exit = if r.summary.fail == 0 { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(want_exit), "{name}: {stderr}");
+        for c in &r.checks {
+            match c.status {
+                Status::Fail => {
+                    assert!(
+                        known.contains(&c.id.as_str()),
+                        "{name} {}: {}",
+                        c.id,
+                        c.reason
+                    )
+                }
+                // A rootless skip, or one the runtime gives as root too (it names itself).
+                Status::Skip => assert!(
+                    c.reason.starts_with("needs root: ")
+                        || c.reason
+                            .starts_with(&format!("{} ", name.split('-').next().unwrap())),
+                    "{name} {}: {}",
+                    c.id,
+                    c.reason
+                ),
+                Status::Pass => {}
+            }
+            let n = c.negative_control.as_ref().expect("controls ran");
+            assert!(
+                matches!(n.status, ControlStatus::Detected | ControlStatus::Skip),
+                "{name} {}: control {:?}: {}",
+                c.id,
+                n.status,
+                n.reason
+            );
+        }
+        for id in OCI_MUST_PASS {
+            assert_eq!(status_of(&r, id), &Status::Pass, "{name} {id}");
+        }
+        for id in ["ns.net", "ns.ipc", "ns.uts", "ns.cgroup"] {
+            let c = r.checks.iter().find(|c| c.id == id).unwrap();
+            assert_eq!(
+                c.negative_control.as_ref().unwrap().status,
+                ControlStatus::Detected,
+                "{name} {id}"
+            );
+        }
+        assert_eq!(status_of(&r, "cgroup.cpu-throttled"), &Status::Skip);
+        sb.assert_nothing_left();
+    }
+}
+
+/// A rootless run killed while a container of runc or crun exists: its state is in the
+/// bundle directory, and the user's `isoprobe clean` deletes the container there first.
+#[test]
+#[serial(machine)]
+fn a_killed_rootless_oci_run_is_cleaned_up_by_its_user() {
+    let test = "oci_rootless_killed_then_clean";
+    let Some(sb) = sandbox(test) else {
+        return;
+    };
+    for name in ["runc", "crun"] {
+        if let Err(e) = isoprobe::runtime::by_name(name).unwrap().available() {
+            skip(test, &format!("{name}: {e}"));
+            continue;
+        }
+        let mut child = sb
+            .nobody_std(&["run", "--negative-controls", "--runtime", name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mark = format!("isoprobe-bundle-{}-", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        // The runtime keeps a directory per container in its state root, from `create`
+        // until `delete`.
+        let created = || {
+            std::fs::read_dir(&sb.tmp)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&mark))
+                .filter_map(|e| std::fs::read_dir(e.path().join("state")).ok())
+                .any(|mut containers| containers.next().is_some())
+        };
+        while !created() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert!(created(), "{name}: no container's state within 30 s");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = sb.as_nobody(&["clean"]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stdout}");
+        assert!(
+            stdout.contains(&format!("of run {}", child.id())),
+            "{name}: {stdout}"
+        );
+        eprintln!("{name}, killed while it ran a container: {stdout}");
+        sb.assert_nothing_left();
+    }
 }
 
 #[test]

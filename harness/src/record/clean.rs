@@ -167,9 +167,13 @@ fn order(item: &Item) -> (u8, std::cmp::Reverse<usize>) {
 /// Removes `item`: `Ok(true)` when it was there and is gone, `Ok(false)` when it was not there.
 fn remove(item: &Item) -> io::Result<bool> {
     match item {
-        Item::Container { runtime, id, view } => {
-            crate::runtime::oci::delete_leftover(runtime, view, id).map_err(io::Error::other)
-        }
+        Item::Container {
+            runtime,
+            id,
+            view,
+            state_root,
+        } => crate::runtime::oci::delete_leftover(runtime, view, state_root.as_deref(), id)
+            .map_err(io::Error::other),
         Item::Cgroup { path } => remove_cgroup(path),
         Item::Mount { path } => unmount(path),
         Item::Dir { path } => remove_dir(path),

@@ -27,11 +27,15 @@ use std::sync::Mutex;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Item {
     /// An OCI container, deleted with `<runtime> delete --force <id>` run as the run ran it
-    /// (in the same mount view; the runtime's default state root).
+    /// (in the same mount view, with the same state root).
     Container {
         runtime: PathBuf,
         id: String,
         view: crate::runtime::oci::MountView,
+        /// `--root DIR` of a rootless run (inside its bundle directory, removed after the
+        /// container); `None`: the runtime's default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state_root: Option<PathBuf>,
     },
     /// A cgroup directory isoprobe made, or one a runtime makes for a container of ours.
     Cgroup { path: PathBuf },

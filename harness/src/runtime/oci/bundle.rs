@@ -38,8 +38,10 @@ pub struct BundleInput<'a> {
     pub rootfs: &'a Path,
     /// The agent's argv: its path inside the rootfs, then its arguments.
     pub argv: Vec<String>,
-    /// The relative cgroups path (the runtime nests it under its own cgroup).
-    pub cgroups_path: &'a str,
+    /// The relative cgroups path (the runtime nests it under its own cgroup). `None` in a
+    /// rootless run: no cgroup of its own and no `resources` (not even device rules), as the
+    /// cgroups are not delegated to the user; the checks that need them skip before.
+    pub cgroups_path: Option<&'a str>,
     /// The capabilities root would have here: those in isoprobe's own bounding set that the
     /// runtime knows. The container gets these minus `iso.drop_caps`.
     pub available_caps: &'a BTreeSet<u32>,
@@ -276,11 +278,12 @@ pub fn spec(input: &BundleInput) -> Result<Spec, BundleError> {
 
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .cgroups_path(PathBuf::from(input.cgroups_path))
-        .resources(resources(iso)?)
         .rootfs_propagation(input.rootfs_propagation)
         .build()
         .map_err(err("linux section"))?;
+    // Set either way: oci-spec's `Linux::default` has resources (a deny-all device rule).
+    linux.set_cgroups_path(input.cgroups_path.map(PathBuf::from));
+    linux.set_resources(input.cgroups_path.map(|_| resources(iso)).transpose()?);
     // oci-spec's `Linux::default` masks and write-protects paths under /proc and /sys; only
     // what the isolation asks for is kept, as the native runtime does.
     let listed = |paths: &[String]| (!paths.is_empty()).then(|| paths.to_vec());
@@ -476,6 +479,10 @@ mod tests {
     }
 
     fn config(iso: &Isolation) -> Value {
+        config_in(iso, Some("isoprobe-oci-1-0"))
+    }
+
+    fn config_in(iso: &Isolation, cgroups_path: Option<&str>) -> Value {
         let caps = all_caps();
         let propagation = if iso.make_mounts_private {
             "rprivate"
@@ -486,13 +493,36 @@ mod tests {
             iso,
             rootfs: Path::new("/tmp/isoprobe-rootfs-x"),
             argv: vec!["/isoprobe-agent".into(), "--spin-ms".into(), "5".into()],
-            cgroups_path: "isoprobe-oci-1-0",
+            cgroups_path,
             available_caps: &caps,
             rootfs_propagation: propagation,
             dev_tmpfs: dev_tmpfs(iso),
             etc_sources: Some(Path::new("/b/etc")),
         };
         serde_json::to_value(spec(&input).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_rootless_bundle_has_no_cgroup_and_no_resources() {
+        let iso = Isolation {
+            cpu_quota: Some(CpuQuota {
+                quota_us: 20_000,
+                period_us: 100_000,
+            }),
+            ..Isolation::base()
+        };
+        let rooted = config_in(&iso, Some("isoprobe-oci-1-0"));
+        assert_eq!(rooted["linux"]["cgroupsPath"], "isoprobe-oci-1-0");
+        assert!(rooted["linux"]["resources"]["cpu"].is_object());
+        let rootless = config_in(&iso, None);
+        for absent in ["cgroupsPath", "resources"] {
+            assert!(rootless["linux"].get(absent).is_none(), "{absent}");
+        }
+        assert_eq!(
+            rootless["linux"]["namespaces"],
+            rooted["linux"]["namespaces"]
+        );
+        assert_eq!(rootless["mounts"], rooted["mounts"]);
     }
 
     fn names(v: &Value) -> BTreeSet<String> {

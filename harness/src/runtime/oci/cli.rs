@@ -54,6 +54,11 @@ impl CliError {
 pub struct MountView {
     /// A cgroup2 mount hidden from the runtime (crun on a hybrid host).
     pub hide: Option<PathBuf>,
+    /// `hide` is covered with an empty tmpfs instead of unmounted: in a rootless run the
+    /// mount namespace belongs to isoprobe's user namespace, where the mounts inherited from
+    /// the machine's are locked together and unmounting one is refused (EINVAL).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cover: bool,
     /// `(isoprobe's cgroup directory, hierarchy mount point)`: the first bound over the
     /// second, so that a runtime which puts a relative cgroupsPath at a hierarchy's root puts
     /// it under isoprobe's own cgroup, as runc does.
@@ -62,13 +67,20 @@ pub struct MountView {
 
 impl MountView {
     /// What `flavor` needs on a host with `layout`, isoprobe being in the cgroups that
-    /// `proc_self_cgroup` (the text of `/proc/self/cgroup`) names.
-    pub fn plan(flavor: Flavor, layout: &CgroupLayout, proc_self_cgroup: &str) -> MountView {
+    /// `proc_self_cgroup` (the text of `/proc/self/cgroup`) names; `rootless` in a rootless
+    /// run, whose containers get no cgroups (so nothing is bound).
+    pub fn plan(
+        flavor: Flavor,
+        layout: &CgroupLayout,
+        proc_self_cgroup: &str,
+        rootless: bool,
+    ) -> MountView {
         let hide = (flavor.refuses_hybrid() && layout.mode == CgroupMode::Hybrid)
             .then(|| layout.v2_mount.clone())
             .flatten();
+        let cover = rootless && hide.is_some();
         let mut binds = Vec::new();
-        if flavor.roots_relative_cgroups() {
+        if flavor.roots_relative_cgroups() && !rootless {
             let own = |controller: Option<&str>| {
                 isoprobe_probes::parse::cgroup_path(proc_self_cgroup, controller)
                     .map(|p| p.trim_start_matches('/').to_string())
@@ -85,7 +97,7 @@ impl MountView {
                 }
             }
         }
-        MountView { hide, binds }
+        MountView { hide, cover, binds }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -98,6 +110,9 @@ impl MountView {
         if self.hide.is_some() {
             parts.push("cgroup2 hidden: hybrid host".to_string());
         }
+        if self.cover {
+            parts.push("covered, rootless".to_string());
+        }
         if !self.binds.is_empty() {
             parts.push("cgroup hierarchies rooted at isoprobe's cgroups".to_string());
         }
@@ -105,11 +120,16 @@ impl MountView {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// The C strings the child uses between fork and exec, prepared beforehand: nothing may be
 /// allocated there.
 #[derive(Debug)]
 struct PreparedView {
     hide: Option<CString>,
+    cover: bool,
     binds: Vec<(CString, CString)>,
 }
 
@@ -121,6 +141,7 @@ impl PreparedView {
     fn new(view: &MountView) -> Result<PreparedView, CliError> {
         Ok(PreparedView {
             hide: view.hide.as_deref().map(c_path).transpose()?,
+            cover: view.cover,
             binds: view
                 .binds
                 .iter()
@@ -151,8 +172,16 @@ impl PreparedView {
                 libc::MS_REC | libc::MS_SLAVE,
                 std::ptr::null(),
             ))?;
-            if let Some(h) = &self.hide {
-                check(libc::umount2(h.as_ptr(), libc::MNT_DETACH))?;
+            match (&self.hide, self.cover) {
+                (Some(h), true) => check(libc::mount(
+                    c"isoprobe-hidden".as_ptr(),
+                    h.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    std::ptr::null(),
+                ))?,
+                (Some(h), false) => check(libc::umount2(h.as_ptr(), libc::MNT_DETACH))?,
+                (None, _) => {}
             }
             for (source, target) in &self.binds {
                 check(libc::mount(
@@ -175,6 +204,9 @@ pub struct Cli {
     view: Option<Arc<PreparedView>>,
     /// Kept for the run's record, from which a leftover container is deleted the same way.
     plan: MountView,
+    /// `--root DIR`: where the runtime keeps its containers' state, when not its default
+    /// (a rootless run may not write `/run/runc`).
+    state_root: Option<PathBuf>,
 }
 
 /// A finished command: its status and what it printed.
@@ -225,11 +257,28 @@ impl Cli {
         } else {
             Some(Arc::new(PreparedView::new(view)?))
         };
-        Ok(Cli { binary, view, plan })
+        Ok(Cli {
+            binary,
+            view,
+            plan,
+            state_root: None,
+        })
+    }
+
+    /// The same runtime keeping its state in `dir` (`--root DIR`).
+    pub fn with_state_root(&self, dir: PathBuf) -> Cli {
+        Cli {
+            state_root: Some(dir),
+            ..self.clone()
+        }
     }
 
     pub fn plan(&self) -> &MountView {
         &self.plan
+    }
+
+    pub fn state_root(&self) -> Option<&Path> {
+        self.state_root.as_deref()
     }
 
     /// The runtime with `args`, ready to spawn; stdin is /dev/null.
@@ -239,6 +288,10 @@ impl Cli {
         S: AsRef<OsStr>,
     {
         let mut cmd = Command::new(&self.binary);
+        if let Some(dir) = &self.state_root {
+            // A global option: before the command.
+            cmd.arg("--root").arg(dir);
+        }
         cmd.args(args).stdin(Stdio::null()).process_group(0);
         if let Some(view) = &self.view {
             let view = Arc::clone(view);
@@ -300,12 +353,12 @@ mod tests {
 
     #[test]
     fn runc_runs_in_the_hosts_mount_namespace() {
-        assert!(MountView::plan(Flavor::Runc, &hybrid(), HYBRID_CGROUP).is_empty());
+        assert!(MountView::plan(Flavor::Runc, &hybrid(), HYBRID_CGROUP, false).is_empty());
     }
 
     #[test]
     fn crun_on_a_hybrid_host_loses_cgroup2_and_sees_memory_rooted_at_ours() {
-        let v = MountView::plan(Flavor::Crun, &hybrid(), HYBRID_CGROUP);
+        let v = MountView::plan(Flavor::Crun, &hybrid(), HYBRID_CGROUP, false);
         assert_eq!(v.hide, Some("/sys/fs/cgroup/unified".into()));
         assert_eq!(
             v.binds,
@@ -321,9 +374,22 @@ mod tests {
     }
 
     #[test]
+    fn rootless_crun_covers_cgroup2_and_binds_nothing() {
+        let v = MountView::plan(Flavor::Crun, &hybrid(), HYBRID_CGROUP, true);
+        assert_eq!(v.hide, Some("/sys/fs/cgroup/unified".into()));
+        assert!(v.cover);
+        assert!(v.binds.is_empty());
+        assert_eq!(
+            v.describe().unwrap(),
+            "cgroup2 hidden: hybrid host; covered, rootless"
+        );
+        assert!(MountView::plan(Flavor::Runc, &hybrid(), HYBRID_CGROUP, true).is_empty());
+    }
+
+    #[test]
     fn youki_keeps_cgroup2_and_binds_every_nested_hierarchy() {
         let own = "4:memory:/m\n1:cpu:/c\n0::/u\n";
-        let v = MountView::plan(Flavor::Youki, &hybrid(), own);
+        let v = MountView::plan(Flavor::Youki, &hybrid(), own, false);
         assert_eq!(v.hide, None);
         let targets: Vec<_> = v.binds.iter().map(|(_, t)| t.clone()).collect();
         assert_eq!(
@@ -341,7 +407,7 @@ mod tests {
     fn a_layout_read_from_mountinfo_plans_the_same() {
         let mountinfo = isoprobe_fixtures::text("proc/mountinfo-hybrid").unwrap();
         let layout = parse_layout(&mountinfo).unwrap();
-        let v = MountView::plan(Flavor::Crun, &layout, HYBRID_CGROUP);
+        let v = MountView::plan(Flavor::Crun, &layout, HYBRID_CGROUP, false);
         assert!(v.hide.is_some());
         assert!(v
             .binds

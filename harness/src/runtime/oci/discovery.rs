@@ -87,7 +87,9 @@ pub(super) fn discover(source: &Source) -> RuntimeFacts {
         cgroup::detect_layout(),
         std::fs::read_to_string("/proc/self/cgroup"),
     ) {
-        (Ok(layout), Ok(own)) => MountView::plan(flavor, &layout, &own),
+        (Ok(layout), Ok(own)) => {
+            MountView::plan(flavor, &layout, &own, crate::rootless::active().is_some())
+        }
         _ => MountView::default(),
     };
     let cli = match (binary, version_line.clone()) {

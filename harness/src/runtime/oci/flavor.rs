@@ -62,6 +62,20 @@ impl Flavor {
         self == Flavor::Crun
     }
 
+    /// Why isoprobe does not run this runtime from its rootless user namespace, if it does
+    /// not. runc 1.1 and crun 1.8 take the rootless bundle (no cgroups, devices bound from the
+    /// host, state under `--root` in the run's directory) and were seen passing there;
+    /// youki and unknown runtimes were not tried.
+    pub fn rootless_refusal(self) -> Option<&'static str> {
+        match self {
+            Flavor::Runc | Flavor::Crun => None,
+            Flavor::Youki | Flavor::Other => Some(
+                "isoprobe runs only runc and crun rootless among the OCI runtimes; this one's \
+                 rootless mode was not tried",
+            ),
+        }
+    }
+
     /// `linux.rootfsPropagation` for "make every mount private" (else "leave them shared").
     /// runc and crun read `private` as "/ alone" and want the recursive `rprivate`; youki 0.7
     /// knows only the runtime-spec's words (`private`, `shared`, ...), which it applies

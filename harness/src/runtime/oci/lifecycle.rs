@@ -47,12 +47,13 @@ impl OciRuntime {
             bundle::write_etc_sources(iso, &etc_dir)
                 .map_err(|e| setup("write the engine's /etc files", &etc_dir, e))?;
         }
+        let rootless = crate::rootless::active().is_some();
         let cgroups_path = cgroup::leaf::runtime_cgroups_path(&id);
         let spec = bundle::spec(&BundleInput {
             iso,
             rootfs: &rootfs,
             argv,
-            cgroups_path: &cgroups_path,
+            cgroups_path: (!rootless).then_some(cgroups_path.as_str()),
             available_caps: &self.available_caps(),
             rootfs_propagation: self
                 .facts()
@@ -71,6 +72,15 @@ impl OciRuntime {
         // Dropped in reverse after an error: the container is deleted, the lock released, and
         // the rootfs's /dev put back as it was.
         let (dev, creating) = devdir::DevSnapshot::take(&rootfs);
+        // Rootless, the runtime's default state root (`/run/runc`, `/run/crun`) is the
+        // machine's: its state goes in the bundle's directory, removed after the container.
+        let rooted;
+        let cli = if rootless {
+            rooted = cli.with_state_root(bundle_dir.path().join("state"));
+            &rooted
+        } else {
+            cli
+        };
         let container = Created::noted(cli, &id);
         let mut create_args: Vec<std::ffi::OsString> =
             vec!["create".into(), "--bundle".into(), bundle_dir.path().into()];
@@ -207,6 +217,7 @@ impl<'a> Created<'a> {
                 runtime: cli.binary.clone(),
                 id: id.to_string(),
                 view: cli.plan().clone(),
+                state_root: cli.state_root().map(Path::to_path_buf),
             }),
         )];
         for path in cgroup::in_every_hierarchy(id) {
@@ -299,17 +310,92 @@ const DELETE_AGAIN: Backoff =
     Backoff::doubling(Duration::from_millis(50), Duration::from_millis(400));
 
 /// Deletes a container a dead run left: `Ok(true)` when it was there. Run as that run ran the
-/// runtime (same binary, same mount view), so the runtime finds its state and cgroups.
+/// runtime (same binary, same mount view, same state root), so the runtime finds its state
+/// and cgroups.
 pub(crate) fn delete_leftover(
     binary: &Path,
     view: &super::MountView,
+    state_root: Option<&Path>,
     id: &str,
 ) -> Result<bool, CliError> {
-    let cli = Cli::new(binary.to_path_buf(), view)?;
+    let cli = match state_root {
+        // A rootless run's: its user may not make a mount namespace here, outside a user
+        // namespace, and needs none: the container has no cgroups, and `state` and `delete`
+        // of runc 1.1 and crun 1.8 do not look at the cgroup layout.
+        Some(dir) => Cli::new(binary.to_path_buf(), &super::MountView::default())?
+            .with_state_root(dir.to_path_buf()),
+        None => Cli::new(binary.to_path_buf(), view)?,
+    };
+    // The dead run's `create` may still be making it (the runtime is in a process group of
+    // its own, so the kill did not reach it): it would write the state and the rootfs while
+    // they are removed.
+    stop_creators_of(id);
     if cli.run(["state", id], COMMAND_TIMEOUT)?.ok().is_err() {
         return Ok(false);
     }
     cli.run(["delete", "--force", id], COMMAND_TIMEOUT)?
         .ok()
         .map(|_| true)
+}
+
+/// How long a SIGKILLed `create` gets to be gone.
+const CREATOR_GONE: Backoff =
+    Backoff::doubling(Duration::from_millis(1), Duration::from_millis(50));
+
+/// SIGKILLs the runtime processes still running `create ... <id>` and waits (up to a second)
+/// until they are dead: the id carries the pid of the dead run, so no other process has it.
+fn stop_creators_of(id: &str) {
+    let mut killed = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if creates_container(&cmdline, id) {
+            let pid = Pid::from_raw(pid);
+            if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
+                killed.push(pid);
+            }
+        }
+    }
+    // Dead once gone or a zombie (its new parent, not isoprobe, reaps it).
+    let dead = |pid: &Pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    };
+    CREATOR_GONE.until(
+        Budget::within(Duration::from_secs(1)),
+        || killed.iter().all(dead),
+        || false,
+    );
+}
+
+/// Whether a command line (NUL-separated) is an OCI runtime's `create ... <id>`: the id last,
+/// as isoprobe passes it.
+fn creates_container(cmdline: &[u8], id: &str) -> bool {
+    let args: Vec<&[u8]> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .collect();
+    args.contains(&b"create".as_slice()) && args.last() == Some(&id.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::creates_container;
+
+    #[test]
+    fn a_creator_is_known_by_the_container_it_makes() {
+        let line =
+            b"/usr/bin/crun\0--root\0/tmp/b/state\0create\0--bundle\0/tmp/b\0isoprobe-oci-7-4\0";
+        assert!(creates_container(line, "isoprobe-oci-7-4"));
+        assert!(!creates_container(line, "isoprobe-oci-7-40"));
+        assert!(!creates_container(
+            b"/usr/sbin/runc\0delete\0--force\0isoprobe-oci-7-4\0",
+            "isoprobe-oci-7-4"
+        ));
+    }
 }

@@ -115,6 +115,14 @@ impl Runtime for OciRuntime {
         self.facts().cli.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
+    fn rootless_unsupported(&self) -> Option<String> {
+        let flavor = match self.source {
+            Source::Named(flavor) => flavor,
+            Source::Path(_) => Flavor::Other,
+        };
+        flavor.rootless_refusal().map(String::from)
+    }
+
     fn known_weaknesses(&self) -> &'static [super::Weakness] {
         match self.source {
             Source::Named(flavor) => weaknesses::of(flavor, self.always_no_pivot),
