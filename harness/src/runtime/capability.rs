@@ -90,6 +90,23 @@ pub fn number(name: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == full).map(|i| i as u32)
 }
 
+/// The capabilities this process can grant: its own bounding set, up to the kernel's last
+/// capability that this table also knows. Unreadable files count as "everything" so a
+/// restricted /proc does not silently strip a container of its capabilities.
+pub fn grantable() -> std::collections::BTreeSet<u32> {
+    let own = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| isoprobe_probes::parse::parse_cap_sets(&s).ok())
+        .map_or(u64::MAX, |c| c.bounding);
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40);
+    (0..=last.min(NAMES.len() as u32 - 1))
+        .filter(|c| isoprobe_probes::parse::has_cap(own, *c))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

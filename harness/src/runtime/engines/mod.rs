@@ -228,7 +228,8 @@ impl EngineRuntime {
         check: &Isolation,
     ) -> Result<RunOutcome, RunError> {
         let iso = job.isolation;
-        let caps: BTreeSet<u32> = available_caps()
+        // This project's VMs lack CAP_SYS_RESOURCE, which no container can then be given.
+        let caps: BTreeSet<u32> = super::capability::grantable()
             .difference(&self.unknown_caps())
             .copied()
             .collect();
@@ -306,22 +307,6 @@ fn unknown_capability(e: &RunError) -> Option<u32> {
     };
     let after = detail.split("unknown capability: \"").nth(1)?;
     super::capability::number(after.split('"').next()?)
-}
-
-/// The capabilities this machine can grant: the harness's own bounding set (this project's
-/// VMs lack CAP_SYS_RESOURCE, which no container can then be given).
-fn available_caps() -> BTreeSet<u32> {
-    let own = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| isoprobe_probes::parse::parse_cap_sets(&s).ok())
-        .map_or(u64::MAX, |c| c.bounding);
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok())
-        .unwrap_or(40);
-    (0..=last.min(super::capability::NAMES.len() as u32 - 1))
-        .filter(|c| isoprobe_probes::parse::has_cap(own, *c))
-        .collect()
 }
 
 /// The default profile in the engines' seccomp JSON (the OCI `linux.seccomp` form, which

@@ -234,17 +234,9 @@ impl OciRuntime {
     /// The capabilities root gets here: those of isoprobe's own bounding set (what exec gives
     /// root under native) that the runtime knows (runc 1.1 refuses names it does not).
     pub(super) fn available_caps(&self) -> BTreeSet<u32> {
-        let own = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| isoprobe_probes::parse::parse_cap_sets(&s).ok())
-            .map_or(u64::MAX, |c| c.bounding);
-        let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-            .unwrap_or(40);
         let known = self.facts().features.as_ref().and_then(|s| s.caps.clone());
-        (0..=last.min(capability::NAMES.len() as u32 - 1))
-            .filter(|c| isoprobe_probes::parse::has_cap(own, *c))
+        capability::grantable()
+            .into_iter()
             .filter(|c| known.as_ref().is_none_or(|k| k.contains(c)))
             .collect()
     }
