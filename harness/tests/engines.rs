@@ -94,19 +94,7 @@ fn leftover_engine_processes() -> Vec<String> {
 }
 
 /// Temporary directories of engine stores, daemons and images.
-fn leftover_engine_dirs() -> Vec<String> {
-    std::fs::read_dir(std::env::temp_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| {
-            ["isoprobe-podman-", "isoprobe-dockerd-", "isoprobe-image-"]
-                .iter()
-                .any(|p| n.starts_with(p))
-        })
-        .collect()
-}
+const ENGINE_TEMP_DIRS: [&str; 3] = ["isoprobe-podman-", "isoprobe-dockerd-", "isoprobe-image-"];
 
 /// Every check answered; every control detected, or skipped with the reason the engine has no
 /// escape hatch for it, or inconclusive only where its check could not be tested either (the
@@ -174,7 +162,10 @@ fn out_of_the_box(engine: &str) {
     assert!(p.is_empty(), "{engine}:\n  {}", p.join("\n  "));
     assert_eq!(Machine::read(), before, "{engine} changed the machine");
     assert_eq!(leftover_engine_processes(), Vec::<String>::new());
-    assert_eq!(leftover_engine_dirs(), Vec::<String>::new());
+    assert_eq!(
+        common::leftover_temp_dirs(&ENGINE_TEMP_DIRS),
+        Vec::<String>::new()
+    );
     common::assert_nothing_left_behind();
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 fn assert_clean() {
     common::assert_nothing_left_behind();
     assert_eq!(
-        common::leftover_temp_dirs(),
+        common::leftover_temp_dirs(&common::RUN_TEMP_DIRS),
         Vec::<String>::new(),
         "temp dirs left behind"
     );

@@ -7,7 +7,9 @@
 //! [`REGISTRY`].
 
 pub mod bwrap;
-pub(crate) mod capability;
+// Public only for the integration tests, which build containers from the same table.
+#[doc(hidden)]
+pub mod capability;
 pub mod engines;
 mod error;
 #[cfg(test)]

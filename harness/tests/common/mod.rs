@@ -94,18 +94,18 @@ pub fn leftover_agents() -> Vec<String> {
     found
 }
 
-/// Temp directories isoprobe made and did not remove.
-pub fn leftover_temp_dirs() -> Vec<String> {
+/// The temp directories of rootfs, scratch space and canaries that every run makes.
+pub const RUN_TEMP_DIRS: [&str; 3] = ["isoprobe-rootfs-", "isoprobe-scratch-", "isoprobe-canary-"];
+
+/// Temp directories whose names start with one of `prefixes`: those isoprobe made and did not
+/// remove.
+pub fn leftover_temp_dirs(prefixes: &[&str]) -> Vec<String> {
     std::fs::read_dir(std::env::temp_dir())
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| {
-            ["isoprobe-rootfs-", "isoprobe-scratch-", "isoprobe-canary-"]
-                .iter()
-                .any(|p| n.starts_with(p))
-        })
+        .filter(|n| prefixes.iter().any(|p| n.starts_with(p)))
         .collect()
 }
 
