@@ -10,12 +10,12 @@
 //! The symlink is put in a fresh rootfs of the check's own, in the scratch directory, never in
 //! the rootfs the run was given (a user's); a runtime may create the working directory in it.
 
-use super::host_side::{self, setup, Canary};
+use super::host_side::{setup, Canary};
+use super::hostile_start;
 use super::walk_top::{reach, relative_to_root, ContainerRoot, Reach};
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
 use crate::rootfs::FreshRootfs;
 use crate::runtime::RunError;
-use crate::spawner::SpawnError;
 use crate::vocabulary::{Isolation, Sabotage};
 use isoprobe_probes::contract::{Called, FdsArgs, FdsOutcome};
 use isoprobe_probes::AgentArgs;
@@ -29,8 +29,6 @@ const EVIDENCE: &str = "working directory outside the root";
 const HOST_LINK: &str = "/hostlink";
 /// The descriptors a runtime may hold while it enters the working directory.
 const PROC_FDS: std::ops::RangeInclusive<u32> = 3..=20;
-/// Enough of a refusal to tell what refused it.
-const SHOWN_REFUSAL: usize = 400;
 
 /// Every working directory tried, in order.
 fn hostile_cwds() -> Vec<String> {
@@ -83,37 +81,11 @@ impl Check for HostileWorkdirContained {
                 cwd: Some(cwd.clone()),
                 ..iso.clone()
             };
-            let end = match own.run(&asked, args()) {
-                Ok(out) => match host_side::tried::<FdsOutcome>(&out) {
-                    Ok(o) => End::Ran(Box::new(o.clone())),
-                    Err(v) => End::NotTried(v.reason),
-                },
-                Err(e) if refused(&e) => End::Refused(first_line(&e.to_string())),
-                Err(e) => return Err(e),
-            };
+            let end = End::of::<FdsOutcome>(own.run(&asked, args()), |o| Box::new(o.clone()))?;
             starts.push(Start { cwd, end });
         }
         let root = ContainerRoot::of_rootfs(rootfs.path());
         Ok(judge(&starts, &root, canary.secret()))
-    }
-}
-
-/// A start the runtime itself turned down: its setup step failed (native), its command failed
-/// (OCI), or it exited before the agent ran (bwrap, unshare).
-pub(super) fn refused(e: &RunError) -> bool {
-    matches!(
-        e,
-        RunError::Spawn(SpawnError::Child { .. })
-            | RunError::Runtime { .. }
-            | RunError::AgentFailed { .. }
-    )
-}
-
-pub(super) fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("").trim();
-    match line.char_indices().nth(SHOWN_REFUSAL) {
-        Some((i, _)) => format!("{}...", &line[..i]),
-        None => line.to_string(),
     }
 }
 
@@ -124,12 +96,7 @@ struct Start {
     end: End,
 }
 
-#[derive(Debug, Clone)]
-enum End {
-    Refused(String),
-    Ran(Box<FdsOutcome>),
-    NotTried(String),
-}
+type End = hostile_start::End<Box<FdsOutcome>>;
 
 /// Holds when every start was refused or left the working directory inside the root.
 fn judge(starts: &[Start], rootfs: &ContainerRoot, secret: &str) -> Verdict {
@@ -278,11 +245,5 @@ mod tests {
             judge(&[start("/x", end)], &root(), SECRET).assert_inconclusive(needle);
         }
         judge(&[], &root(), SECRET).assert_inconclusive("no hostile");
-    }
-
-    #[test]
-    fn refusals_are_cut_to_their_first_line() {
-        assert_eq!(first_line("a\nb"), "a");
-        assert!(first_line(&"x".repeat(500)).ends_with("..."));
     }
 }

@@ -12,7 +12,7 @@
 //! hostile rootfs is a fresh one of the check's own in the scratch directory, and a plain
 //! fresh rootfs is started first: a runtime that starts nothing "refuses" nothing.
 
-use super::cwd_hostile_workdir_contained::{first_line, refused};
+use super::hostile_start::{self, first_line, refused};
 use super::host_side::{self, setup};
 use super::proc_sensitive_masked::masked_under_proc as masked;
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
@@ -70,19 +70,17 @@ impl Check for DevNullSymlink {
     }
 }
 
-/// How a start ended.
+type End = hostile_start::End<Ran>;
+
+/// What a start that ran reported.
 #[derive(Debug, Clone)]
-enum End {
-    Refused(String),
-    Ran {
-        outcome: Box<DevNullOutcome>,
-        /// The report came from the file (`false`: only from stdout).
-        from_file: bool,
-        /// How the run failed although the agent wrote its report (a hijacked stdout makes
-        /// the agent's own report write fail).
-        failed: Option<String>,
-    },
-    NotTried(String),
+struct Ran {
+    outcome: Box<DevNullOutcome>,
+    /// The report came from the file (`false`: only from stdout).
+    from_file: bool,
+    /// How the run failed although the agent wrote its report (a hijacked stdout makes
+    /// the agent's own report write fail).
+    failed: Option<String>,
 }
 
 /// Starts the agent in a fresh rootfs of the check's own, whose `/dev/null` is the hostile
@@ -118,21 +116,21 @@ fn start(ctx: &Ctx, iso: &Isolation, agent: &Path, hostile: bool) -> Result<End,
 fn ended(ran: Result<crate::runtime::RunOutcome, RunError>, file: &Path) -> End {
     if let Ok(bytes) = std::fs::read(file) {
         return match serde_json::from_slice::<DevNullOutcome>(&bytes) {
-            Ok(o) => End::Ran {
+            Ok(o) => End::Ran(Ran {
                 outcome: Box::new(o),
                 from_file: true,
                 failed: ran.err().map(|e| first_line(&e.to_string())),
-            },
+            }),
             Err(e) => End::NotTried(format!("the report file is not a dev_null outcome: {e}")),
         };
     }
     match ran {
         Ok(out) => match host_side::tried::<DevNullOutcome>(&out) {
-            Ok(o) => End::Ran {
+            Ok(o) => End::Ran(Ran {
                 outcome: Box::new(o.clone()),
                 from_file: false,
                 failed: None,
-            },
+            }),
             Err(v) => End::NotTried(v.reason),
         },
         Err(e) if refused(&e) => End::Refused(first_line(&e.to_string())),
@@ -164,32 +162,20 @@ fn is_null(n: &NodeSeen) -> bool {
 fn judge(plain: &End, hostile: &End) -> Verdict {
     let (mut violations, mut untested) = (Vec::new(), Vec::new());
     let mut observed = Map::new();
-    match plain {
-        End::Ran { from_file: true, .. } => {}
-        End::Ran { .. } => untested.push(
+    if plain.plain(&mut untested).is_some_and(|r| !r.from_file) {
+        untested.push(
             "on a plain start the agent's report file did not reach the host, so a hijacked \
              stdout could not be told from a silent one"
                 .to_string(),
-        ),
-        End::Refused(why) => untested.push(format!(
-            "the runtime refused a plain start too ({why}), so its refusal says nothing"
-        )),
-        End::NotTried(why) => untested.push(format!("the plain start: {why}")),
+        );
     }
-    let holds = match hostile {
-        End::Refused(why) => {
-            observed.insert("start".into(), Value::String(format!("refused: {why}")));
-            format!("refused: {why}")
-        }
-        End::NotTried(why) => {
-            untested.push(why.clone());
-            String::new()
-        }
-        End::Ran {
+    let holds = match hostile.hostile(&mut observed, &mut untested) {
+        Err(holds) => holds,
+        Ok(Ran {
             outcome,
             from_file,
             failed,
-        } => {
+        }) => {
             let o = outcome.as_ref();
             let via = if *from_file { "the report file" } else { "stdout only" };
             observed.insert("report".into(), Value::String(via.into()));
@@ -352,11 +338,11 @@ mod tests {
     }
 
     fn ran(o: DevNullOutcome, from_file: bool) -> End {
-        End::Ran {
+        End::Ran(Ran {
             outcome: Box::new(o),
             from_file,
             failed: None,
-        }
+        })
     }
 
     #[test]
@@ -375,11 +361,11 @@ mod tests {
         let mut o = hijacked();
         let v = judge(
             &ran(clean(), true),
-            &End::Ran {
+            &End::Ran(Ran {
                 outcome: Box::new(o.clone()),
                 from_file: true,
                 failed: Some("the agent exited with Code(3)".into()),
-            },
+            }),
         );
         v.assert_violated("`/dev/null` inside is link -> /proc/sys/net/ipv4/ip_default_ttl");
         v.assert_violated("stdout (fd 1) is the procfs file `/proc/sys/net/ipv4/ip_default_ttl`");

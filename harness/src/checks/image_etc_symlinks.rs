@@ -11,7 +11,7 @@
 //! never a real file of the machine. A plain start (a fresh rootfs without links) comes first:
 //! a runtime that puts nothing in place would otherwise "confine" every link.
 
-use super::cwd_hostile_workdir_contained::{first_line, refused};
+use super::hostile_start;
 use super::host_side::{self, setup};
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
 use crate::rootfs::FreshRootfs;
@@ -77,14 +77,7 @@ fn start(ctx: &Ctx, iso: &Isolation, rootfs: &Path) -> Result<End, RunError> {
     let args = AgentArgs::trying(MaskedArgs {
         paths: ETC_FILES.map(String::from).to_vec(),
     });
-    Ok(match own.run(iso, args) {
-        Ok(out) => match host_side::tried::<MaskedOutcome>(&out) {
-            Ok(o) => End::Ran(o.paths.clone()),
-            Err(v) => End::NotTried(v.reason),
-        },
-        Err(e) if refused(&e) => End::Refused(first_line(&e.to_string())),
-        Err(e) => return Err(e),
-    })
+    End::of::<MaskedOutcome>(own.run(iso, args), |o| o.paths.clone())
 }
 
 /// The hostile rootfs, its `/etc` links naming the stand-in host files in `host`.
@@ -143,13 +136,8 @@ struct HostFile {
     mtime: Option<SystemTime>,
 }
 
-#[derive(Debug, Clone)]
-enum End {
-    Refused(String),
-    /// What the agent read at each of [`ETC_FILES`].
-    Ran(Vec<PathSeen>),
-    NotTried(String),
-}
+/// How a start ended; it ran with what the agent read at each of [`ETC_FILES`].
+type End = hostile_start::End<Vec<PathSeen>>;
 
 /// The stand-in host files before and after the hostile start, and what is mounted on them.
 #[derive(Debug, Clone, Default)]
@@ -183,45 +171,32 @@ fn judge(plain: &End, hostile: &End, host: &HostView) -> Verdict {
     let mut observed = Map::new();
     let find = |seen: &[PathSeen], p: &str| seen.iter().find(|s| s.path == p).cloned();
     let mut expected: Vec<(&str, u64)> = Vec::new();
-    match plain {
-        End::Ran(seen) => {
-            for p in ETC_FILES {
-                match find(seen, p).map(|s| s.seen) {
-                    Some(Called::Done(Seen::File { bytes })) => expected.push((p, bytes)),
-                    Some(Called::Failed(e)) if e.errno.as_deref() == Some("ENOENT") => {
-                        observed.insert(p.to_string(), "not put in place by the runtime".into());
-                    }
-                    Some(other) => untested.push(format!(
-                        "in a plain image `{p}` is not a file the runtime put there ({}), so \
-                         where it goes says nothing",
-                        shown(&other)
-                    )),
-                    None => untested.push(format!("the agent did not report `{p}`")),
+    if let Some(seen) = plain.plain(&mut untested) {
+        for p in ETC_FILES {
+            match find(seen, p).map(|s| s.seen) {
+                Some(Called::Done(Seen::File { bytes })) => expected.push((p, bytes)),
+                Some(Called::Failed(e)) if e.errno.as_deref() == Some("ENOENT") => {
+                    observed.insert(p.to_string(), "not put in place by the runtime".into());
                 }
-            }
-            if expected.is_empty() && untested.is_empty() {
-                untested.push(format!(
-                    "the runtime put none of {} in place in a plain image, so there is nothing \
-                     the links could take elsewhere",
-                    ETC_FILES.join(", ")
-                ));
+                Some(other) => untested.push(format!(
+                    "in a plain image `{p}` is not a file the runtime put there ({}), so \
+                     where it goes says nothing",
+                    shown(&other)
+                )),
+                None => untested.push(format!("the agent did not report `{p}`")),
             }
         }
-        End::Refused(why) => untested.push(format!(
-            "the runtime refused a plain start too ({why}), so its refusal says nothing"
-        )),
-        End::NotTried(why) => untested.push(format!("the plain start: {why}")),
+        if expected.is_empty() && untested.is_empty() {
+            untested.push(format!(
+                "the runtime put none of {} in place in a plain image, so there is nothing \
+                 the links could take elsewhere",
+                ETC_FILES.join(", ")
+            ));
+        }
     }
-    let holds = match hostile {
-        End::Refused(why) => {
-            observed.insert("start".into(), Value::String(format!("refused: {why}")));
-            format!("refused: {why}")
-        }
-        End::NotTried(why) => {
-            untested.push(why.clone());
-            String::new()
-        }
-        End::Ran(seen) => {
+    let holds = match hostile.hostile(&mut observed, &mut untested) {
+        Err(holds) => holds,
+        Ok(seen) => {
             for &(p, size) in &expected {
                 let Some(s) = find(seen, p) else {
                     untested.push(format!("the agent did not report `{p}`"));

@@ -12,7 +12,7 @@
 //! check's own, fresh in the scratch directory; it also holds the directories the links name,
 //! as a runtime that confines them would find them.
 
-use super::cwd_hostile_workdir_contained::{first_line, refused};
+use super::hostile_start::{first_line, refused};
 use super::host_side::{self, setup};
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
 use crate::rootfs::FreshRootfs;

@@ -9,8 +9,8 @@
 //! The hostile rootfs is a fresh one of the check's own in the scratch directory, and a plain
 //! fresh rootfs is started first: a runtime that starts nothing "refuses" nothing.
 
-use super::cwd_hostile_workdir_contained::{first_line, refused};
-use super::host_side::{self, setup};
+use super::hostile_start;
+use super::host_side::setup;
 use super::proc_sensitive_masked::masked_under_proc as masked;
 use super::proc_sensitive_readonly::READONLY;
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
@@ -71,12 +71,7 @@ impl Check for ProcSymlink {
     }
 }
 
-#[derive(Debug, Clone)]
-enum End {
-    Refused(String),
-    Ran(Box<ProcLinkOutcome>),
-    NotTried(String),
-}
+type End = hostile_start::End<Box<ProcLinkOutcome>>;
 
 fn start(ctx: &Ctx, iso: &Isolation, agent: &Path, hostile: bool) -> Result<End, RunError> {
     let rootfs = FreshRootfs::build_from(agent, Some(ctx.scratch))
@@ -94,14 +89,7 @@ fn start(ctx: &Ctx, iso: &Isolation, agent: &Path, hostile: bool) -> Result<End,
         masked: masked(),
         readonly: READONLY.map(String::from).to_vec(),
     });
-    Ok(match own.run(iso, args) {
-        Ok(out) => match host_side::tried::<ProcLinkOutcome>(&out) {
-            Ok(o) => End::Ran(Box::new(o.clone())),
-            Err(v) => End::NotTried(v.reason),
-        },
-        Err(e) if refused(&e) => End::Refused(first_line(&e.to_string())),
-        Err(e) => return Err(e),
-    })
+    End::of::<ProcLinkOutcome>(own.run(iso, args), |o| Box::new(o.clone()))
 }
 
 fn describe(n: &NodeSeen) -> String {
@@ -125,23 +113,10 @@ fn sized(seen: &Called<Seen>) -> String {
 fn judge(host: &[PathSeen], plain: &End, hostile: &End) -> Verdict {
     let (mut violations, mut untested) = (Vec::new(), Vec::new());
     let mut observed = Map::new();
-    match plain {
-        End::Ran(_) => {}
-        End::Refused(why) => untested.push(format!(
-            "the runtime refused a plain start too ({why}), so its refusal says nothing"
-        )),
-        End::NotTried(why) => untested.push(format!("the plain start: {why}")),
-    }
-    let holds = match hostile {
-        End::Refused(why) => {
-            observed.insert("start".into(), Value::String(format!("refused: {why}")));
-            format!("refused: {why}")
-        }
-        End::NotTried(why) => {
-            untested.push(why.clone());
-            String::new()
-        }
-        End::Ran(o) => {
+    plain.plain(&mut untested);
+    let holds = match hostile.hostile(&mut observed, &mut untested) {
+        Err(holds) => holds,
+        Ok(o) => {
             match &o.proc {
                 Called::Done(n) if n.kind == "dir" => {}
                 Called::Done(n) => violations.push(format!(

@@ -8,6 +8,7 @@
 //! checks lives in `ns_distinct.rs`.
 
 mod host_side;
+mod hostile_start;
 mod requirement;
 mod walk_top;
 
