@@ -24,9 +24,9 @@ pub use error::{RunError, Unavailable, UnknownRuntime};
 pub use native::NativeRuntime;
 pub use registry::{by_name, engine_defaults, Entry, NAMES, REGISTRY};
 
-use crate::vocabulary::{CgroupSample, ExitKind, Isolation, RootMode};
+use crate::vocabulary::{CgroupSample, ExitKind, HostStepError, Isolation, RootMode};
 use isoprobe_probes::{AgentArgs, Observation};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// One container run: the isolation asked for, the rootfs, and what the agent should do.
@@ -54,6 +54,13 @@ impl Job<'_> {
         let mut argv = vec![agent];
         argv.extend(self.args.to_argv());
         argv
+    }
+
+    /// The rootfs as a container runtime is given it: absolute, its symlinks resolved.
+    pub fn resolved_rootfs(&self) -> Result<PathBuf, RunError> {
+        self.rootfs
+            .canonicalize()
+            .map_err(|e| HostStepError::new("resolve the rootfs", self.rootfs, e).into())
     }
 }
 

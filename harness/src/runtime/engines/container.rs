@@ -140,10 +140,7 @@ pub fn run(
     let setup = |step: &'static str, path: &Path, e: std::io::Error| -> RunError {
         HostStepError::new(step, path, e).into()
     };
-    let rootfs = job
-        .rootfs
-        .canonicalize()
-        .map_err(|e| setup("resolve the rootfs", job.rootfs, e))?;
+    let rootfs = job.resolved_rootfs()?;
     let name = cgroup::unique_name(client.engine.name());
     let refused = |step: &'static str, detail: String| RunError::Runtime {
         runtime: client.engine.name().to_string(),

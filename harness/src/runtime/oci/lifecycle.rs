@@ -31,10 +31,7 @@ impl OciRuntime {
         let setup = |step: &'static str, path: &Path, e: std::io::Error| -> RunError {
             HostStepError::new(step, path, e).into()
         };
-        let rootfs = job
-            .rootfs
-            .canonicalize()
-            .map_err(|e| setup("resolve the rootfs", job.rootfs, e))?;
+        let rootfs = job.resolved_rootfs()?;
         let id = cgroup::unique_name("oci");
         let mut argv = vec![job.agent.to_string()];
         argv.extend(job.args.to_argv());
