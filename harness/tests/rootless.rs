@@ -175,14 +175,11 @@ fn native_rootless_passes_namespace_checks_and_skips_the_rest_needing_root() {
         }
     }
     // A control of each namespace check that can run is detected: nothing passes unproven.
-    for id in ["ns.net", "ns.ipc", "ns.uts", "ns.mnt", "mnt.no-propagation"] {
-        let c = r.checks.iter().find(|c| c.id == id).unwrap();
-        assert_eq!(
-            c.negative_control.as_ref().unwrap().status,
-            ControlStatus::Detected,
-            "{id}"
-        );
-    }
+    assert_controls_detected(
+        &r,
+        &["ns.net", "ns.ipc", "ns.uts", "ns.mnt", "mnt.no-propagation"],
+        "native",
+    );
     // Cgroups are not delegated to 65534 here.
     assert_eq!(status_of(&r, "cgroup.cpu-throttled"), &Status::Skip);
     sb.assert_nothing_left();
@@ -305,14 +302,7 @@ fn runc_and_crun_rootless_fail_only_their_known_weaknesses() {
         for id in OCI_MUST_PASS {
             assert_eq!(status_of(&r, id), &Status::Pass, "{name} {id}");
         }
-        for id in ["ns.net", "ns.ipc", "ns.uts", "ns.cgroup"] {
-            let c = r.checks.iter().find(|c| c.id == id).unwrap();
-            assert_eq!(
-                c.negative_control.as_ref().unwrap().status,
-                ControlStatus::Detected,
-                "{name} {id}"
-            );
-        }
+        assert_controls_detected(&r, &["ns.net", "ns.ipc", "ns.uts", "ns.cgroup"], name);
         assert_eq!(status_of(&r, "cgroup.cpu-throttled"), &Status::Skip);
         sb.assert_nothing_left();
     }
@@ -501,4 +491,17 @@ fn a_killed_rootless_run_is_cleaned_up_by_its_user() {
         "{stdout}"
     );
     sb.assert_nothing_left();
+}
+
+/// Each of `ids` ran with its negative control, and the control was found violated.
+#[track_caller]
+fn assert_controls_detected(r: &isoprobe::Report, ids: &[&str], runtime: &str) {
+    for id in ids {
+        let c = r.checks.iter().find(|c| c.id == *id).unwrap();
+        assert_eq!(
+            c.negative_control.as_ref().unwrap().status,
+            ControlStatus::Detected,
+            "{runtime} {id}"
+        );
+    }
 }

@@ -12,7 +12,7 @@
 use super::hostile_start;
 use super::host_side::setup;
 use super::proc_sensitive_masked::masked_under_proc as masked;
-use super::proc_sensitive_readonly::READONLY;
+use crate::vocabulary::READONLY_PATHS as READONLY;
 use super::{Check, Control, Ctx, Layer, ShownBy, Verdict};
 use crate::rootfs::FreshRootfs;
 use crate::runtime::RunError;

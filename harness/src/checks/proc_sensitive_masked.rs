@@ -19,19 +19,7 @@ use std::path::Path;
 
 pub struct SensitiveMasked;
 
-/// `linux.maskedPaths` of `runc spec` and containerd's default configuration.
-pub const MASKED: [&str; 10] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-];
+use crate::vocabulary::MASKED_PATHS as MASKED;
 
 /// The masked paths under /proc: what a check needs that mounts no sysfs.
 pub fn masked_under_proc() -> Vec<String> {

@@ -18,14 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub struct SensitiveReadonly;
 
-/// `linux.readonlyPaths` of `runc spec` and containerd's default configuration.
-pub const READONLY: [&str; 5] = [
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-    "/proc/irq",
-    "/proc/bus",
-    "/proc/fs",
-];
+use crate::vocabulary::READONLY_PATHS as READONLY;
 
 /// The file tried under /proc/sys: host-wide even in a network namespace, and the one a
 /// container would most like to write.

@@ -12,6 +12,7 @@ mod limits;
 mod outcome;
 mod sabotage;
 mod seccomp;
+mod sensitive_paths;
 
 pub use host_step::{hint, HostStepError};
 pub use isolation::{
@@ -22,6 +23,7 @@ pub use limits::{CgroupLimits, CpuQuota, IdMap, RootMode};
 pub use outcome::{CgroupSample, ExitKind, StatError};
 pub use sabotage::Sabotage;
 pub use seccomp::{ArgRule, Denied, SeccompProfile};
+pub use sensitive_paths::{MASKED_PATHS, READONLY_PATHS};
 
 /// A duration in seconds as people write it: `0.3`, `30`.
 pub fn seconds(d: std::time::Duration) -> String {

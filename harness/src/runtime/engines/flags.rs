@@ -10,26 +10,9 @@ use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 
 /// What docker 20.10 masks by default (`--security-opt systempaths=unconfined` lifts it).
-const DOCKER_MASKED: [&str; 10] = [
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-];
+const DOCKER_MASKED: [&str; 10] = crate::vocabulary::MASKED_PATHS;
 /// What docker 20.10 and podman 4.3 make read-only by default (podman adds /proc/asound).
-const DEFAULT_READONLY: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+const DEFAULT_READONLY: [&str; 5] = crate::vocabulary::READONLY_PATHS;
 
 /// The RLIMIT_NPROC a podman container gets. podman asks for 1048576 by default, above what
 /// its conmon holds (32768 here); raising a limit needs CAP_SYS_RESOURCE, which this project's
