@@ -322,39 +322,19 @@ fn a_killed_rootless_oci_run_is_cleaned_up_by_its_user() {
             skip(test, &format!("{name}: {e}"));
             continue;
         }
-        let mut child = sb
-            .nobody_std(&["run", "--negative-controls", "--runtime", name])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mark = format!("isoprobe-bundle-{}-", child.id());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         // The runtime keeps a directory per container in its state root, from `create`
         // until `delete`.
-        let created = || {
-            std::fs::read_dir(&sb.tmp)
-                .unwrap()
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with(&mark))
-                .filter_map(|e| std::fs::read_dir(e.path().join("state")).ok())
-                .any(|mut containers| containers.next().is_some())
-        };
-        while !created() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        assert!(created(), "{name}: no container's state within 30 s");
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let out = sb.as_nobody(&["clean"]).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{name}: {stdout}");
-        assert!(
-            stdout.contains(&format!("of run {}", child.id())),
-            "{name}: {stdout}"
+        let stdout = kill_then_clean(
+            &sb,
+            &["run", "--negative-controls", "--runtime", name],
+            "isoprobe-bundle-",
+            |bundle| {
+                std::fs::read_dir(bundle.join("state"))
+                    .is_ok_and(|mut containers| containers.next().is_some())
+            },
+            name,
         );
         eprintln!("{name}, killed while it ran a container: {stdout}");
-        sb.assert_nothing_left();
     }
 }
 
@@ -462,35 +442,60 @@ fn a_killed_rootless_run_is_cleaned_up_by_its_user() {
     let Some(sb) = sandbox("rootless_killed_then_clean") else {
         return;
     };
+    kill_then_clean(
+        &sb,
+        &["run", "--negative-controls"],
+        "isoprobe-scratch-",
+        |_| true,
+        "native",
+    );
+}
+
+/// Starts `isoprobe ARGS` as nobody, SIGKILLs it once a directory `<prefix><its pid>-*` of its
+/// temp dir is `ready`, then runs the user's `isoprobe clean`, which must name the run and
+/// leave nothing behind. Returns what clean printed.
+#[track_caller]
+fn kill_then_clean(
+    sb: &Sandbox,
+    args: &[&str],
+    prefix: &str,
+    ready: impl Fn(&std::path::Path) -> bool,
+    what: &str,
+) -> String {
     let mut child = sb
-        .nobody_std(&["run", "--negative-controls"])
+        .nobody_std(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     // setpriv execs isoprobe: the child's pid is the run's, which names its directories.
-    let mark = format!("isoprobe-scratch-{}-", child.id());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let started = || {
+    let mark = format!("{prefix}{}-", child.id());
+    let reached = || {
         std::fs::read_dir(&sb.tmp)
             .unwrap()
             .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with(&mark))
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&mark))
+            .any(|e| ready(&e.path()))
     };
-    while !started() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !reached() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    assert!(started(), "the run made no scratch directory within 30 s");
+    assert!(
+        reached(),
+        "{what}: the run did not get to `{mark}*` within 30 s"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let out = sb.as_nobody(&["clean"]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{what}: {stdout}");
     assert!(
         stdout.contains(&format!("of run {}", child.id())),
-        "{stdout}"
+        "{what}: {stdout}"
     );
     sb.assert_nothing_left();
+    stdout
 }
 
 /// Each of `ids` ran with its negative control, and the control was found violated.

@@ -5,14 +5,14 @@
 use super::Engine;
 use crate::runtime::capability;
 use crate::runtime::process::negative_control_only;
-use crate::vocabulary::{Devices, Isolation, RootMode, Sabotage};
+use crate::vocabulary::{Devices, Isolation, RootMode, Sabotage, MASKED_PATHS, READONLY_PATHS};
 use isoprobe_probes::NsType;
 use std::collections::BTreeSet;
 
 /// What docker 20.10 masks by default (`--security-opt systempaths=unconfined` lifts it).
-const DOCKER_MASKED: [&str; 10] = crate::vocabulary::MASKED_PATHS;
+const DOCKER_MASKED: [&str; 10] = MASKED_PATHS;
 /// What docker 20.10 and podman 4.3 make read-only by default (podman adds /proc/asound).
-const DEFAULT_READONLY: [&str; 5] = crate::vocabulary::READONLY_PATHS;
+const DEFAULT_READONLY: [&str; 5] = READONLY_PATHS;
 
 /// The RLIMIT_NPROC a podman container gets. podman asks for 1048576 by default, above what
 /// its conmon holds (32768 here); raising a limit needs CAP_SYS_RESOURCE, which this project's
@@ -239,9 +239,7 @@ fn path_flags(engine: Engine, iso: &Isolation) -> Vec<String> {
         }
         Engine::Podman => {
             let mut f = Vec::new();
-            let lifted: Vec<&str> = PODMAN_DEFAULT_PATHS
-                .iter()
-                .copied()
+            let lifted: Vec<&str> = podman_default_paths()
                 .filter(|p| !iso.readonly_paths.iter().any(|r| r == p))
                 .collect();
             if iso.readonly_paths.is_empty() {
@@ -257,26 +255,16 @@ fn path_flags(engine: Engine, iso: &Isolation) -> Vec<String> {
     }
 }
 
+/// What podman 4.3 masks by default beyond the engines' common list.
+const PODMAN_ALSO_MASKED: [&str; 2] = ["/sys/fs/selinux", "/sys/dev/block"];
+
 /// Everything podman 4.3 masks or makes read-only by default (`unmask` lifts both kinds).
-const PODMAN_DEFAULT_PATHS: [&str; 17] = [
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/fs/selinux",
-    "/sys/dev/block",
-    "/proc/asound",
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+fn podman_default_paths() -> impl Iterator<Item = &'static str> {
+    MASKED_PATHS
+        .into_iter()
+        .chain(PODMAN_ALSO_MASKED)
+        .chain(READONLY_PATHS)
+}
 
 /// What `iso` gives up of `check` (the isolation of the check it runs for), each as the
 /// sabotage that gives it up: nothing for the check's own run, its sabotage for its control's,
