@@ -120,10 +120,9 @@ impl ContainerCgroups {
     }
 }
 
-/// Where the cgroups named `name` of a container with `limits` are (or go): under the caller's
-/// own cgroup in the cpu hierarchy, and in the pids and memory ones when those limits are set.
-/// A runtime given the relative cgroups path `name` puts the container there too.
-fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, CgroupError> {
+/// The controllers a container with `limits` is placed in: cpu always (its usage is sampled),
+/// pids and memory when those limits are set.
+fn controllers_for(limits: CgroupLimits) -> Vec<&'static str> {
     let mut needed = vec!["cpu"];
     if limits.pids_max.is_some() {
         needed.push("pids");
@@ -131,6 +130,14 @@ fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, CgroupEr
     if limits.memory_max.is_some() {
         needed.push("memory");
     }
+    needed
+}
+
+/// Where the cgroups named `name` of a container with `limits` are (or go): under the caller's
+/// own cgroup in the cpu hierarchy, and in the pids and memory ones when those limits are set.
+/// A runtime given the relative cgroups path `name` puts the container there too.
+fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, CgroupError> {
+    let needed = controllers_for(limits);
     let mut dirs: Vec<CgroupDir> = Vec::new();
     for c in needed {
         let loc: ControllerLocation = locate(c)?;
@@ -155,13 +162,7 @@ pub fn sample_cgroups_of(
     limits: CgroupLimits,
 ) -> Result<CgroupSample, CgroupError> {
     let text = lines.join("\n");
-    let mut needed = vec!["cpu"];
-    if limits.pids_max.is_some() {
-        needed.push("pids");
-    }
-    if limits.memory_max.is_some() {
-        needed.push("memory");
-    }
+    let needed = controllers_for(limits);
     let mut dirs: Vec<CgroupDir> = Vec::new();
     let mut cpuacct = None;
     for c in needed.iter().copied().chain(["cpuacct"]) {

@@ -8,7 +8,8 @@
 //! makes every cgroup of its own under `/` from then on ([`own_cgroup_text`]).
 //!
 //! Only there: a cgroup that is not the root of isoprobe's cgroup namespace belongs to someone
-//! else (a systemd slice, a CI runner), and isoprobe never writes it.
+//! else (a systemd slice, a CI runner), and the root of the initial cgroup namespace is the
+//! machine's: isoprobe writes neither.
 
 use super::{detect_layout, CgroupError, CgroupMode};
 use std::fs;
@@ -101,6 +102,13 @@ pub fn prepare() -> Result<Prepared, CgroupError> {
     let Ok(layout) = detect_layout() else {
         return Ok(Prepared::Untouched("the cgroup layout cannot be told"));
     };
+    // In the initial cgroup namespace `/` is the machine's own root cgroup: rearranging it
+    // (moving its processes, enabling controllers) would change the machine, not a container.
+    if in_initial_cgroup_namespace() != Some(false) {
+        return Ok(Prepared::Untouched(
+            "not in a cgroup namespace of its own: the root cgroup is the machine's",
+        ));
+    }
     let own = own_cgroup_text()?;
     let path = isoprobe_probes::parse::cgroup_path(&own, None).unwrap_or_default();
     let Some(mount) = layout.v2_mount.clone() else {

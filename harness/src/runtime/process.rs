@@ -131,38 +131,33 @@ pub(crate) fn cgroup_reasons(who: &str, iso: &Isolation) -> Vec<String> {
 /// controls of the descriptor and working-directory checks. Another runtime is never broken on
 /// purpose, so those controls are recorded skips under it; the checks themselves run.
 pub(crate) fn negative_control_only(who: &str, iso: &Isolation) -> Vec<String> {
-    let mut r = Vec::new();
-    if iso.leak_host_dir {
-        r.push(format!(
-            "{who} cannot be made to leak a host descriptor into the container"
-        ));
-    }
-    if iso.cwd_on_host {
-        r.push(format!(
-            "{who} cannot be made to resolve the working directory on the host"
-        ));
-    }
-    if iso.binds_on_host {
-        r.push(format!(
-            "{who} cannot be made to follow a bind target's symlink on the host"
-        ));
-    }
-    if iso.proc_through_link {
-        r.push(format!(
-            "{who} cannot be made to mount proc where the image's /proc link points"
-        ));
-    }
-    if iso.etc_files_on_host {
-        r.push(format!(
-            "{who} cannot be made to write the engine's /etc files through the image's links"
-        ));
-    }
-    if iso.dev_null_from_image {
-        r.push(format!(
-            "{who} cannot be made to take the image's /dev/null for its masks and stdio"
-        ));
-    }
-    r
+    [
+        (
+            iso.leak_host_dir,
+            "leak a host descriptor into the container",
+        ),
+        (iso.cwd_on_host, "resolve the working directory on the host"),
+        (
+            iso.binds_on_host,
+            "follow a bind target's symlink on the host",
+        ),
+        (
+            iso.proc_through_link,
+            "mount proc where the image's /proc link points",
+        ),
+        (
+            iso.etc_files_on_host,
+            "write the engine's /etc files through the image's links",
+        ),
+        (
+            iso.dev_null_from_image,
+            "take the image's /dev/null for its masks and stdio",
+        ),
+    ]
+    .into_iter()
+    .filter(|(asked, _)| *asked)
+    .map(|(_, what)| format!("{who} cannot be made to {what}"))
+    .collect()
 }
 
 /// Starts the runtime `cmd` and waits for it, stopping it container first. `inherit` are
