@@ -10,12 +10,14 @@ mod collect;
 mod command;
 mod exec_file;
 mod guard;
+mod users_of;
 mod which;
 
 pub(crate) use collect::{collect, Bound};
 pub(crate) use command::{run, Finished, RunOptions, SideChannel};
 pub(crate) use exec_file::{copy_executable, write_executable};
 pub(crate) use guard::{has_ended, sigkill, status_text, ChildGuard};
+pub(crate) use users_of::{kill_matching, stop_users_of};
 pub(crate) use which::{is_executable, which, LOOKED_IN};
 
 use crate::vocabulary::HostStepError;

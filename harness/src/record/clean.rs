@@ -262,7 +262,8 @@ fn unescape(field: &str) -> PathBuf {
     ))
 }
 
-fn unmount(path: &Path) -> io::Result<bool> {
+/// Detaches every mount at or under `path`; whether there was one.
+pub(crate) fn unmount(path: &Path) -> io::Result<bool> {
     let mounts = mounts_under(path);
     for m in &mounts {
         nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH).map_err(io::Error::from)?;
@@ -274,6 +275,9 @@ fn remove_dir(path: &Path) -> io::Result<bool> {
     if fs::symlink_metadata(path).is_err() {
         return Ok(false);
     }
+    // A process of the dead run that still names the directory (podman's conmon and the
+    // cleanup it starts) would write it back once removed.
+    crate::process::stop_users_of(path);
     // A mount left inside would have its contents deleted through it: detached first.
     unmount(path)?;
     fs::remove_dir_all(path).map(|()| true)

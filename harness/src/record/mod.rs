@@ -12,6 +12,7 @@
 mod clean;
 mod command;
 
+pub(crate) use clean::unmount;
 pub use clean::{sweep, CleanReport, Removed};
 pub use command::{clean_command, start_of_run};
 

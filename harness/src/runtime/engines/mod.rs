@@ -551,18 +551,7 @@ pub(crate) fn remove_leftover(item: &Item) -> std::io::Result<bool> {
 /// SIGKILLs the engine clients still running the container `name` (`... run --name <name>`):
 /// the name carries the pid of the dead run that started them, so no other process has it.
 fn stop_clients_of(name: &str) {
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        if runs_container(&cmdline, name) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
+    crate::process::kill_matching(|cmdline| runs_container(cmdline, name));
 }
 
 /// Whether a command line (NUL-separated) is an engine's `run --name <name>`.

@@ -17,6 +17,21 @@ pub struct Store {
     pub dir: TempDir,
 }
 
+/// A conmon outlives its container when the client that ran it was killed (a timeout, an
+/// interrupt): its exit command would write the store back after the directory is removed,
+/// and when it is ended half-way it leaves the container's /dev/shm mounted in the store.
+impl Drop for Store {
+    fn drop(&mut self) {
+        crate::process::stop_users_of(self.dir.path());
+        if let Err(e) = crate::record::unmount(self.dir.path()) {
+            eprintln!(
+                "isoprobe: warning: could not unmount inside {}: {e}",
+                self.dir.path().display()
+            );
+        }
+    }
+}
+
 /// What podman and its conmon write machine-wide whatever the flags say.
 const COVERED: [&str; 2] = ["/run", "/dev/shm"];
 
