@@ -9,24 +9,11 @@
 //! directories and container names), so no process another program started can match.
 
 use crate::backoff::{Backoff, Budget};
+use isoprobe_probes::parse::cmdline_names;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::Path;
 use std::time::Duration;
-
-/// Whether a command line (NUL-separated, as in /proc/PID/cmdline) names `path` or something
-/// under it, in an argument of its own or inside one (`--root=PATH/x`, `k8s-file:PATH/log`).
-pub(crate) fn names_path(cmdline: &[u8], path: &Path) -> bool {
-    let needle = path.as_os_str().as_encoded_bytes();
-    if needle.is_empty() {
-        return false;
-    }
-    cmdline.split(|b| *b == 0).any(|arg| {
-        arg.windows(needle.len())
-            .enumerate()
-            .any(|(at, w)| w == needle && matches!(arg.get(at + needle.len()), None | Some(b'/')))
-    })
-}
 
 /// SIGKILLs every other process whose command line `matches`; how many it signalled.
 pub(crate) fn kill_matching(matches: impl Fn(&[u8]) -> bool) -> usize {
@@ -47,37 +34,22 @@ pub(crate) fn kill_matching(matches: impl Fn(&[u8]) -> bool) -> usize {
     signalled
 }
 
-/// Ends every process that names `dir` (see [`names_path`]) and waits until none is left, so
+/// Ends every process whose command line names `dir` (see [`cmdline_names`]) and waits until none is left, so
 /// that nothing writes into `dir` once it is removed. Bounded: a process that keeps coming
 /// back (a parent this cannot see respawning it) is given up on after two seconds.
 pub(crate) fn stop_users_of(dir: &Path) {
-    Backoff::doubling(Duration::from_millis(5), Duration::from_millis(200))
-        .retry(Budget::within(Duration::from_secs(2)), || {
-            (kill_matching(|c| names_path(c, dir)) == 0).then_some(())
-        });
+    Backoff::doubling(Duration::from_millis(5), Duration::from_millis(200)).retry(
+        Budget::within(Duration::from_secs(2)),
+        || {
+            (kill_matching(|c| cmdline_names(c, dir.as_os_str().as_encoded_bytes())) == 0)
+                .then_some(())
+        },
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn conmon_names_its_store_in_every_form_podman_gives_it() {
-        let conmon = isoprobe_fixtures::text("proc/cmdline-conmon").unwrap();
-        let store = Path::new("/tmp/isoprobe-podman-17583-3-11c3e369");
-        assert!(names_path(conmon.as_bytes(), store));
-        assert!(names_path(conmon.as_bytes(), &store.join("runc")));
-        // A longer name that starts alike is another directory.
-        assert!(!names_path(
-            conmon.as_bytes(),
-            Path::new("/tmp/isoprobe-podman-17583-3-11c3e36")
-        ));
-        assert!(!names_path(
-            conmon.as_bytes(),
-            Path::new("/tmp/isoprobe-podman-17583-3")
-        ));
-        assert!(!names_path(conmon.as_bytes(), Path::new("")));
-    }
 
     #[test]
     fn a_process_naming_the_directory_is_ended_and_no_other() {

@@ -1,6 +1,7 @@
 //! Pure parsers of /proc and cgroup files (and `/etc/subuid`): text in, typed values out, no I/O.
 
 pub mod cgroup_layout;
+mod cmdline;
 pub mod cpu_max;
 pub mod cpu_stat;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod subid;
 pub use cgroup_layout::{
     parse_layout, CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation, Unlocated,
 };
+pub use cmdline::cmdline_names;
 pub use cpu_max::{parse_cfs_quota, parse_cpu_max, CpuMax};
 pub use cpu_stat::{parse_cpu_stat, CpuStat};
 pub use error::ParseError;

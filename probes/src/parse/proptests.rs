@@ -14,6 +14,7 @@ const SAMPLES: &[&str] = &[
     "proc/cgroup-v2",
     "proc/cgroups-guest-hugetlb-disabled",
     "proc/cgroups-hybrid",
+    "proc/cmdline-conmon",
     "proc/cmdline-no-v1-named",
     "proc/cmdline-vm",
     "proc/filesystems",
@@ -168,6 +169,7 @@ fn every_parser(text: &str, other: &str) {
     let _ = parse_cpu_stat(text);
     let _ = lists_filesystem(text, other);
     let _ = boot_disables_named_cgroup_v1(text);
+    let _ = cmdline_names(text.as_bytes(), other.as_bytes());
     let _ = controller_list(text);
     let _ = sysctl_number(text);
     let _ = flat_keyed_value(text, other);
