@@ -106,13 +106,12 @@ impl ContainerCgroups {
         }
     }
 
-    pub fn add_pid(&self, pid: i32) -> Result<(), HostStepError> {
-        for g in &self.groups {
-            let procs = g.path.join("cgroup.procs");
-            fs::write(&procs, pid.to_string())
-                .map_err(|e| HostStepError::new("join the cgroup", procs, e))?;
-        }
-        Ok(())
+    /// Each group's join file, open for the child to join by itself.
+    pub fn open_join_files(&self) -> Result<Vec<std::os::fd::OwnedFd>, HostStepError> {
+        self.groups
+            .iter()
+            .map(|g| super::open_join_file(&g.path, &g.version))
+            .collect()
     }
 
     pub fn sample(&self) -> CgroupSample {

@@ -142,6 +142,11 @@ impl DeviceCgroup {
         &self.path
     }
 
+    /// Its join file, open for the child to join by itself.
+    pub fn open_join_file(&self) -> Result<OwnedFd, HostStepError> {
+        super::open_join_file(&self.path, &self.version)
+    }
+
     pub fn add_pid(&self, pid: i32) -> Result<(), HostStepError> {
         let procs = self.path.join("cgroup.procs");
         fs::write(&procs, pid.to_string())

@@ -16,6 +16,7 @@ pub use devices::{standard_rules, DeviceCgroup, DeviceKind, DeviceRule};
 pub use error::CgroupError;
 pub use isoprobe_probes::parse::{CgroupLayout, CgroupMode, CgroupVersion, ControllerLocation};
 
+use crate::vocabulary::HostStepError;
 use std::fs;
 
 /// The cgroup layout of the host, from `/proc/self/mountinfo`.
@@ -51,6 +52,27 @@ pub fn locate(controller: &str) -> Result<ControllerLocation, CgroupError> {
 }
 
 /// A name no other run on this machine uses at the same time.
+/// The file of `dir` a single-threaded child joins the cgroup through by writing `0`, open for
+/// writing (close-on-exec): on v1 `tasks`, where a thread that moves itself skips the global
+/// lock whose RCU grace period a move by pid or by process waits for (about 5 ms here; see
+/// ARCHITECTURE.md); on v2 `cgroup.procs` (`cgroup.threads` only moves a thread within its
+/// domain; v2 children are born in their cgroup by clone3 where the kernel can). The kernel
+/// checks the credentials of the opener, the caller, whatever namespaces the child is in.
+pub(crate) fn open_join_file(
+    dir: &std::path::Path,
+    version: &CgroupVersion,
+) -> Result<std::os::fd::OwnedFd, HostStepError> {
+    let file = dir.join(match version {
+        CgroupVersion::V1 => "tasks",
+        CgroupVersion::V2 => "cgroup.procs",
+    });
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .map(Into::into)
+        .map_err(|e| HostStepError::new("open for joining", file, e))
+}
+
 pub fn unique_name(purpose: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -32,6 +32,11 @@ pub(super) struct ChildPlan {
     pub sync_fd: RawFd,
     pub err_fd: RawFd,
     pub stdio: [RawFd; 3],
+    /// The join file (`cgroup::open_join_file`) of each cgroup the child joins by itself by
+    /// writing `0`, then says so on `joined_fd`; empty when it was born in its cgroup or has
+    /// none.
+    pub join_cgroups: Vec<RawFd>,
+    pub joined_fd: RawFd,
     /// The child is in a new user namespace: become its root, and no setgroups.
     pub in_user_ns: bool,
     pub unshare_cgroup: bool,
@@ -92,6 +97,8 @@ impl ChildPlan {
             sync_fd,
             err_fd,
             stdio,
+            join_cgroups: Vec::new(),
+            joined_fd: -1,
             in_user_ns: false,
             unshare_cgroup: false,
             make_mounts_private: true,
@@ -309,6 +316,21 @@ pub(super) fn child_main(plan: &ChildPlan) -> isize {
                 plan,
                 Step::RedirectStdio,
                 libc::dup2(*fd, target as i32) as _,
+            );
+        }
+
+        if !plan.join_cgroups.is_empty() {
+            for fd in &plan.join_cgroups {
+                check(
+                    plan,
+                    Step::JoinCgroup,
+                    libc::write(*fd, c"0".as_ptr().cast(), 1) as _,
+                );
+            }
+            check(
+                plan,
+                Step::JoinCgroup,
+                libc::write(plan.joined_fd, c"j".as_ptr().cast(), 1) as _,
             );
         }
 

@@ -311,8 +311,17 @@ fn spawn_on_this_thread(
         .filter(|t| !matches!(t, NsType::Time | NsType::Cgroup))
         .fold(0, |f, t| f | t.clone_flag());
 
-    // On cgroup v2 the child is created inside its cgroup: joining one afterwards waits for
-    // an RCU grace period (see ARCHITECTURE.md, "Where a native spawn's time goes").
+    // A process placed in a cgroup by pid waits for an RCU grace period (see ARCHITECTURE.md,
+    // "Where a native spawn's time goes"); one created inside its cgroup (clone3, on v2) or a
+    // thread that moves itself (v1) does not. The child moves itself through these.
+    let (joined_r, joined_w) = pipe()?;
+    let container_procs = cg
+        .map(ContainerCgroups::open_join_files)
+        .transpose()?
+        .unwrap_or_default();
+    let device_procs = devices.map(DeviceCgroup::open_join_file).transpose()?;
+    plan.joined_fd = joined_w.as_raw_fd();
+    plan.join_cgroups = device_procs.iter().map(AsRawFd::as_raw_fd).collect();
     let born_in = cg
         .and_then(ContainerCgroups::single_v2_dir)
         .and_then(|dir| fs::File::open(dir).ok().map(OwnedFd::from));
@@ -321,6 +330,11 @@ fn spawn_on_this_thread(
         Some(dir) => unsafe { clone_into_cgroup(flags, dir, &plan) },
         None => None,
     };
+    if into_cgroup.is_none() {
+        plan.join_cgroups
+            .extend(container_procs.iter().map(AsRawFd::as_raw_fd));
+    }
+    let joins = !plan.join_cgroups.is_empty();
     let pid = match into_cgroup {
         Some(pid) => Ok(pid),
         None => {
@@ -353,22 +367,22 @@ fn spawn_on_this_thread(
     })?;
     let mut child = ChildGuard::new(pid, process::sigkill);
     drop((sync_r, err_w, out_w, errout_w, devnull, leak));
+    drop((joined_w, container_procs, device_procs));
 
     let host_nspid = process::read_nspid(pid.as_raw());
     if spec.has(NsType::User) {
         write_id_maps(pid, spec)?;
     }
-    if let (Some(g), None) = (cg, into_cgroup) {
-        g.add_pid(pid.as_raw())?;
-    }
-    if let Some(d) = devices {
-        d.add_pid(pid.as_raw())?;
-    }
+    // A child that failed before it joined has sent its step and errno instead: it gets no
+    // "go", and the report is read below.
+    let joined = !joins || wait_joined(&joined_r, spec.timeout)?;
     // Before "go": the child unshares its cgroup namespace only then, and this names its
     // cgroups as the host sees them whatever it does.
     let host_cgroup = process::read_cgroup(pid.as_raw());
-    nix::unistd::write(&sync_w, b"g")
-        .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
+    if joined {
+        nix::unistd::write(&sync_w, b"g")
+            .map_err(|e| SpawnError::parent("signal the child", "-", e.into()))?;
+    }
     drop(sync_w);
 
     let io = collect_output(&child, err_r, out_r, errout_r, started, spec.timeout);
@@ -398,6 +412,39 @@ fn spawn_on_this_thread(
         wall_time: started.elapsed(),
         cgroup: None,
     })
+}
+
+/// Waits for the child's word that it is in its cgroups: true when it came, false when the
+/// child ended first (it failed a step, and says which on the error pipe).
+fn wait_joined(joined: &OwnedFd, timeout: Duration) -> Result<bool, SpawnError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(SpawnError::parent(
+                "wait for the child to join its cgroups",
+                "-",
+                std::io::Error::from_raw_os_error(libc::ETIMEDOUT),
+            ));
+        }
+        let mut fds = [PollFd::new(joined.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(SpawnError::parent("poll", "-", e.into())),
+        }
+        let mut byte = [0u8; 1];
+        return match nix::unistd::read(joined, &mut byte) {
+            Ok(n) => Ok(n == 1),
+            Err(Errno::EINTR) => continue,
+            Err(e) => Err(SpawnError::parent("read", "-", e.into())),
+        };
+    }
 }
 
 /// `clone3` of this thread into `flags`' namespaces with `CLONE_INTO_CGROUP`: fork-like (no

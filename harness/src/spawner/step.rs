@@ -9,6 +9,7 @@ use nix::errno::Errno;
 pub enum Step {
     ParentDeathSignal = 1,
     RedirectStdio,
+    JoinCgroup,
     LeakHostFd,
     WaitForParent,
     SetGid,
@@ -48,6 +49,7 @@ impl Step {
     const ALL: &'static [Step] = &[
         Step::ParentDeathSignal,
         Step::RedirectStdio,
+        Step::JoinCgroup,
         Step::LeakHostFd,
         Step::WaitForParent,
         Step::SetGid,
@@ -90,6 +92,7 @@ impl Step {
         match self {
             Step::ParentDeathSignal => "prctl(PR_SET_PDEATHSIG)",
             Step::RedirectStdio => "dup2 stdio",
+            Step::JoinCgroup => "join the container's cgroups (write 0 to tasks or cgroup.procs)",
             Step::WaitForParent => "wait for the parent",
             Step::SetGid => "setresgid(0)",
             Step::SetUid => "setresuid(0)",

@@ -83,3 +83,76 @@ fn bind_targets_are_resolved_inside_the_rootfs_unless_a_control_asks_otherwise()
     spec.binds_on_host = true;
     assert_eq!(bind_target_of(&spec, "/abs"), rootfs.join("abs"));
 }
+
+#[test]
+fn the_child_joins_its_cgroups_itself_before_the_host_reads_them() {
+    const TEST: &str =
+        "spawner::tests::the_child_joins_its_cgroups_itself_before_the_host_reads_them";
+    if let Some(why) = not_root() {
+        return skip(TEST, &why);
+    }
+    let spec = SpawnSpec {
+        root_mode: RootMode::None,
+        namespaces: Default::default(),
+        cgroup: CgroupPlacement::Own(crate::vocabulary::CgroupLimits {
+            pids_max: Some(64),
+            ..Default::default()
+        }),
+        ..SpawnSpec::new("/", vec!["/bin/cat".into(), "/proc/self/cgroup".into()])
+    };
+    let out = spawn(&spec).expect("spawn");
+    assert_eq!(out.exit, ExitKind::Code(0));
+    let inside = String::from_utf8_lossy(&out.stdout).into_owned();
+    let host = out.host_cgroup.expect("the host read the child's cgroups");
+    // The cpu and pids lines, inside and as the host read them before "go", both name the
+    // container's own cgroup.
+    for controller in ["cpu", "pids"] {
+        let own = |text: &str| {
+            isoprobe_probes::parse::cgroup_path(text, Some(controller))
+                .or_else(|| isoprobe_probes::parse::cgroup_path(text, None))
+                .is_some_and(|p| p.contains("isoprobe-spawn-"))
+        };
+        assert!(own(&inside), "{controller} inside: {inside}");
+        assert!(own(&host.join("\n")), "{controller} on the host: {host:?}");
+    }
+}
+
+#[test]
+fn a_join_that_fails_comes_back_as_its_step_and_errno() {
+    let spec = SpawnSpec {
+        root_mode: RootMode::None,
+        namespaces: Default::default(),
+        ..SpawnSpec::new("/", vec!["/bin/true".into()])
+    };
+    let (sync_r, sync_w) = pipe().unwrap();
+    let (err_r, err_w) = pipe().unwrap();
+    let (joined_r, joined_w) = pipe().unwrap();
+    let devnull: OwnedFd = fs::File::open("/dev/null").unwrap().into();
+    let fd = devnull.as_raw_fd();
+    let mut plan = child_plan(&spec, [sync_r.as_raw_fd(), err_w.as_raw_fd()], [fd; 3]).unwrap();
+    // Open for reading only: the child's write of `0` fails with EBADF.
+    plan.join_cgroups = vec![fd];
+    plan.joined_fd = joined_w.as_raw_fd();
+    let mut stack = vec![0u8; CHILD_STACK];
+    // SAFETY: the plan is complete; the child only runs child_main.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(|| child_main(&plan)),
+            &mut stack,
+            CloneFlags::empty(),
+            Some(libc::SIGCHLD),
+        )
+    }
+    .unwrap();
+    drop((sync_r, err_w, joined_w));
+    let joined = wait_joined(&joined_r, Duration::from_secs(10)).unwrap();
+    let mut rec = [0u8; RECORD_LEN];
+    let n = nix::unistd::read(&err_r, &mut rec).unwrap();
+    drop(sync_w);
+    nix::sys::wait::waitpid(pid, None).unwrap();
+    assert!(!joined, "the child said it joined");
+    assert_eq!(n, RECORD_LEN);
+    let step = Step::from_u32(u32::from_ne_bytes(rec[..4].try_into().unwrap()));
+    let errno = Errno::from_raw(i32::from_ne_bytes(rec[4..].try_into().unwrap()));
+    assert_eq!((step, errno), (Some(Step::JoinCgroup), Errno::EBADF));
+}
