@@ -58,6 +58,10 @@ pub struct Observation {
     pub mount_points: Reading<Vec<String>>,
     pub cpu: Option<CpuSample>,
     pub escape: Option<EscapeReport>,
+    /// When the agent lingered (`--linger-ms`), so that the host can tell whether two
+    /// containers were alive at the same time rather than assume it.
+    #[serde(default)]
+    pub lingered: Option<Span>,
     /// The outcome of every try asked for with `--try`, in order.
     #[serde(default)]
     pub tried: Vec<Tried>,
@@ -67,6 +71,21 @@ impl Observation {
     /// The outcome of the try whose outcome type is `O`, or why there is none.
     pub fn tried<O: Outcome>(&self) -> Result<&O, NotTried> {
         contract::find(&self.tried)
+    }
+}
+
+/// An interval of `CLOCK_REALTIME`, in nanoseconds since the epoch: the one clock a time
+/// namespace does not offset, so that two containers' spans compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub from_ns: u64,
+    pub to_ns: u64,
+}
+
+impl Span {
+    /// Whether the two spans share a moment.
+    pub fn overlaps(&self, other: &Span) -> bool {
+        self.from_ns.max(other.from_ns) < self.to_ns.min(other.to_ns)
     }
 }
 

@@ -7,7 +7,7 @@ mod spin;
 pub mod tries;
 
 use crate::contract::{Tried, Try};
-use crate::observation::{NsId, Observation, Reading};
+use crate::observation::{NsId, Observation, Reading, Span};
 use crate::parse;
 use crate::{AgentArgs, NsType};
 use std::collections::BTreeMap;
@@ -25,10 +25,16 @@ pub fn observe(args: &AgentArgs) -> Observation {
     let (at_start, later): (Vec<&Try>, Vec<&Try>) =
         args.tries.iter().partition(|t| matches!(t, Try::Fds(_)));
     let first: Vec<Tried> = at_start.into_iter().map(tries::run).collect();
-    if args.linger_ms > 0 {
+    let lingered = (args.linger_ms > 0).then(|| {
+        let from_ns = realtime_ns();
         std::thread::sleep(std::time::Duration::from_millis(args.linger_ms));
-    }
+        Span {
+            from_ns,
+            to_ns: realtime_ns(),
+        }
+    });
     let mut obs = observe_cheap();
+    obs.lingered = lingered;
     if args.spin_ms > 0 {
         obs.cpu = Some(spin(std::time::Duration::from_millis(args.spin_ms)));
     }
@@ -38,6 +44,12 @@ pub fn observe(args: &AgentArgs) -> Observation {
     obs.tried = first;
     obs.tried.extend(later.into_iter().map(tries::run));
     obs
+}
+
+fn realtime_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
 }
 
 /// The observations that cost nothing and change nothing.
@@ -64,6 +76,7 @@ pub fn observe_cheap() -> Observation {
         mount_points: read_then("/proc/self/mountinfo", |t| Ok(parse::mount_points(t)?)),
         cpu: None,
         escape: None,
+        lingered: None,
         tried: Vec::new(),
     }
 }
