@@ -18,6 +18,15 @@ fn own_v2_dir() -> Option<PathBuf> {
     Some(mount.join(own.trim_start_matches('/')))
 }
 
+/// `argv` run on the host's root, in no namespace of its own.
+fn in_place(argv: &[&str]) -> SpawnSpec {
+    SpawnSpec {
+        root_mode: RootMode::None,
+        namespaces: Default::default(),
+        ..SpawnSpec::new("/", argv.iter().map(|a| a.to_string()).collect())
+    }
+}
+
 #[test]
 fn a_child_is_born_in_its_v2_cgroup() {
     const TEST: &str = "spawner::tests::a_child_is_born_in_its_v2_cgroup";
@@ -29,11 +38,7 @@ fn a_child_is_born_in_its_v2_cgroup() {
     };
     let dir = parent.join(format!("isoprobe-clone3-{}", std::process::id()));
     fs::create_dir(&dir).expect("create a cgroup2 directory under our own");
-    let spec = SpawnSpec {
-        root_mode: RootMode::None,
-        namespaces: Default::default(),
-        ..SpawnSpec::new("/", vec!["/bin/true".into()])
-    };
+    let spec = in_place(&["/bin/true"]);
     let (sync_r, sync_w) = pipe().unwrap();
     let (err_r, err_w) = pipe().unwrap();
     let devnull: OwnedFd = fs::File::open("/dev/null").unwrap().into();
@@ -92,13 +97,11 @@ fn the_child_joins_its_cgroups_itself_before_the_host_reads_them() {
         return skip(TEST, &why);
     }
     let spec = SpawnSpec {
-        root_mode: RootMode::None,
-        namespaces: Default::default(),
         cgroup: CgroupPlacement::Own(crate::vocabulary::CgroupLimits {
             pids_max: Some(64),
             ..Default::default()
         }),
-        ..SpawnSpec::new("/", vec!["/bin/cat".into(), "/proc/self/cgroup".into()])
+        ..in_place(&["/bin/cat", "/proc/self/cgroup"])
     };
     let out = spawn(&spec).expect("spawn");
     assert_eq!(out.exit, ExitKind::Code(0));
@@ -119,11 +122,7 @@ fn the_child_joins_its_cgroups_itself_before_the_host_reads_them() {
 
 #[test]
 fn a_join_that_fails_comes_back_as_its_step_and_errno() {
-    let spec = SpawnSpec {
-        root_mode: RootMode::None,
-        namespaces: Default::default(),
-        ..SpawnSpec::new("/", vec!["/bin/true".into()])
-    };
+    let spec = in_place(&["/bin/true"]);
     let (sync_r, sync_w) = pipe().unwrap();
     let (err_r, err_w) = pipe().unwrap();
     let (joined_r, joined_w) = pipe().unwrap();
