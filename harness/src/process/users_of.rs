@@ -51,31 +51,58 @@ pub(crate) fn stop_users_of(dir: &Path) {
 mod tests {
     use super::*;
 
+    /// Whether `child` ended within five seconds (and is then reaped).
+    fn ends(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    // Serial with the tests whose pipes a forked child must not hold on to.
     #[test]
+    #[serial_test::serial(machine)]
     fn a_process_naming_the_directory_is_ended_and_no_other() {
         let dir = tempfile::tempdir().unwrap();
         let named = dir.path().join("x");
         std::fs::write(&named, "").unwrap();
-        let mut user = std::process::Command::new("tail")
-            .arg("-f")
+        // Both end by themselves should the test fail half-way.
+        let mut user = std::process::Command::new("timeout")
+            .args(["20", "tail", "-f"])
             .arg(&named)
             .spawn()
             .unwrap();
         let mut other = std::process::Command::new("sleep")
-            .arg("30")
+            .arg("20")
             .spawn()
             .unwrap();
+        // The user counts once its command line (after exec) names the directory.
+        let cmdline = format!("/proc/{}/cmdline", user.id());
+        let shows = || {
+            std::fs::read(&cmdline).is_ok_and(|c| {
+                isoprobe_probes::parse::cmdline_names(&c, dir.path().as_os_str().as_encoded_bytes())
+            })
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !shows() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         stop_users_of(dir.path());
-        let status = user.wait().unwrap();
+        let status = ends(&mut user);
+        let other_ended = other.try_wait().unwrap();
+        let _ = other.kill();
+        let _ = other.wait();
+        let _ = user.kill();
+        let _ = user.wait();
         assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(9)
+            status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+            Some(9),
+            "the process naming the directory was not ended"
         );
-        assert!(
-            other.try_wait().unwrap().is_none(),
-            "an unrelated sleep was ended"
-        );
-        other.kill().unwrap();
-        other.wait().unwrap();
+        assert!(other_ended.is_none(), "an unrelated sleep was ended");
     }
 }
