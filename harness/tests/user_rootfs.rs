@@ -299,6 +299,12 @@ fn killed_run_leaves_the_image_and_no_mount() {
         }
         remove_cgroups_of(child.id());
     }
+    // The last killed run's record (the next run's start would have swept it).
+    let clean = std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
+        .arg("clean")
+        .output()
+        .unwrap();
+    assert!(clean.status.success(), "{clean:?}");
 }
 
 /// The spawner's cgroups of a killed isoprobe, named after its pid; empty once its containers,
