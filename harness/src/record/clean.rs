@@ -107,6 +107,13 @@ fn clean_run(dir: &Path, pid: u32, out: &mut Vec<Removed>) -> bool {
     let flock = nix::fcntl::Flock::lock(handle, nix::fcntl::FlockArg::LockExclusiveNonblock);
     let Ok(_lock) = flock else { return false };
     let pending = pending(&fs::read_to_string(&path).unwrap_or_default());
+    // The dead run's runtime commands may still be running (a `create` the kill cut short, an
+    // engine's client): ended first, they cannot make again what is removed below.
+    for item in pending.values() {
+        if let Item::Dir { path } = item {
+            crate::process::stop_users_of(path);
+        }
+    }
     let mut ordered: Vec<(u64, Item)> = pending.into_iter().collect();
     ordered.sort_by_key(|(_, item)| order(item));
     let mut all_gone = true;
