@@ -24,8 +24,14 @@ pub const QUOTA: CpuQuota = CpuQuota {
 /// see the README's Performance section), short enough for a quick suite. It was 500 ms of
 /// 50 ms periods; 200 ms of 10 ms periods measured shares 0.02 lower on a loaded machine.
 const SPIN_MS: u64 = 300;
-/// The measured share may differ from the quota's by this fraction of it.
-const TOLERANCE: f64 = 0.25;
+/// How far below the quota's share the measured share may be (a busy machine), as a fraction
+/// of it.
+const BELOW: f64 = 0.25;
+/// How far above. More room than below: an OCI runtime's own init (runc's is a Go program)
+/// runs in the container's cgroup before the agent and is counted with it. Measured here on
+/// one day: native 0.20-0.22 in 20 runs, runc 0.20-0.26 in 10 (two at 0.26), with 15 periods of
+/// 20 ms; no quota at all gives 0.9 or more. A quota written 1.5 times too large still fails.
+const ABOVE: f64 = 0.5;
 
 /// Rounds for reports and snapshots: two decimals say all the judge used.
 fn round2(x: f64) -> f64 {
@@ -38,10 +44,11 @@ impl Check for CpuThrottled {
     }
     fn description(&self) -> String {
         format!(
-            "with a CPU quota of {}% of one CPU, a busy agent gets that share (±{}%) and the \
-             cgroup records throttling",
+            "with a CPU quota of {}% of one CPU, a busy agent gets that share (-{}%/+{}%) and \
+             the cgroup records throttling",
             (QUOTA.share() * 100.0).round(),
-            (TOLERANCE * 100.0).round()
+            (BELOW * 100.0).round(),
+            (ABOVE * 100.0).round()
         )
     }
     fn isolation(&self) -> Isolation {
@@ -112,7 +119,7 @@ fn judge(
         _ => None,
     };
     let target = QUOTA.share();
-    let (lo, hi) = (target * (1.0 - TOLERANCE), target * (1.0 + TOLERANCE));
+    let (lo, hi) = (target * (1.0 - BELOW), target * (1.0 + ABOVE));
     // More than the quota is the limit broken; less is a container that did not get to run
     // its share (a busy machine), which says nothing about the limit.
     match per_period {
@@ -174,7 +181,7 @@ mod tests {
     fn no_throttling_or_too_much_cpu_is_a_violation() {
         judge(Some(&stat(0, 0)), Some(500_000), Some(1.0)).assert_violated("no throttling recorded");
         judge(Some(&stat(20, 19)), Some(240_000), Some(0.6))
-            .assert_violated("CPU share per period 0.600 outside 0.15..0.25");
+            .assert_violated("CPU share per period 0.600 outside 0.15..0.30");
     }
 
     #[test]
@@ -186,6 +193,6 @@ mod tests {
         judge(Some(&unread), None, None).assert_inconclusive("cpu.stat unreadable: gone");
         judge(Some(&stat(10, 9)), None, None).assert_inconclusive("no CPU time measured");
         judge(Some(&stat(20, 19)), Some(40_000), Some(0.1))
-            .assert_inconclusive("CPU share per period 0.100 outside 0.15..0.25");
+            .assert_inconclusive("CPU share per period 0.100 outside 0.15..0.30");
     }
 }
