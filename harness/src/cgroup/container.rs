@@ -141,17 +141,22 @@ fn dirs_for(name: &str, limits: CgroupLimits) -> Result<Vec<CgroupDir>, CgroupEr
     for c in needed {
         let loc: ControllerLocation = locate(c)?;
         let path = loc.caller_dir().join(name);
-        // On v2 (or co-mounted v1 controllers) one directory serves several controllers.
-        match dirs.iter_mut().find(|d| d.path == path) {
-            Some(d) => d.controllers.push(c),
-            None => dirs.push(CgroupDir {
-                path,
-                version: loc.version.clone(),
-                controllers: vec![c],
-            }),
-        }
+        place(&mut dirs, path, &loc.version, c);
     }
     Ok(dirs)
+}
+
+/// Adds controller `c` at `path`: on v2 (or co-mounted v1 controllers) one directory serves
+/// several controllers.
+fn place(dirs: &mut Vec<CgroupDir>, path: PathBuf, version: &CgroupVersion, c: &'static str) {
+    match dirs.iter_mut().find(|d| d.path == path) {
+        Some(d) => d.controllers.push(c),
+        None => dirs.push(CgroupDir {
+            path,
+            version: version.clone(),
+            controllers: vec![c],
+        }),
+    }
 }
 
 /// Reads the statistics of the cgroups a process is in, from its `/proc/<pid>/cgroup` lines
@@ -181,14 +186,7 @@ pub fn sample_cgroups_of(
             cpuacct = (loc.version == CgroupVersion::V1).then_some(path);
             continue;
         }
-        match dirs.iter_mut().find(|d| d.path == path) {
-            Some(d) => d.controllers.push(c),
-            None => dirs.push(CgroupDir {
-                path,
-                version: loc.version.clone(),
-                controllers: vec![c],
-            }),
-        }
+        place(&mut dirs, path, &loc.version, c);
     }
     let mut sample = sample_dirs(&dirs, limits);
     if dirs.iter().any(|d| d.version == CgroupVersion::V1) {

@@ -399,10 +399,8 @@ fn cgroup_flags() -> MsFlags {
     MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
 }
 
-/// cgroup2 alone, with the controllers the harness uses enabled for children. isoprobe itself
-/// stays in the root cgroup: its containers' cgroups are the root's children, and the root is
-/// exempt from the rule that a cgroup with controllers enabled holds no processes.
-fn setup_v2(info: &mut GuestInfo) -> Result<(), GuestError> {
+/// cgroup2 at the cgroup root; `where_` completes the error's step.
+fn mount_cgroup2(where_: &str) -> Result<(), GuestError> {
     mount(
         Some("cgroup2"),
         CGROUP_ROOT,
@@ -410,7 +408,16 @@ fn setup_v2(info: &mut GuestInfo) -> Result<(), GuestError> {
         cgroup_flags(),
         None::<&str>,
     )
-    .map_err(GuestError::setup(format!("mount cgroup2 on {CGROUP_ROOT}")))?;
+    .map_err(GuestError::setup(format!(
+        "mount cgroup2 on {CGROUP_ROOT}{where_}"
+    )))
+}
+
+/// cgroup2 alone, with the controllers the harness uses enabled for children. isoprobe itself
+/// stays in the root cgroup: its containers' cgroups are the root's children, and the root is
+/// exempt from the rule that a cgroup with controllers enabled holds no processes.
+fn setup_v2(info: &mut GuestInfo) -> Result<(), GuestError> {
+    mount_cgroup2("")?;
     info.mounted.push(CGROUP_ROOT.into());
     let root = Path::new(CGROUP_ROOT);
     let offered = fs::read_to_string(root.join("cgroup.controllers"))
@@ -448,16 +455,7 @@ fn enter_container_cgroup() -> Result<(), GuestError> {
         .map_err(GuestError::setup("unshare a cgroup namespace"))?;
     nix::mount::umount2(CGROUP_ROOT, nix::mount::MntFlags::MNT_DETACH)
         .map_err(GuestError::setup(format!("unmount {CGROUP_ROOT}")))?;
-    mount(
-        Some("cgroup2"),
-        CGROUP_ROOT,
-        Some("cgroup2"),
-        cgroup_flags(),
-        None::<&str>,
-    )
-    .map_err(GuestError::setup(format!(
-        "mount cgroup2 on {CGROUP_ROOT} in the new cgroup namespace"
-    )))
+    mount_cgroup2(" in the new cgroup namespace")
 }
 
 /// A tmpfs at /sys/fs/cgroup and one v1 hierarchy per controller /proc/cgroups lists enabled,
