@@ -71,20 +71,20 @@ fn etc_name(inside: &str) -> &str {
     inside.rsplit('/').next().unwrap_or(inside)
 }
 
-/// Whether the container gets a tmpfs on `/dev`: with a user namespace. A runtime sets up
-/// `/dev` itself (runc: unless something is bind-mounted there), and runc needs `/dev/null`
-/// inside to start the process at all. In a user namespace it makes the device files as the
-/// container's root, an unprivileged host uid that may not write the host-owned rootfs
-/// (`open .../dev/null: permission denied`); on a tmpfs of its own it may, as in every
-/// runtime's default config. Without a user namespace the rootfs's `/dev` is used as the
-/// native runtime has it (a tmpfs there would be a mount point that `root.old-root-gone`
-/// rightly counts) and what the runtime made in it is removed after the run.
+/// Whether the container gets a tmpfs on `/dev`: always, as in every engine's default
+/// configuration, except where the image's own `/dev` is what is judged
+/// (`image.dev-null-symlink`'s `dev_null`, which asks a runtime to face the image's
+/// `/dev/null` as it is). On a tmpfs of its own a runtime makes its default nodes and links
+/// inside the container's mount namespace, never in the rootfs directory: a user's image is not
+/// written, two containers in one rootfs do not race over one `/dev`, and in a user namespace
+/// the container's root, an unprivileged host uid, may make them at all (on the host-owned
+/// rootfs it may not: `open .../dev/null: permission denied`). The tmpfs is a mount point
+/// `root.old-root-gone` knows as the runtime's own ([`super::OCI_OWN_MOUNTS`]).
 ///
-/// A check that asks for the standard `/dev` ([`Devices::standard_dev`]) gets the tmpfs too,
-/// with a devpts on `/dev/pts` for `ptmx`, as every engine's default config has them; the
-/// runtime then makes the standard nodes in it.
+/// A check that asks for the standard `/dev` ([`Devices::standard_dev`]) also gets a devpts
+/// on `/dev/pts` for `ptmx`, as every engine's default config has it.
 pub fn dev_tmpfs(iso: &Isolation) -> bool {
-    iso.namespaces.contains(&NsType::User) || iso.devices.standard_dev()
+    !iso.dev_null || iso.namespaces.contains(&NsType::User) || iso.devices.standard_dev()
 }
 
 pub fn oci_namespace(ns: NsType) -> LinuxNamespaceType {
@@ -534,7 +534,7 @@ mod tests {
     }
 
     #[test]
-    fn base_isolation_is_only_what_native_gives() {
+    fn base_isolation_is_what_native_gives_with_the_engines_dev_tmpfs() {
         let c = config(&Isolation::base());
         assert_eq!(c["ociVersion"], OCI_VERSION);
         assert_eq!(
@@ -559,7 +559,9 @@ mod tests {
         assert_eq!(
             c["mounts"],
             json!([{"destination": "/proc", "type": "proc", "source": "proc",
-                    "options": ["nosuid", "noexec", "nodev"]}])
+                    "options": ["nosuid", "noexec", "nodev"]},
+                   {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}])
         );
         let l = &c["linux"];
         assert_eq!(
@@ -661,7 +663,7 @@ mod tests {
         assert!(!bounding.contains("CAP_SYS_ADMIN") && !bounding.contains("CAP_NET_ADMIN"));
         assert_eq!(bounding.len(), 38);
         assert_eq!(
-            c["mounts"][1],
+            c["mounts"][2],
             json!({"destination": "/tmp", "type": "bind",
                    "source": "/tmp/isoprobe-scratch-1/d", "options": ["rbind"]})
         );
@@ -723,12 +725,20 @@ mod tests {
         assert!(names(&c["linux"]["maskedPaths"]).contains("/proc/keys"));
         // The runtime's own default devices are what gives /dev/null: nothing to add.
         assert!(c["linux"].get("devices").is_none(), "{}", c["linux"]);
+        // Otherwise dev_null changes nothing but the tmpfs every other container gets.
         let base = Isolation {
             dev_null: true,
             ..Isolation::base()
         };
         let (with, without) = (config(&base), config(&Isolation::base()));
-        assert_eq!(with["mounts"], without["mounts"]);
+        let no_dev = |c: &serde_json::Value| -> Vec<serde_json::Value> {
+            let all = c["mounts"].as_array().unwrap().iter();
+            all.filter(|m| m["destination"] != "/dev")
+                .cloned()
+                .collect()
+        };
+        assert_eq!(no_dev(&with), no_dev(&without));
+        assert_ne!(with["mounts"], without["mounts"]);
         assert_eq!(with["linux"], without["linux"]);
     }
 
@@ -740,7 +750,6 @@ mod tests {
         assert_eq!(c["linux"]["gidMappings"], m);
         assert_eq!(c["mounts"][1]["destination"], "/dev");
         assert_eq!(c["mounts"][1]["type"], "tmpfs");
-        assert!(!dev_tmpfs(&Isolation::base()));
     }
 
     #[test]
@@ -814,7 +823,7 @@ mod tests {
         );
         assert_eq!(c["linux"]["readonlyPaths"], json!(["/proc/sys"]));
         assert_eq!(
-            c["mounts"][1],
+            c["mounts"][2],
             json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
                    "options": ["nosuid", "noexec", "nodev", "ro"]})
         );

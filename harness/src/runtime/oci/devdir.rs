@@ -1,18 +1,17 @@
-//! The rootfs's `/dev` as it was before a run, put back after it.
+//! The rootfs's `/dev` as it was before a run, put back after it, where no tmpfs covers it.
 //!
-//! An OCI runtime sets up `/dev` itself when the bundle mounts nothing there (runc's
-//! `needsSetupDev`): it makes the default device nodes (`null`, `zero`, `tty`, ...) and
-//! symlinks (`fd`, `stdin`, `ptmx`, ...) right in the rootfs directory, with mknod, or inside a
-//! user namespace by creating files and binding the host's nodes over them. isoprobe mounts
-//! nothing on `/dev` (the native runtime does not, and `root.old-root-gone` expects only `/`
-//! and `/proc`), so these entries land in the rootfs, which every run of a suite shares (a
-//! user's `--rootfs` is only read: its containers get a view whose upper layer takes these
-//! writes, shared by the runs of one check, see `rootfs/view.rs`). Left there, they would be
-//! the next run's starting point: runc inside a user namespace then fails to bind over a `tty` node a run without one
+//! An OCI runtime sets up `/dev` itself (runc's `needsSetupDev`): it makes the default device
+//! nodes (`null`, `zero`, `tty`, ...) and symlinks (`fd`, `stdin`, `ptmx`, ...) in whatever is
+//! at the container's `/dev`. Every bundle mounts a tmpfs there (`bundle::dev_tmpfs`), as
+//! engines do, except `image.dev-null-symlink`'s, which must face the image's own `/dev`: there
+//! these entries land in the rootfs, which every run of a suite shares (a user's `--rootfs` is
+//! only read: its containers get a view whose upper layer takes these writes, shared by the
+//! runs of one check, see `rootfs/view.rs`). Left there, they would be the next run's starting
+//! point: runc inside a user namespace then fails to bind over a `tty` node a run without one
 //! made (`open .../dev/tty: no such device or address`), and youki fails on any `/dev/fd` it
 //! finds (`failed to symlink defaults: File exists`). So what appeared is removed as soon as
 //! `create` is done: by then the runtime has set the container up (runc has checked its
-//! `/dev/null`), and the agent runs with the rootfs's `/dev` as the native runtime has it.
+//! `/dev/null`), and the agent runs with the rootfs's `/dev` as the image has it.
 //!
 //! Two containers may start side by side in the same rootfs (the uts check's two do, and the
 //! engine runs several checks at once), and no runtime's `/dev` setup is safe against

@@ -46,6 +46,7 @@ impl OciRuntime {
         }
         let rootless = crate::rootless::active().is_some();
         let cgroups_path = cgroup::leaf::runtime_cgroups_path(&id);
+        let dev_tmpfs = bundle::dev_tmpfs(iso);
         let spec = bundle::spec(&BundleInput {
             iso,
             rootfs: &rootfs,
@@ -56,7 +57,7 @@ impl OciRuntime {
                 .facts()
                 .flavor
                 .rootfs_propagation(iso.make_mounts_private, no_pivot),
-            dev_tmpfs: bundle::dev_tmpfs(iso),
+            dev_tmpfs,
             etc_sources: iso.etc_files.then_some(etc_dir.as_path()),
         })?;
         let config = bundle_dir.path().join("config.json");
@@ -67,8 +68,14 @@ impl OciRuntime {
         let (err_r, err_w) = process::pipe()?;
         let outputs: [Option<File>; 2] = [Some(out_r.into()), Some(err_r.into())];
         // Dropped in reverse after an error: the container is deleted, the lock released, and
-        // the rootfs's /dev put back as it was.
-        let (dev, creating) = devdir::DevSnapshot::take(&rootfs);
+        // the rootfs's /dev put back as it was. A tmpfs on /dev keeps the runtime out of it.
+        let (dev, creating) = match dev_tmpfs {
+            true => (None, None),
+            false => {
+                let (dev, creating) = devdir::DevSnapshot::take(&rootfs);
+                (Some(dev), Some(creating))
+            }
+        };
         // Rootless, the runtime's default state root (`/run/runc`, `/run/crun`) is the
         // machine's: its state goes in the bundle's directory, removed after the container.
         let rooted;
@@ -94,7 +101,9 @@ impl OciRuntime {
         // Killed and reaped on every early return, before the container is deleted.
         let mut creator = ChildGuard::new(Pid::from_raw(child.id() as i32), process::sigkill);
         let created = creator.wait(bound);
-        dev.restore(&creating);
+        if let (Some(dev), Some(held)) = (&dev, &creating) {
+            dev.restore(held);
+        }
         drop(creating);
         let exit = created?.exit;
         if exit != ExitKind::Code(0) {

@@ -4,7 +4,7 @@
 //! `discovery.rs` learns what the binary is and supports; `lifecycle.rs` runs one container
 //! through the standard operations (create, state, start, delete); `bundle.rs` writes its
 //! `config.json` from the [`Isolation`]; `cli.rs` invokes the binary; `flavor.rs` holds what
-//! differs per runtime; `devdir.rs` keeps the rootfs's /dev as it was.
+//! differs per runtime; `devdir.rs` keeps the rootfs's /dev as it was where no tmpfs covers it.
 //!
 //! What the host cannot see here: the container's init is not isoprobe's child (the runtime
 //! forks it and exits), so isoprobe cannot wait4 it. Its exit status is reported as code 0
@@ -102,6 +102,11 @@ impl OciRuntime {
     }
 }
 
+/// What an OCI bundle mounts in every container besides its root and `/proc`: the tmpfs on
+/// `/dev` ([`bundle::dev_tmpfs`]) and what the runtime mounts in it (`/dev/pts`, and runc's
+/// binds of the host's nodes in a user namespace).
+const OCI_OWN_MOUNTS: &[&str] = &["/dev", "/dev/"];
+
 impl Runtime for OciRuntime {
     fn name(&self) -> String {
         self.name.clone()
@@ -171,6 +176,10 @@ impl Runtime for OciRuntime {
         iso.namespaces
             .iter()
             .find_map(|ns| self.namespace_refused(*ns))
+    }
+
+    fn own_mounts(&self) -> &'static [&'static str] {
+        OCI_OWN_MOUNTS
     }
 
     fn run(&self, job: &Job) -> Result<RunOutcome, RunError> {
