@@ -17,3 +17,6 @@ cargo clippy --locked --all-targets -q -- -D warnings
 CARGO_TARGET_DIR="$PWD/target" cargo clippy --locked "${example[@]}" --all-targets -q -- -D warnings
 cargo test --locked --workspace -- --nocapture
 CARGO_TARGET_DIR="$PWD/target" cargo test --locked "${example[@]}" -- --nocapture
+# After the whole suite: no isoprobe cgroup, mount, temporary directory, record, runtime
+# container, process or network interface is left on the machine.
+bash ci/assert-clean.sh
