@@ -150,6 +150,16 @@ fn native_rootless_passes_namespace_checks_and_skips_the_rest_needing_root() {
     assert_eq!((rootless.uid, rootless.gid), (NOBODY, NOBODY));
     assert_eq!(rootless.mapping, "single");
     assert_eq!(rootless.uid_map, "0 65534 1");
+    // The run made a user namespace as uid 65534, so the inventory must not deny it: inside
+    // that namespace it is uid 0 without the machine's root, which the probes must tell apart.
+    let syscalls = &r.features.as_ref().expect("the report has features")["syscalls"];
+    for feature in ["unprivileged_userns", "move_mount", "mount_setattr"] {
+        assert_eq!(
+            syscalls[feature]["available"], true,
+            "{feature}: {}",
+            syscalls[feature]["how"]
+        );
+    }
     for id in MUST_PASS {
         assert_eq!(status_of(&r, id), &Status::Pass, "{id}");
     }

@@ -20,8 +20,11 @@ pub(super) fn close_fd(fd: libc::c_long) {
     }
 }
 
+/// Root of the machine: uid 0 with its capabilities over the initial user namespace. A rootless
+/// run is uid 0 too, of the user namespace it made, where a probe that needs the machine's root
+/// meets EPERM, and the user it would drop to (65534) is not mapped.
 pub(super) fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    nix::unistd::geteuid().is_root() && crate::rootless::active().is_none()
 }
 
 /// A descriptor number that can never be open: above the largest `RLIMIT_NOFILE` the kernel
