@@ -233,6 +233,17 @@ pub fn qemu_args(
             vmlinuz.display().to_string(),
             "-initrd".into(),
             initramfs.display().to_string(),
+            // A disk for `dev.host-devices-denied` to aim at (the guest's "host disk", whose
+            // first sector its control reads): the initramfs again, read-only, so that nothing
+            // is made for it and nothing can be written to it. NVMe, as every kernel of the
+            // matrix has its driver built in (virtio-blk and ATA are modules).
+            "-drive".into(),
+            format!(
+                "file={},if=none,id=disk,format=raw,readonly=on",
+                initramfs.display()
+            ),
+            "-device".into(),
+            "nvme,drive=disk,serial=isoprobe".into(),
             "-append".into(),
             append,
         ])
