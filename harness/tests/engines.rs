@@ -2,8 +2,10 @@
 //! (the engine's own escape hatch) shows its check can fail, what the engines are known not to
 //! give by default fails, and afterwards nothing of isoprobe's is left (no container, image,
 //! daemon, store, cgroup or mount) and the machine's iptables rules, network links and the
-//! engines' machine-wide directories are as they were. The configured mode of both engines is
-//! `runtime::podman` and `runtime::docker` in `runtimes.rs`.
+//! engines' machine-wide directories are as they were. Also docker's daemon: the one at
+//! `DOCKER_HOST` when one answers there (a private daemon of the test's), else isoprobe's own.
+//! The configured mode of both engines is `runtime::podman` and `runtime::docker` in
+//! `runtimes.rs`.
 
 mod common;
 
@@ -288,4 +290,328 @@ fn engine_defaults_is_refused_for_other_runtimes() {
         .err()
         .map(|e| e.to_string());
     assert!(e.is_some_and(|e| e.contains("podman, docker")));
+}
+
+/// What the `DOCKER_HOST` tests run: a check, and one with its control.
+const AT_DOCKER_HOST: [&str; 4] = [
+    "--check",
+    "pid.init-is-1",
+    "--check",
+    "proc.sensitive-masked",
+];
+
+/// How long one such run may take before the test kills it (a few seconds when well).
+const RUN_BOUND: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The file `name` in a directory of `PATH`.
+fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Signs that the run `pid` has a docker daemon of its own: a `dockerd` child, its daemon's
+/// temporary directory, a daemon in its record.
+fn own_daemon_signs(pid: u32) -> BTreeSet<String> {
+    let mut signs = BTreeSet::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid ...`: the comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let exe = std::fs::read_link(e.path().join("exe")).unwrap_or_default();
+        if ppid == Some(pid) && exe.file_name().is_some_and(|n| n == "dockerd") {
+            signs.insert(format!("dockerd child {}", e.file_name().to_string_lossy()));
+        }
+    }
+    signs.extend(
+        common::leftover_temp_dirs(&[&format!("isoprobe-dockerd-{pid}-")])
+            .into_iter()
+            .map(|d| format!("temporary directory {d}")),
+    );
+    for run in std::fs::read_dir("/run/isoprobe")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if !run
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{pid}-"))
+        {
+            continue;
+        }
+        let items = std::fs::read_to_string(run.path().join("items")).unwrap_or_default();
+        if items.contains("\"kind\":\"daemon\"") {
+            signs.insert(format!("a daemon in the record {}", run.path().display()));
+        }
+    }
+    signs
+}
+
+/// A command of the test's, killed (by its pid) if the test ends before it does.
+struct Bounded(std::process::Child);
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// How a command of the test's ended.
+struct Ended {
+    pid: u32,
+    exit: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` to its end, calling `meanwhile` with its pid every 20 ms while it runs, the last
+/// time just before its end is seen; fails the test if it still runs after `bound`. Its output goes through files, which
+/// never fill up as a pipe would.
+fn run_bounded(
+    cmd: &mut Command,
+    bound: std::time::Duration,
+    mut meanwhile: impl FnMut(u32),
+) -> Ended {
+    let out = tempfile::tempdir().unwrap();
+    let file = |n: &str| std::fs::File::create(out.path().join(n)).unwrap();
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(file("stdout"))
+        .stderr(file("stderr"))
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut child = Bounded(child);
+    let started = std::time::Instant::now();
+    let status = loop {
+        meanwhile(pid);
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < bound,
+            "{cmd:?} (pid {pid}) still runs after {} s",
+            bound.as_secs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let read = |n: &str| std::fs::read_to_string(out.path().join(n)).unwrap();
+    Ended {
+        pid,
+        exit: status.code(),
+        stdout: read("stdout"),
+        stderr: read("stderr"),
+    }
+}
+
+/// What a `--runtime docker` run with `DOCKER_HOST` set gave.
+struct DockerRun {
+    ended: Ended,
+    /// [`own_daemon_signs`] seen while it ran.
+    own_daemon: BTreeSet<String>,
+}
+
+impl DockerRun {
+    fn pid(&self) -> u32 {
+        self.ended.pid
+    }
+
+    fn report(&self) -> Report {
+        serde_json::from_str(&self.ended.stdout).unwrap_or_else(|e| {
+            panic!(
+                "run {}: no JSON report ({e}); stderr: {}",
+                self.pid(),
+                self.ended.stderr
+            )
+        })
+    }
+}
+
+/// `isoprobe run --runtime docker` of [`AT_DOCKER_HOST`] with controls, as JSON, with
+/// `DOCKER_HOST=host`, watched for a daemon of its own while it runs.
+fn run_docker_at(host: &str) -> DockerRun {
+    use assert_cmd::cargo::cargo_bin;
+    let mut cmd = Command::new(cargo_bin("isoprobe"));
+    cmd.args(["run", "--runtime", "docker", "--negative-controls"])
+        .args(["--format", "json"])
+        .args(AT_DOCKER_HOST)
+        .env("DOCKER_HOST", host);
+    let mut own_daemon = BTreeSet::new();
+    let started = std::time::Instant::now();
+    let ended = run_bounded(&mut cmd, RUN_BOUND, |pid| {
+        own_daemon.extend(own_daemon_signs(pid))
+    });
+    eprintln!(
+        "run {} with DOCKER_HOST={host}: exit {:?} in {:.1} s; its own daemon: {own_daemon:?}",
+        ended.pid,
+        ended.exit,
+        started.elapsed().as_secs_f64(),
+    );
+    DockerRun { ended, own_daemon }
+}
+
+/// The checks ran, passed, and their controls were detected.
+fn assert_green(run: &DockerRun) -> Report {
+    assert_eq!(
+        run.ended.exit,
+        Some(0),
+        "run {}: {}",
+        run.pid(),
+        run.ended.stderr
+    );
+    let report = run.report();
+    for c in &report.checks {
+        let control = c.negative_control.as_ref().map(|n| (n.status, &n.reason));
+        eprintln!(
+            "  {:?} {}: {}; control {control:?}",
+            c.status, c.id, c.reason
+        );
+    }
+    let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["pid.init-is-1", "proc.sensitive-masked"]);
+    assert_eq!(common::red(&report), Vec::<String>::new());
+    let detected = report
+        .checks
+        .iter()
+        .filter(|c| {
+            c.negative_control
+                .as_ref()
+                .is_some_and(|n| n.status == ControlStatus::Detected)
+        })
+        .count();
+    assert!(detected > 0, "no control was detected: {report:#?}");
+    report
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The lines `docker -H host <what>` prints (the names of what the daemon holds).
+fn daemon_says(client: &std::path::Path, host: &str, what: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new(client);
+    cmd.args(["-H", host]).args(what);
+    let ended = run_bounded(&mut cmd, std::time::Duration::from_secs(60), |_| {});
+    assert_eq!(ended.exit, Some(0), "docker {what:?}: {}", ended.stderr);
+    ended.stdout.lines().map(str::to_string).collect()
+}
+
+/// Issue 14: with a daemon answering at `DOCKER_HOST`, `--runtime docker` runs there, starts no
+/// daemon of its own, and leaves that daemon running and holding nothing of isoprobe's. The
+/// "external" daemon is a private one of this test's (no network, iptables or `/run` of the
+/// machine's touched), stopped when the test ends, also on a panic.
+#[test]
+#[serial(machine)]
+fn docker_runs_on_the_daemon_at_docker_host_and_starts_none_of_its_own() {
+    use isoprobe::runtime::engines::dockerd::{self, OwnDaemon};
+    const NAME: &str = "docker at DOCKER_HOST";
+    require_root!(NAME);
+    let (Some(client), Some(_)) = (on_path("docker"), on_path("dockerd")) else {
+        common::skip(NAME, "needs docker and dockerd: apt-get install docker.io");
+        return;
+    };
+    let before = Machine::read();
+    let external = OwnDaemon::start(&client).unwrap_or_else(|e| panic!("the test's daemon: {e}"));
+    let host = external.host();
+    let server = dockerd::server_version(&client, &host).unwrap();
+    let since = unix_seconds();
+    let run = run_docker_at(&host);
+    let report = assert_green(&run);
+    // The run's containers ran on this daemon (its events until now, then it returns).
+    let events = daemon_says(
+        &client,
+        &host,
+        &[
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &(unix_seconds() + 1).to_string(),
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ],
+    );
+    let named = format!("isoprobe-docker-{}-", run.pid());
+    assert!(
+        events.iter().any(|e| e.starts_with(&named)),
+        "no container of run {} started on the daemon at DOCKER_HOST: {events:?}",
+        run.pid()
+    );
+    assert_eq!(
+        report.runtime.version,
+        format!("{server} (DOCKER_HOST)"),
+        "run {} did not use the daemon at DOCKER_HOST",
+        run.pid()
+    );
+    assert_eq!(run.own_daemon, BTreeSet::new(), "run {}", run.pid());
+    assert_eq!(left_of_run(run.pid()), Vec::<String>::new());
+    // Still running, as it was left; a daemon of this test's alone, so all it holds is the run's.
+    assert_eq!(dockerd::server_version(&client, &host), Ok(server));
+    let containers = daemon_says(&client, &host, &["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(containers, Vec::<String>::new(), "containers left");
+    let images = ["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"];
+    assert_eq!(
+        daemon_says(&client, &host, &images),
+        Vec::<String>::new(),
+        "images left"
+    );
+    drop(external);
+    assert_eq!(left_of_run(std::process::id()), Vec::<String>::new());
+    assert_eq!(
+        Machine::read(),
+        before,
+        "the test's daemon changed the machine"
+    );
+}
+
+/// Issue 14: where nothing answers at `DOCKER_HOST` (a socket whose daemon is gone), `--runtime
+/// docker` starts its own daemon, says so in the report, and stops it.
+#[test]
+#[serial(machine)]
+fn docker_starts_its_own_daemon_when_nothing_answers_at_docker_host() {
+    const NAME: &str = "docker with nothing at DOCKER_HOST";
+    require_root!(NAME);
+    let (Some(_), Some(_)) = (on_path("docker"), on_path("dockerd")) else {
+        common::skip(NAME, "needs docker and dockerd: apt-get install docker.io");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    // Bound, then closed: the file stays, a connection is refused.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let run = run_docker_at(&format!("unix://{}", socket.display()));
+    let report = assert_green(&run);
+    assert!(
+        report
+            .runtime
+            .version
+            .ends_with(" (isoprobe's own dockerd)"),
+        "run {}: {}",
+        run.pid(),
+        report.runtime.version
+    );
+    assert!(
+        run.own_daemon
+            .iter()
+            .any(|s| s.starts_with("dockerd child ")),
+        "run {}: its own dockerd was never seen: {:?}",
+        run.pid(),
+        run.own_daemon
+    );
+    assert_eq!(left_of_run(run.pid()), Vec::<String>::new());
 }

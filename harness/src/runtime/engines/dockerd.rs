@@ -97,7 +97,7 @@ pub struct OwnDaemon {
 const COVERED: [&str; 2] = ["/run", "/etc/docker"];
 
 impl OwnDaemon {
-    fn start(client: &Path) -> Result<OwnDaemon, String> {
+    pub fn start(client: &Path) -> Result<OwnDaemon, String> {
         let dockerd = process::which("dockerd").ok_or_else(|| {
             "no daemon answers at DOCKER_HOST and dockerd is not installed (apt-get install \
              docker.io)"
@@ -201,7 +201,7 @@ impl OwnDaemon {
         }
     }
 
-    fn host(&self) -> String {
+    pub fn host(&self) -> String {
         format!("unix://{}", self.dir.path().join("docker.sock").display())
     }
 

@@ -14,7 +14,9 @@
 //! write machine-wide inside isoprobe's temporary directories.
 
 mod container;
-mod dockerd;
+// Public for the DOCKER_HOST test, whose "external" daemon is a private one of its own.
+#[doc(hidden)]
+pub mod dockerd;
 mod flags;
 mod podman;
 mod view;
