@@ -262,3 +262,85 @@ fn two_runs_at_once_do_not_collide() {
         assert_eq!(traces_of(pid, tmp.path(), &[]), Vec::<String>::new());
     }
 }
+
+/// The children of `parent` whose command line holds `needle` (NUL-separated arguments).
+fn children_with(parent: u32, needle: &[u8]) -> Vec<u32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid ...`: the comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if ppid == Some(parent) && cmdline.windows(needle.len()).any(|w| w == needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Whether `pid` is gone or a zombie: nothing of it runs.
+fn ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                == Some("Z")
+        }
+    }
+}
+
+/// `proc.host-invisible` starts a process of its own on the host side (the agent, lingering
+/// 30 s, for the container to try to reach): outside every container and cgroup of the run, so
+/// neither the run's cgroups nor its record would end it. A SIGKILLed run must take it along
+/// at once.
+#[test]
+#[serial(machine)]
+fn a_killed_run_takes_its_host_side_sleeper_along() {
+    const NAME: &str = "a_killed_run_takes_its_host_side_sleeper_along";
+    require_root!(NAME);
+    let tmp = tempfile::tempdir().unwrap();
+    // The sleeper lives for one check's run (tens of ms): a few runs until one is caught.
+    let caught = (0..10).find_map(|_| {
+        let mut child = isoprobe(tmp.path())
+            .args(["run", "--check", "proc.host-invisible"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let sleeper = loop {
+            if let Some(&s) = children_with(pid, b"--linger-ms\x0030000").first() {
+                break Some(s);
+            }
+            if child.try_wait().unwrap().is_some() {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        if sleeper.is_some() {
+            kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+        }
+        child.wait().unwrap();
+        sleeper.map(|s| (pid, s))
+    });
+    let (pid, sleeper) = caught.expect("no run's sleeper was seen in 10 runs");
+    let started = Instant::now();
+    while !ended(sleeper) && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        ended(sleeper),
+        "the sleeper {sleeper} of the killed run {pid} still runs"
+    );
+    clean(tmp.path());
+    assert_eq!(traces_of(pid, tmp.path(), &[]), Vec::<String>::new());
+}

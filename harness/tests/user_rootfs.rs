@@ -246,28 +246,36 @@ fn killed_run_leaves_the_image_and_no_mount() {
     require_root!(name);
     let img = image();
     let before = listing(img.path());
-    // Within a run: with its checks two at a time, a debug build's run takes about 1.2 s here.
-    for after_ms in [300, 600, 900] {
-        let tmp = tempfile::Builder::new()
-            .prefix("userfs-tmp-")
-            .tempdir()
-            .unwrap();
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
-            .args(["run", "--negative-controls", "--rootfs"])
-            .arg(img.path())
-            .env("TMPDIR", tmp.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(after_ms));
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before {after_ms} ms: kill it sooner"
-        );
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert_eq!(listing(img.path()), before, "killed after {after_ms} ms");
+    // The moments are a quarter, a half and three quarters of a whole run timed just before,
+    // not fixed figures: how long a run takes follows the build and the machine's load.
+    let whole = {
+        let tmp = run_tmp();
+        let started = std::time::Instant::now();
+        let run = run_on(img.path(), tmp.path()).wait().unwrap();
+        assert!(run.success(), "a whole run on the image failed: {run}");
+        started.elapsed()
+    };
+    for quarter in 1..=3 {
+        let mut after = whole * quarter / 4;
+        // A run that ends before its moment was not killed: again, twice at most, sooner.
+        let (tmp, pid) = (0..3)
+            .find_map(|_| {
+                let tmp = run_tmp();
+                let mut child = run_on(img.path(), tmp.path());
+                std::thread::sleep(after);
+                if child.try_wait().unwrap().is_some() {
+                    after /= 2;
+                    return None;
+                }
+                child.kill().unwrap();
+                child.wait().unwrap();
+                Some((tmp, child.id()))
+            })
+            .unwrap_or_else(|| {
+                panic!("three runs each ended before their kill (whole run {whole:?})")
+            });
+        let at = format!("killed after {} ms", after.as_millis());
+        assert_eq!(listing(img.path()), before, "{at}");
         assert_nothing_of_ours_left(img.path());
         let views: Vec<_> = fs::read_dir(tmp.path())
             .unwrap()
@@ -289,15 +297,10 @@ fn killed_run_leaves_the_image_and_no_mount() {
             assert_eq!(inside, ["layers", "root"], "{}", v.display());
             for d in ["layers", "root"] {
                 let left = fs::read_dir(v.join(d)).unwrap().count();
-                assert_eq!(
-                    left,
-                    0,
-                    "{}/{d} is not empty after {after_ms} ms",
-                    v.display()
-                );
+                assert_eq!(left, 0, "{}/{d} is not empty, {at}", v.display());
             }
         }
-        remove_cgroups_of(child.id());
+        remove_cgroups_of(pid);
     }
     // The last killed run's record (the next run's start would have swept it).
     let clean = std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
@@ -305,6 +308,26 @@ fn killed_run_leaves_the_image_and_no_mount() {
         .output()
         .unwrap();
     assert!(clean.status.success(), "{clean:?}");
+}
+
+/// A TMPDIR of the test's own for one run.
+fn run_tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("userfs-tmp-")
+        .tempdir()
+        .unwrap()
+}
+
+/// `isoprobe run --negative-controls --rootfs img`, started with `tmp` as its TMPDIR.
+fn run_on(img: &Path, tmp: &Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
+        .args(["run", "--negative-controls", "--rootfs"])
+        .arg(img)
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// The spawner's cgroups of a killed isoprobe, named after its pid; empty once its containers,

@@ -47,7 +47,9 @@ impl Check for HostInvisible {
     }
     fn run(&self, ctx: &Ctx, iso: &Isolation) -> Result<Verdict, RunError> {
         let exe = ctx.rootfs.join(ctx.agent.trim_start_matches('/'));
-        let mut sleeper = Command::new(&exe)
+        let mut sleeper = Command::new(&exe);
+        crate::process::dies_with_starter(&mut sleeper);
+        let mut sleeper = sleeper
             .args(["--linger-ms", LINGER_MS])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

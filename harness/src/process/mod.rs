@@ -35,6 +35,27 @@ pub enum WaitError {
     Host(#[from] HostStepError),
 }
 
+/// Makes the process `cmd` starts die (SIGKILL) when the thread that starts it ends, the whole
+/// of isoprobe killed included: a host-side helper that outlives a SIGKILLed run would be left
+/// on the machine, which neither the run's cgroups nor its record reach. Also when the starter
+/// is already gone by the time the child asks.
+pub(crate) fn dies_with_starter(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let starter = std::process::id() as libc::pid_t;
+    // SAFETY: prctl, getppid and kill are async-signal-safe; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != starter {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A pipe whose both ends are close-on-exec: (read, write). A container started at the same
 /// time by another thread must never inherit the harness's ends.
 pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), HostStepError> {
