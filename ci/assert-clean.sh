@@ -24,8 +24,10 @@ for rt in runc crun youki; do
 	report "$rt container" < <("$rt" list -q 2>/dev/null | grep isoprobe)
 done
 # The agent, and the engines' helpers and QEMU guests started for isoprobe: their command lines
-# name its binaries or its temporary directories.
-report "process" < <(ps -eo pid=,args= |
+# name its binaries or its temporary directories. A zombie (state Z) holds nothing and is
+# init's to reap.
+report "process" < <(ps -eo pid=,stat=,args= |
+	awk '$2 !~ /^Z/' |
 	grep -E 'isoprobe-agent|/isoprobe-(podman|dockerd|bundle|rootfs|scratch|kernel)|qemu-system' |
 	grep -v -E 'grep -E')
 report "network interface" < <(ip -o link show 2>/dev/null | grep -E 'isoprobe|docker0|veth')
