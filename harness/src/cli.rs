@@ -435,6 +435,13 @@ fn matrix(args: &MatrixArgs) -> i32 {
         eprintln!("isoprobe: {e}");
         return e.exit_code();
     }
+    let _record = match crate::record::start_of_run() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isoprobe: {e}");
+            return e.exit_code();
+        }
+    };
     if let Err(e) = crate::cancel::install_handlers() {
         eprintln!("isoprobe: cannot install signal handlers: {e}");
         return exit::USAGE;

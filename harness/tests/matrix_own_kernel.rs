@@ -100,3 +100,85 @@ fn a_debian_kernel_by_path_passes_and_a_truncated_copy_cannot_be_tested() {
     assert!(stdout.contains("did not start"), "{stdout}");
     assert!(stderr.contains("could not be tested"), "{stderr}");
 }
+
+/// A matrix SIGKILLed while its guest boots: QEMU dies with it (it would otherwise run the
+/// guest to its end, or for ever if it hangs), and what the run made (its work directory with
+/// the initramfs) is in its record, which `isoprobe clean` sweeps.
+#[test]
+#[serial(machine)]
+fn a_killed_matrix_takes_its_guest_along_and_leaves_the_rest_to_clean() {
+    const NAME: &str = "a_killed_matrix_takes_its_guest_along_and_leaves_the_rest_to_clean";
+    require_root!(NAME);
+    let cached = match debian_kernel() {
+        Ok(p) => p,
+        Err(why) => {
+            common::skip(NAME, &why);
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
+        .args(["matrix", "--kernel"])
+        .arg(&cached)
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = run.id();
+    let started = std::time::Instant::now();
+    let qemu = loop {
+        if let Some(q) = child_named(pid, "qemu-system-x86") {
+            break q;
+        }
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the matrix ended before its guest was seen"
+        );
+        assert!(started.elapsed().as_secs() < 60, "no guest within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while !gone(qemu) && killed.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone(qemu), "QEMU {qemu} outlived the killed matrix {pid}");
+    let clean = std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
+        .arg("clean")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&clean.stdout);
+    assert!(clean.status.success(), "{said}");
+    let work = format!("isoprobe-matrix-{pid}-");
+    assert!(
+        said.contains(&work),
+        "clean did not name the work directory: {said}"
+    );
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}
+
+/// A child of `parent` whose command name is `comm`.
+fn child_named(parent: u32, comm: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let s = isoprobe_probes::parse::parse_pid_stat(&stat).ok()?;
+        let name = stat.split_once(" (")?.1.rsplit_once(") ")?.0;
+        (s.ppid == parent && name == comm).then_some(pid)
+    })
+}
+
+/// Whether `pid` has ended (gone, or a zombie waiting to be reaped).
+fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| isoprobe_probes::parse::parse_pid_stat(&s).ok())
+        .is_none_or(|s| !s.running())
+}

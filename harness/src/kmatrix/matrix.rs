@@ -78,13 +78,12 @@ pub fn run(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Matrix, MatrixError> {
     let started = Instant::now();
-    let work = tempfile::Builder::new()
-        .prefix("isoprobe-matrix-")
-        .tempdir()
-        .map_err(IoStep::on(
-            "create a work directory in",
-            std::env::temp_dir(),
-        ))?;
+    // In the run's record: a SIGKILLed matrix leaves it to `isoprobe clean` (its QEMU guests
+    // die with it).
+    let work = crate::record::TempDir::new("matrix", None).map_err(IoStep::on(
+        "create a work directory in",
+        std::env::temp_dir(),
+    ))?;
     let initrd = work.path().join("initramfs.cpio");
     initramfs::build(&initrd, &opts.isoprobe_exe)?;
     let mut jobs = Vec::new();

@@ -93,7 +93,11 @@ pub fn boot_with(
         }
     }
     let started = Instant::now();
-    let child = Command::new(QEMU)
+    let mut qemu = Command::new(QEMU);
+    // A guest outlives a SIGKILLed isoprobe otherwise: until it powers off, or for ever if it
+    // hangs.
+    crate::process::dies_with_starter(&mut qemu);
+    let child = qemu
         .args(qemu_args(vmlinuz, initramfs, cgroup, opts))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

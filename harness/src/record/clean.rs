@@ -4,7 +4,7 @@
 //! earlier step: containers (whose processes hold cgroups and mounts), cgroups deepest first,
 //! mounts, then directories.
 
-use super::{base_dir, start_time, write_line, Item, Line};
+use super::{base_dir, running_since, write_line, Item, Line};
 use crate::backoff::{Backoff, Budget};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -76,7 +76,7 @@ fn sweep_in(base: &Path) -> CleanReport {
         let Some((pid, start)) = owner(&dir) else {
             continue;
         };
-        if start_time(pid) == Some(start) {
+        if running_since(pid) == Some(start) {
             continue;
         }
         if clean_run(&dir, pid, &mut report.items) {
@@ -292,6 +292,7 @@ fn remove_dir(path: &Path) -> io::Result<bool> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::start_time;
     use super::*;
 
     #[test]
@@ -427,6 +428,32 @@ mod tests {
         );
         assert_eq!(report.failed(), 0);
         assert_eq!(sweep_in(base.path()).items.len(), 0);
+    }
+
+    #[test]
+    // With the tests that fork: a child forked meanwhile holds copies of their descriptors.
+    #[serial_test::serial(machine)]
+    fn a_run_that_ended_but_was_not_reaped_is_dead() {
+        let base = tempfile::tempdir().unwrap();
+        // A child that ends at once and stays a zombie until it is waited for below.
+        // SAFETY: the child only calls _exit.
+        let child = match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => unsafe { libc::_exit(0) },
+            nix::unistd::ForkResult::Parent { child } => child,
+        };
+        let pid = child.as_raw() as u32;
+        let start = start_time(pid).unwrap();
+        let waited = std::time::Instant::now();
+        while running_since(pid).is_some() && waited.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(start_time(pid), Some(start), "still listed, as a zombie");
+        let made = base.path().join("isoprobe-scratch-zombie");
+        fake_run(base.path(), &format!("{pid}-{start}"), &made);
+        let report = sweep_in(base.path());
+        nix::sys::wait::waitpid(child, None).unwrap();
+        assert!(!made.exists(), "{report:?}");
+        assert_eq!(report.runs.len(), 1);
     }
 
     #[test]

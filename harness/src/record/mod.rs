@@ -104,10 +104,21 @@ pub fn base_dir() -> PathBuf {
 
 /// The start time of `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
 pub fn start_time(pid: u32) -> Option<u64> {
+    pid_stat(pid).map(|s| s.start_time)
+}
+
+/// The start time of `pid` while it runs: `None` once it has ended, even if its parent has not
+/// reaped it yet (a SIGKILLed run whose parent is gone waits as a zombie for init, which may
+/// take its time; its record is a dead run's all the same).
+pub fn running_since(pid: u32) -> Option<u64> {
+    pid_stat(pid)
+        .filter(isoprobe_probes::parse::PidStat::running)
+        .map(|s| s.start_time)
+}
+
+fn pid_stat(pid: u32) -> Option<isoprobe_probes::parse::PidStat> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields count from the last `)`.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    isoprobe_probes::parse::parse_pid_stat(&stat).ok()
 }
 
 /// The record of this process's run; dropping it ends the run's record.

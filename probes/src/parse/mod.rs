@@ -10,6 +10,7 @@ pub mod flat_keyed;
 mod mount_cover;
 mod mountinfo;
 pub mod net_dev;
+pub mod pid_stat;
 pub mod privileges;
 pub mod proc_cgroups;
 pub mod proc_self;
@@ -30,6 +31,7 @@ pub use features_text::{
 pub use flat_keyed::flat_keyed_value;
 pub use mount_cover::{mount_at, mount_covering, mounts_of_type};
 pub use net_dev::{parse_net_dev, NetDev};
+pub use pid_stat::{parse_pid_stat, PidStat};
 pub use privileges::{has_cap, parse_cap_sets, parse_no_new_privs, parse_seccomp, CapSets};
 pub use proc_cgroups::{enabled_controllers, enabled_kernel_controllers};
 pub use proc_self::{cgroup_path, mount_points, parse_nspid, proc_pids};

@@ -25,6 +25,8 @@ const SAMPLES: &[&str] = &[
     "proc/mountinfo-v1-cpu-cpuacct",
     "proc/mountinfo-v2",
     "proc/net-dev",
+    "proc/stat-sleeping",
+    "proc/stat-zombie",
     "proc/status-host",
     "proc/status-kthread",
     "proc/status-pidns",
@@ -180,6 +182,7 @@ fn every_parser(text: &str, other: &str) {
     let _ = enabled_controllers(text);
     let _ = enabled_kernel_controllers(text);
     let _ = parse_nspid(text);
+    let _ = parse_pid_stat(text);
     let _ = proc_pids(text.split_whitespace());
     let _ = mount_points(text);
     let _ = mount_covering(text, other);
