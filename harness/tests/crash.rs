@@ -265,37 +265,14 @@ fn two_runs_at_once_do_not_collide() {
 
 /// The children of `parent` whose command line holds `needle` (NUL-separated arguments).
 fn children_with(parent: u32, needle: &[u8]) -> Vec<u32> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        // `pid (comm) state ppid ...`: the comm may hold spaces and parentheses.
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        if ppid == Some(parent) && cmdline.windows(needle.len()).any(|w| w == needle) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-/// Whether `pid` is gone or a zombie: nothing of it runs.
-fn ended(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => {
-            stat.rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().next())
-                == Some("Z")
-        }
-    }
+    common::children_of(parent)
+        .iter()
+        .filter(|dir| {
+            let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+            cmdline.windows(needle.len()).any(|w| w == needle)
+        })
+        .filter_map(|dir| common::pid_of(dir))
+        .collect()
 }
 
 /// `proc.host-invisible` starts a process of its own on the host side (the agent, lingering
@@ -334,11 +311,11 @@ fn a_killed_run_takes_its_host_side_sleeper_along() {
     });
     let (pid, sleeper) = caught.expect("no run's sleeper was seen in 10 runs");
     let started = Instant::now();
-    while !ended(sleeper) && started.elapsed() < Duration::from_secs(5) {
+    while !common::has_ended(sleeper) && started.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(
-        ended(sleeper),
+        common::has_ended(sleeper),
         "the sleeper {sleeper} of the killed run {pid} still runs"
     );
     clean(tmp.path());

@@ -314,17 +314,11 @@ fn on_path(name: &str) -> Option<std::path::PathBuf> {
 /// temporary directory, a daemon in its record.
 fn own_daemon_signs(pid: u32) -> BTreeSet<String> {
     let mut signs = BTreeSet::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        // `pid (comm) state ppid ...`: the comm may hold spaces and parentheses.
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        let exe = std::fs::read_link(e.path().join("exe")).unwrap_or_default();
-        if ppid == Some(pid) && exe.file_name().is_some_and(|n| n == "dockerd") {
-            signs.insert(format!("dockerd child {}", e.file_name().to_string_lossy()));
+    for child in common::children_of(pid) {
+        let exe = std::fs::read_link(child.join("exe")).unwrap_or_default();
+        if exe.file_name().is_some_and(|n| n == "dockerd") {
+            let pid = common::pid_of(&child).unwrap_or_default();
+            signs.insert(format!("dockerd child {pid}"));
         }
     }
     signs.extend(

@@ -141,10 +141,13 @@ fn a_killed_matrix_takes_its_guest_along_and_leaves_the_rest_to_clean() {
     run.kill().unwrap();
     run.wait().unwrap();
     let killed = std::time::Instant::now();
-    while !gone(qemu) && killed.elapsed().as_secs() < 10 {
+    while !common::has_ended(qemu) && killed.elapsed().as_secs() < 10 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(gone(qemu), "QEMU {qemu} outlived the killed matrix {pid}");
+    assert!(
+        common::has_ended(qemu),
+        "QEMU {qemu} outlived the killed matrix {pid}"
+    );
     let clean = std::process::Command::new(assert_cmd::cargo::cargo_bin("isoprobe"))
         .arg("clean")
         .env("TMPDIR", tmp.path())
@@ -166,19 +169,8 @@ fn a_killed_matrix_takes_its_guest_along_and_leaves_the_rest_to_clean() {
 
 /// A child of `parent` whose command name is `comm`.
 fn child_named(parent: u32, comm: &str) -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_string_lossy().parse().ok()?;
-        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-        let s = isoprobe_probes::parse::parse_pid_stat(&stat).ok()?;
-        let name = stat.split_once(" (")?.1.rsplit_once(") ")?.0;
-        (s.ppid == parent && name == comm).then_some(pid)
-    })
-}
-
-/// Whether `pid` has ended (gone, or a zombie waiting to be reaped).
-fn gone(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| isoprobe_probes::parse::parse_pid_stat(&s).ok())
-        .is_none_or(|s| !s.running())
+    common::children_of(parent)
+        .iter()
+        .find(|dir| std::fs::read_to_string(dir.join("comm")).is_ok_and(|c| c.trim_end() == comm))
+        .and_then(|dir| common::pid_of(dir))
 }

@@ -94,6 +94,35 @@ pub fn leftover_agents() -> Vec<String> {
     found
 }
 
+/// The `/proc/<pid>` directories of the processes whose parent is `parent`.
+pub fn children_of(parent: u32) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|t| isoprobe_probes::parse::parse_pid_stat(&t).ok())
+                .is_some_and(|s| s.ppid == parent)
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The pid of a `/proc/<pid>` directory.
+pub fn pid_of(proc_dir: &Path) -> Option<u32> {
+    proc_dir.file_name()?.to_str()?.parse().ok()
+}
+
+/// Whether `pid` has ended: gone, or a zombie waiting to be reaped.
+pub fn has_ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| isoprobe_probes::parse::parse_pid_stat(&t).ok())
+        .is_none_or(|s| !s.running())
+}
+
 /// The temp directories of rootfs, scratch space and canaries that every run makes.
 pub const RUN_TEMP_DIRS: [&str; 3] = ["isoprobe-rootfs-", "isoprobe-scratch-", "isoprobe-canary-"];
 
