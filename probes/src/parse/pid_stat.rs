@@ -23,6 +23,10 @@ impl PidStat {
 
 /// Parses one `/proc/<pid>/stat` line. The command name in parentheses may hold spaces and
 /// parentheses itself, so the fields are counted from the last `)`.
+///
+/// Not `procfs_core::process::Stat`: it wants some forty fields where three are needed, and it
+/// slices the text around the parentheses unchecked, so a torn or cut-short read (a line that
+/// ends at `)`, or starts with `(`) panics instead of failing, which the property tests forbid.
 pub fn parse_pid_stat(text: &str) -> Result<PidStat, ParseError> {
     let close = text
         .rfind(')')
