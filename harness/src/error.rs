@@ -59,7 +59,7 @@ pub enum BadInput {
     /// A runtime that cannot run from a rootless run's user namespace.
     #[error(
         "runtime `{runtime}` cannot run rootless: {why}; run isoprobe as root, or run rootless \
-         with --runtime native, bwrap, runc or crun"
+         with --runtime native, bwrap, runc, crun or youki"
     )]
     NotRootless { runtime: String, why: String },
     /// A check named with `--check` that this machine cannot run (a full run skips it).

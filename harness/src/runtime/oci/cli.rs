@@ -59,6 +59,10 @@ pub struct MountView {
     /// the machine's are locked together and unmounting one is refused (EINVAL).
     #[serde(default, skip_serializing_if = "is_false")]
     pub cover: bool,
+    /// Rootless youki on a host with v1 hierarchies: a cgroup2 of a cgroup namespace of the
+    /// runtime's own mounted over the cgroup root (see [`Flavor::joins_cgroups_v1_regardless`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cgroup2_root: bool,
     /// `(isoprobe's cgroup directory, hierarchy mount point)`: the first bound over the
     /// second, so that a runtime which puts a relative cgroupsPath at a hierarchy's root puts
     /// it under isoprobe's own cgroup, as runc does.
@@ -79,6 +83,8 @@ impl MountView {
             .then(|| layout.v2_mount.clone())
             .flatten();
         let cover = rootless && hide.is_some();
+        let cgroup2_root =
+            rootless && flavor.joins_cgroups_v1_regardless() && layout.mode != CgroupMode::V2;
         let mut binds = Vec::new();
         if flavor.roots_relative_cgroups() && !rootless {
             let own = |controller: Option<&str>| {
@@ -97,11 +103,16 @@ impl MountView {
                 }
             }
         }
-        MountView { hide, cover, binds }
+        MountView {
+            hide,
+            cover,
+            cgroup2_root,
+            binds,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hide.is_none() && self.binds.is_empty()
+        self.hide.is_none() && !self.cgroup2_root && self.binds.is_empty()
     }
 
     /// A few words for the runtime's version string, so that a report says how it was run.
@@ -112,6 +123,9 @@ impl MountView {
         }
         if self.cover {
             parts.push("covered, rootless".to_string());
+        }
+        if self.cgroup2_root {
+            parts.push("a cgroup2 of its own over /sys/fs/cgroup, rootless".to_string());
         }
         if !self.binds.is_empty() {
             parts.push("cgroup hierarchies rooted at isoprobe's cgroups".to_string());
@@ -130,6 +144,7 @@ fn is_false(b: &bool) -> bool {
 struct PreparedView {
     hide: Option<CString>,
     cover: bool,
+    cgroup2_root: bool,
     binds: Vec<(CString, CString)>,
 }
 
@@ -142,6 +157,7 @@ impl PreparedView {
         Ok(PreparedView {
             hide: view.hide.as_deref().map(c_path).transpose()?,
             cover: view.cover,
+            cgroup2_root: view.cgroup2_root,
             binds: view
                 .binds
                 .iter()
@@ -183,6 +199,9 @@ impl PreparedView {
                 (Some(h), false) => check(libc::umount2(h.as_ptr(), libc::MNT_DETACH))?,
                 (None, _) => {}
             }
+            if self.cgroup2_root {
+                mount_cgroup2_root()?;
+            }
             for (source, target) in &self.binds {
                 check(libc::mount(
                     source.as_ptr(),
@@ -194,6 +213,50 @@ impl PreparedView {
             }
         }
         Ok(())
+    }
+}
+
+/// Mounts cgroup2 over `/sys/fs/cgroup` in this mount namespace. Mounting it takes a cgroup
+/// namespace owned by isoprobe's user namespace, which a forked helper makes and mounts from:
+/// the runtime stays in the cgroup namespace it was in (a container that asks for none must
+/// share that one, or a control would pass unseen). Called between fork and exec: system
+/// calls only.
+fn mount_cgroup2_root() -> io::Result<()> {
+    // SAFETY: the process is the single-threaded child of a fork; the helper runs only
+    // system calls and `_exit`s.
+    unsafe {
+        match libc::fork() {
+            -1 => Err(io::Error::last_os_error()),
+            0 => {
+                let mounted = libc::unshare(libc::CLONE_NEWCGROUP) == 0
+                    && libc::mount(
+                        c"isoprobe-cgroup2".as_ptr(),
+                        c"/sys/fs/cgroup".as_ptr(),
+                        c"cgroup2".as_ptr(),
+                        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                        std::ptr::null(),
+                    ) == 0;
+                let errno = if mounted {
+                    0
+                } else {
+                    *libc::__errno_location()
+                };
+                libc::_exit(errno.clamp(0, 255))
+            }
+            helper => {
+                let mut status = 0;
+                while libc::waitpid(helper, &mut status, 0) == -1 {
+                    if *libc::__errno_location() != libc::EINTR {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+                    (true, 0) => Ok(()),
+                    (true, errno) => Err(io::Error::from_raw_os_error(errno)),
+                    _ => Err(io::Error::other("the cgroup2 mounting helper was killed")),
+                }
+            }
+        }
     }
 }
 
@@ -384,6 +447,27 @@ mod tests {
             "cgroup2 hidden: hybrid host; covered, rootless"
         );
         assert!(MountView::plan(Flavor::Runc, &hybrid(), HYBRID_CGROUP, true).is_empty());
+    }
+
+    #[test]
+    fn rootless_youki_gets_a_cgroup2_root_where_v1_hierarchies_are() {
+        let v = MountView::plan(Flavor::Youki, &hybrid(), HYBRID_CGROUP, true);
+        assert!(v.cgroup2_root);
+        assert_eq!((v.hide.as_ref(), v.binds.len()), (None, 0));
+        assert!(!v.is_empty());
+        assert_eq!(
+            v.describe().unwrap(),
+            "a cgroup2 of its own over /sys/fs/cgroup, rootless"
+        );
+        let unified = CgroupLayout {
+            mode: CgroupMode::V2,
+            ..hybrid()
+        };
+        assert!(MountView::plan(Flavor::Youki, &unified, HYBRID_CGROUP, true).is_empty());
+        for flavor in [Flavor::Runc, Flavor::Crun, Flavor::Other] {
+            assert!(!MountView::plan(flavor, &hybrid(), HYBRID_CGROUP, true).cgroup2_root);
+        }
+        assert!(!MountView::plan(Flavor::Youki, &hybrid(), HYBRID_CGROUP, false).cgroup2_root);
     }
 
     #[test]

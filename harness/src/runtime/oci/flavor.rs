@@ -62,16 +62,25 @@ impl Flavor {
         self == Flavor::Crun
     }
 
+    /// youki 0.7 puts its intermediate process in a cgroup of each v1 hierarchy it finds in
+    /// mountinfo, with or without a cgroupsPath, and only its v2 manager tolerates EACCES
+    /// when rootless (libcgroups 0.7 `with_rootless`): on a v1 or hybrid host a rootless
+    /// youki fails at "failed to add task to cgroup" unless it sees a cgroup2 at
+    /// `/sys/fs/cgroup` (`MountView::cgroup2_root`).
+    pub fn joins_cgroups_v1_regardless(self) -> bool {
+        self == Flavor::Youki
+    }
+
     /// Why isoprobe does not run this runtime from its rootless user namespace, if it does
-    /// not. runc 1.1 and crun 1.8 take the rootless bundle (no cgroups, devices bound from the
-    /// host, state under `--root` in the run's directory) and were seen passing there;
-    /// youki and unknown runtimes were not tried.
+    /// not. runc 1.1, crun 1.8 and youki 0.7 take the rootless bundle (no cgroups, devices
+    /// bound from the host, state under `--root` in the run's directory) and were seen passing
+    /// there; an unknown runtime was not tried.
     pub fn rootless_refusal(self) -> Option<&'static str> {
         match self {
-            Flavor::Runc | Flavor::Crun => None,
-            Flavor::Youki | Flavor::Other => Some(
-                "isoprobe runs only runc and crun rootless among the OCI runtimes; this one's \
-                 rootless mode was not tried",
+            Flavor::Runc | Flavor::Crun | Flavor::Youki => None,
+            Flavor::Other => Some(
+                "isoprobe runs only runc, crun and youki rootless among the OCI runtimes; an \
+                 unknown runtime's rootless mode was not tried",
             ),
         }
     }
@@ -142,6 +151,16 @@ mod tests {
         assert!(Flavor::Other.roots_relative_cgroups());
         assert!(Flavor::Crun.refuses_hybrid());
         assert!(!Flavor::Youki.refuses_hybrid());
+    }
+
+    #[test]
+    fn only_an_unknown_runtime_is_refused_rootless() {
+        for f in [Flavor::Runc, Flavor::Crun, Flavor::Youki] {
+            assert_eq!(f.rootless_refusal(), None, "{f:?}");
+        }
+        assert!(Flavor::Other.rootless_refusal().is_some());
+        assert!(Flavor::Youki.joins_cgroups_v1_regardless());
+        assert!(!Flavor::Crun.joins_cgroups_v1_regardless());
     }
 
     #[test]

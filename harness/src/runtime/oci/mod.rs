@@ -130,7 +130,11 @@ impl Runtime for OciRuntime {
 
     fn known_weaknesses(&self) -> &'static [super::Weakness] {
         match self.source {
-            Source::Named(flavor) => weaknesses::of(flavor, self.always_no_pivot),
+            Source::Named(flavor) => weaknesses::of(
+                flavor,
+                self.always_no_pivot,
+                crate::rootless::active().is_some(),
+            ),
             Source::Path(_) => &[],
         }
     }

@@ -39,9 +39,21 @@ const CRUN_DEV_NULL: Weakness = Weakness {
           target (its masks use a real null device)",
 };
 
-/// The checks a runtime by name fails; `no_pivot` for its `--no-pivot` variant.
-pub fn of(flavor: Flavor, no_pivot: bool) -> &'static [Weakness] {
+/// youki 0.7 as root refuses the hostile image (its mknod of `/dev/null` meets the link,
+/// EEXIST). Rootless it binds the host's nodes instead of making them and leaves the image's
+/// link where `/dev/null` should be (seen: "`/dev/null` inside is link ->
+/// /proc/sys/net/ipv4/ip_default_ttl"); its masks and stdin do get the host's null device.
+const YOUKI_ROOTLESS_DEV_NULL: Weakness = Weakness {
+    check: "image.dev-null-symlink",
+    why: "rootless, it binds the host's device nodes but keeps the image's /dev/null link, which \
+          points at a procfs file (its masks and stdin get the real null device)",
+};
+
+/// The checks a runtime by name fails; `no_pivot` for its `--no-pivot` variant, `rootless`
+/// when it runs from isoprobe's user namespace.
+pub fn of(flavor: Flavor, no_pivot: bool, rootless: bool) -> &'static [Weakness] {
     match (flavor, no_pivot) {
+        (Flavor::Youki, _) if rootless => &[TUN_ALLOWED, YOUKI_ROOTLESS_DEV_NULL],
         (Flavor::Runc, true) => &[
             NO_PIVOT_ESCAPE,
             Weakness {
