@@ -82,5 +82,8 @@ pub mod standin;
 /// this crate): `testing::skip` and `require_root!`.
 #[doc(hidden)]
 pub use isoprobe_probes::{require_root, testing};
+/// The one executable lookup, for the tests that look for a runtime binary the way isoprobe does.
+#[doc(hidden)]
+pub use process::which;
 #[doc(hidden)]
 pub mod vocabulary;

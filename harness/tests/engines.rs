@@ -303,13 +303,6 @@ const AT_DOCKER_HOST: [&str; 4] = [
 /// How long one such run may take before the test kills it (a few seconds when well).
 const RUN_BOUND: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The file `name` in a directory of `PATH`.
-fn on_path(name: &str) -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Signs that the run `pid` has a docker daemon of its own: a `dockerd` child, its daemon's
 /// temporary directory, a daemon in its record.
 fn own_daemon_signs(pid: u32) -> BTreeSet<String> {
@@ -511,7 +504,7 @@ fn docker_runs_on_the_daemon_at_docker_host_and_starts_none_of_its_own() {
     use isoprobe::runtime::engines::dockerd::{self, OwnDaemon};
     const NAME: &str = "docker at DOCKER_HOST";
     require_root!(NAME);
-    let (Some(client), Some(_)) = (on_path("docker"), on_path("dockerd")) else {
+    let (Some(client), Some(_)) = (isoprobe::which("docker"), isoprobe::which("dockerd")) else {
         common::skip(NAME, "needs docker and dockerd: apt-get install docker.io");
         return;
     };
@@ -580,7 +573,7 @@ fn docker_runs_on_the_daemon_at_docker_host_and_starts_none_of_its_own() {
 fn docker_starts_its_own_daemon_when_nothing_answers_at_docker_host() {
     const NAME: &str = "docker with nothing at DOCKER_HOST";
     require_root!(NAME);
-    let (Some(_), Some(_)) = (on_path("docker"), on_path("dockerd")) else {
+    let (Some(_), Some(_)) = (isoprobe::which("docker"), isoprobe::which("dockerd")) else {
         common::skip(NAME, "needs docker and dockerd: apt-get install docker.io");
         return;
     };

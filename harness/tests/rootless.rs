@@ -77,13 +77,7 @@ fn sandbox(test: &str) -> Option<Sandbox> {
 impl Sandbox {
     /// Copies the runtime binary `name` (as found by root) into the sandbox's PATH directory.
     fn give_runtime(&self, name: &str) {
-        let found = ["/usr/local/bin", "/usr/bin", "/bin"]
-            .iter()
-            .map(PathBuf::from)
-            .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")))
-            .map(|d| d.join(name))
-            .find(|p| p.is_file());
-        if let Some(found) = found {
+        if let Some(found) = isoprobe::which(name) {
             let copy = self.path_dir.join(name);
             std::fs::copy(found, &copy).unwrap();
             std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -18,7 +18,8 @@ pub(crate) use command::{run, Finished, RunOptions, SideChannel};
 pub(crate) use exec_file::{copy_executable, write_executable};
 pub(crate) use guard::{has_ended, sigkill, status_text, ChildGuard};
 pub(crate) use users_of::{kill_matching, stop_users_of};
-pub(crate) use which::{is_executable, which, LOOKED_IN};
+pub use which::which;
+pub(crate) use which::{is_executable, LOOKED_IN};
 
 use crate::vocabulary::HostStepError;
 use std::os::fd::OwnedFd;

@@ -10,7 +10,7 @@ pub(crate) const LOOKED_IN: &str = "PATH, /usr/local/bin, /usr/bin, /bin and ~/.
 
 /// `name` on PATH, in the usual system directories, or where `cargo install` puts it (youki
 /// is installed that way).
-pub(crate) fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let cargo_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
     std::env::split_paths(&path)
