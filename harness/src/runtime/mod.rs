@@ -121,6 +121,11 @@ pub trait Runtime: Send + Sync {
     fn known_weaknesses(&self) -> &'static [Weakness] {
         &[]
     }
+    /// The checks it is known to fail when run from isoprobe's rootless user namespace, which
+    /// [`Runtime::known_weaknesses`] gives in a rootless run; the same unless they differ there.
+    fn rootless_weaknesses(&self) -> &'static [Weakness] {
+        self.known_weaknesses()
+    }
     /// Why this runtime cannot run from isoprobe's rootless user namespace
     /// (`crate::rootless`), if it cannot: a rootless run under it is refused before it starts.
     fn rootless_unsupported(&self) -> Option<String> {
@@ -164,6 +169,9 @@ impl Runtime for InCheck<'_> {
     }
     fn known_weaknesses(&self) -> &'static [Weakness] {
         self.runtime.known_weaknesses()
+    }
+    fn rootless_weaknesses(&self) -> &'static [Weakness] {
+        self.runtime.rootless_weaknesses()
     }
     fn rootless_unsupported(&self) -> Option<String> {
         self.runtime.rootless_unsupported()

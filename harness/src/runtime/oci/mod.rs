@@ -97,6 +97,14 @@ impl OciRuntime {
         format!("{bin} {}", self.facts().version)
     }
 
+    /// The checks it is known to fail, as root or from isoprobe's rootless user namespace.
+    fn weaknesses(&self, rootless: bool) -> &'static [super::Weakness] {
+        match self.source {
+            Source::Named(flavor) => weaknesses::of(flavor, self.always_no_pivot, rootless),
+            Source::Path(_) => &[],
+        }
+    }
+
     fn no_pivot(&self, iso: &Isolation) -> bool {
         self.always_no_pivot || bundle::wants_no_pivot(iso)
     }
@@ -129,14 +137,11 @@ impl Runtime for OciRuntime {
     }
 
     fn known_weaknesses(&self) -> &'static [super::Weakness] {
-        match self.source {
-            Source::Named(flavor) => weaknesses::of(
-                flavor,
-                self.always_no_pivot,
-                crate::rootless::active().is_some(),
-            ),
-            Source::Path(_) => &[],
-        }
+        self.weaknesses(crate::rootless::active().is_some())
+    }
+
+    fn rootless_weaknesses(&self) -> &'static [super::Weakness] {
+        self.weaknesses(true)
     }
 
     fn unsupported(&self, iso: &Isolation) -> Option<String> {
