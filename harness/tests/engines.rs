@@ -303,6 +303,17 @@ const AT_DOCKER_HOST: [&str; 4] = [
 /// How long one such run may take before the test kills it (a few seconds when well).
 const RUN_BOUND: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The docker client, when both it and dockerd are installed; otherwise `test` skips.
+fn docker_client(test: &str) -> Option<std::path::PathBuf> {
+    match (isoprobe::which("docker"), isoprobe::which("dockerd")) {
+        (Some(client), Some(_)) => Some(client),
+        _ => {
+            common::skip(test, "needs docker and dockerd: apt-get install docker.io");
+            None
+        }
+    }
+}
+
 /// Signs that the run `pid` has a docker daemon of its own: a `dockerd` child, its daemon's
 /// temporary directory, a daemon in its record.
 fn own_daemon_signs(pid: u32) -> BTreeSet<String> {
@@ -504,8 +515,7 @@ fn docker_runs_on_the_daemon_at_docker_host_and_starts_none_of_its_own() {
     use isoprobe::runtime::engines::dockerd::{self, OwnDaemon};
     const NAME: &str = "docker at DOCKER_HOST";
     require_root!(NAME);
-    let (Some(client), Some(_)) = (isoprobe::which("docker"), isoprobe::which("dockerd")) else {
-        common::skip(NAME, "needs docker and dockerd: apt-get install docker.io");
+    let Some(client) = docker_client(NAME) else {
         return;
     };
     let before = Machine::read();
@@ -573,10 +583,9 @@ fn docker_runs_on_the_daemon_at_docker_host_and_starts_none_of_its_own() {
 fn docker_starts_its_own_daemon_when_nothing_answers_at_docker_host() {
     const NAME: &str = "docker with nothing at DOCKER_HOST";
     require_root!(NAME);
-    let (Some(_), Some(_)) = (isoprobe::which("docker"), isoprobe::which("dockerd")) else {
-        common::skip(NAME, "needs docker and dockerd: apt-get install docker.io");
+    if docker_client(NAME).is_none() {
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("docker.sock");
     // Bound, then closed: the file stays, a connection is refused.
